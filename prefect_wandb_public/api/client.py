@@ -1,0 +1,242 @@
+"""`Api`: the entry point, with the `wandb.Api` constructor and methods.
+
+Each `Api` owns its credentials and its `Transport`; nothing is process-global, so two `Api`
+objects for different servers and keys work side by side, in threads. Building one sends no
+request: the key is checked by the first query.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from prefect_wandb_public.api.paging import check_per_page
+from prefect_wandb_public.api.paths import (
+    parse_object_path,
+    parse_project_path,
+    parse_run_path,
+)
+from prefect_wandb_public.api.transport import RetryPolicy, Transport, validate_base_url
+from prefect_wandb_public.errors import AuthenticationError, InvalidInputError
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.api.projects import Project, Projects
+    from prefect_wandb_public.api.reports import Reports
+    from prefect_wandb_public.api.runs import Run, Runs
+    from prefect_wandb_public.api.sweeps import Sweep
+
+DEFAULT_BASE_URL = "https://api.wandb.ai"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_PROJECT = "uncategorized"
+
+VIEWER_QUERY = """
+query Viewer {
+  viewer { id entity username email flags teams { edges { node { name } } } }
+}
+"""
+
+
+def app_url_for(base_url: str) -> str:
+    """The web UI's URL for an API base URL, as the official client derives it."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if host.startswith("api.wandb."):
+        return f"{parts.scheme}://{host[4:]}"
+    if host.startswith("api."):
+        netloc = parts.netloc.replace("api.", "app.", 1)
+        return f"{parts.scheme}://{netloc}"
+    return base_url
+
+
+def key_from_netrc(base_url: str) -> str | None:
+    """The password of the netrc entry for base_url's host ($NETRC, else ~/.netrc)."""
+    host = urlsplit(base_url).hostname or ""
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    return entry[2] if entry and entry[2] else None
+
+
+class Api:
+    """Query and manage W&B data over the public GraphQL API.
+
+    `overrides` may hold `base_url`, `entity` and `project`; otherwise WANDB_BASE_URL,
+    WANDB_ENTITY and WANDB_PROJECT apply, then https://api.wandb.ai, the key's own entity and
+    "uncategorized". The key comes from `api_key`, WANDB_API_KEY, or the netrc entry for the
+    base URL's host. `timeout` is seconds per request; `retry` tunes the retry policy.
+    """
+
+    def __init__(
+        self,
+        overrides: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        api_key: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 32,
+    ) -> None:
+        settings = dict(overrides or {})
+        unknown = set(settings) - {"base_url", "entity", "project", "app_url"}
+        if unknown:
+            raise InvalidInputError(f"unknown overrides {sorted(unknown)}")
+        base_url = validate_base_url(
+            settings.get("base_url") or os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL
+        )
+        key = api_key or os.environ.get("WANDB_API_KEY") or key_from_netrc(base_url)
+        if not key:
+            raise AuthenticationError(
+                f"no W&B API key for {base_url}: pass api_key=, set WANDB_API_KEY, or add a "
+                f"netrc entry for {urlsplit(base_url).hostname}"
+            )
+        if timeout is not None and (isinstance(timeout, bool) or timeout <= 0):
+            raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout}")
+        self.settings: dict[str, Any] = {
+            "base_url": base_url,
+            "entity": settings.get("entity") or os.environ.get("WANDB_ENTITY") or None,
+            "project": settings.get("project") or os.environ.get("WANDB_PROJECT") or None,
+            "app_url": settings.get("app_url")
+            or os.environ.get("WANDB_APP_URL")
+            or app_url_for(base_url),
+        }
+        self.transport = Transport(
+            base_url,
+            key,
+            timeout=timeout or DEFAULT_TIMEOUT,
+            retry=retry,
+            pool_size=pool_size,
+        )
+        self._lock = threading.Lock()
+        self._viewer: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Api base_url={self.base_url!r}>"
+
+    @property
+    def base_url(self) -> str:
+        return self.transport.base_url
+
+    @property
+    def app_url(self) -> str:
+        return str(self.settings["app_url"]).rstrip("/")
+
+    @property
+    def api_key(self) -> None:
+        """Never returned: the key lives only in the transport's auth header."""
+        return None
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.transport.close()
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def viewer(self) -> dict[str, Any]:
+        """The key's user (`id`, `entity`, `username`, ...); fetched once, cached."""
+        with self._lock:
+            if self._viewer is None:
+                data = self.transport.graphql(VIEWER_QUERY)
+                if not data.get("viewer"):
+                    raise AuthenticationError(f"the API key was rejected by {self.base_url}")
+                self._viewer = data["viewer"]
+            return self._viewer
+
+    @property
+    def default_entity(self) -> str:
+        """The configured entity, else the key's own entity."""
+        return str(self.settings["entity"] or self.viewer["entity"])
+
+    @property
+    def default_project(self) -> str:
+        return str(self.settings["project"] or DEFAULT_PROJECT)
+
+    def flush(self) -> None:
+        """Forget cached server answers (the viewer); objects already returned keep theirs."""
+        with self._lock:
+            self._viewer = None
+
+    def _entity_default(self) -> str:
+        return self.default_entity
+
+    # ------------------------------------------------------------------ projects
+    def projects(self, entity: str | None = None, per_page: int = 200) -> Projects:
+        """Projects of `entity` (default: the default entity)."""
+        from prefect_wandb_public.api.projects import Projects
+
+        return Projects(self, entity or self.default_entity, per_page=per_page)
+
+    def project(self, name: str, entity: str | None = None) -> Project:
+        """One project, loaded now (NotFoundError when it does not exist)."""
+        from prefect_wandb_public.api.projects import Project
+
+        return Project.load(self, entity or self.default_entity, name)
+
+    # ------------------------------------------------------------------ runs
+    def runs(
+        self,
+        path: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        order: str = "-created_at",
+        per_page: int = 50,
+        include_sweeps: bool = False,
+        lazy: bool = True,
+    ) -> Runs:
+        """Runs of a project (`entity/project` or `project`), filtered with MongoDB-style
+        `filters` and sorted by `order` (`+`/`-` and a column), loaded page by page."""
+        from prefect_wandb_public.api.runs import Runs
+
+        entity, project = parse_project_path(path, self._entity_default, self.default_project)
+        return Runs(
+            self,
+            entity,
+            project,
+            filters=filters,
+            order=order,
+            per_page=check_per_page(per_page),
+            include_sweeps=include_sweeps,
+            lazy=lazy,
+        )
+
+    def run(self, path: str = "") -> Run:
+        """One run by `entity/project/run_id` (or `entity/project/runs/run_id`, `project/run_id`,
+        `run_id` with the defaults); loaded now."""
+        from prefect_wandb_public.api.runs import Run
+
+        entity, project, run_id = parse_run_path(path, self._entity_default, self.default_project)
+        return Run.load(self, entity, project, run_id)
+
+    def create_run(
+        self,
+        *,
+        run_id: str | None = None,
+        project: str | None = None,
+        entity: str | None = None,
+    ) -> Run:
+        """Create an empty run (state `pending`) and return it."""
+        from prefect_wandb_public.api.runs import Run
+
+        return Run.create(self, run_id=run_id, project=project, entity=entity)
+
+    # ------------------------------------------------------------------ sweeps and reports
+    def sweep(self, path: str = "") -> Sweep:
+        """One sweep by `entity/project/sweep_id` (or shorter, with the defaults)."""
+        from prefect_wandb_public.api.sweeps import Sweep
+
+        entity, project, sweep_id = parse_object_path(
+            path, "sweep", self._entity_default, self.default_project
+        )
+        return Sweep.load(self, entity, project, sweep_id)
+
+    def reports(self, path: str = "", name: str | None = None, per_page: int = 50) -> Reports:
+        """Reports of a project (`entity/project` or `project`), optionally one by name."""
+        from prefect_wandb_public.api.reports import Reports
+
+        entity, project = parse_project_path(
+            path or None, self._entity_default, self.default_project
+        )
+        return Reports(self, entity, project, name=name, per_page=per_page)

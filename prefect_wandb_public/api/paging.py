@@ -1,0 +1,133 @@
+"""A generic lazy paginator over Relay connections, as the public API's list objects are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from prefect_wandb_public.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.api.client import Api
+
+T = TypeVar("T")
+MAX_PER_PAGE = 10_000
+
+
+def check_per_page(per_page: int, name: str = "per_page") -> int:
+    """Page sizes must be whole numbers in 1..10000."""
+    if isinstance(per_page, bool) or not isinstance(per_page, int):
+        raise InvalidInputError(f"{name} must be an integer, got {per_page!r}")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidInputError(f"{name} must be between 1 and {MAX_PER_PAGE}, got {per_page}")
+    return per_page
+
+
+class Paginator(Generic[T]):
+    """Iterable, indexable and lazily loaded list of public objects.
+
+    Subclasses set `QUERY`, say where the connection sits in the response (`connection`), how to
+    turn a node into an object (`convert`), and optionally a total (`length`). The cursor is the
+    last edge's `cursor`, as the official client reads it.
+    """
+
+    QUERY: str = ""
+    CURSOR_VARIABLE = "cursor"
+    SIZE_VARIABLE = "perPage"
+
+    def __init__(self, client: Api, variables: Mapping[str, Any], per_page: int = 50) -> None:
+        self.client = client
+        self.per_page = check_per_page(per_page)
+        self.variables = dict(variables)
+        self.objects: list[T] = []
+        self.last_response: dict[str, Any] | None = None
+        self._cursor: str | None = None
+        self._more = True
+
+    # -- subclass hooks
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        raise NotImplementedError
+
+    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> T:
+        raise NotImplementedError
+
+    @property
+    def length(self) -> int | None:
+        """Total count when the server reports one; None otherwise."""
+        return None
+
+    # -- paging
+    @property
+    def more(self) -> bool:
+        return self._more
+
+    @property
+    def cursor(self) -> str | None:
+        return self._cursor
+
+    def update_variables(self) -> None:
+        self.variables[self.CURSOR_VARIABLE] = self._cursor
+        self.variables[self.SIZE_VARIABLE] = self.per_page
+
+    def next_page(self) -> list[T]:
+        """Fetch and append the next page; returns its objects."""
+        self.update_variables()
+        self.last_response = self.client.transport.graphql(self.QUERY, self.variables)
+        conn = self.connection(self.last_response)
+        if conn is None:
+            self._more = False
+            return []
+        edges = conn.get("edges") or []
+        page = [self.convert(edge["node"], edge) for edge in edges if edge.get("node") is not None]
+        self.objects.extend(page)
+        info = conn.get("pageInfo") or {}
+        self._cursor = edges[-1].get("cursor") if edges else info.get("endCursor")
+        self._more = bool(info.get("hasNextPage")) and bool(edges)
+        return page
+
+    def __iter__(self) -> Iterator[T]:
+        index = 0
+        while True:
+            while index < len(self.objects):
+                yield self.objects[index]
+                index += 1
+            if not self._more:
+                return
+            self.next_page()
+
+    def _load_until(self, count: int | None) -> None:
+        while self._more and (count is None or len(self.objects) < count):
+            self.next_page()
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            if (index.start or 0) < 0 or (index.stop or 0) < 0 or index.stop is None:
+                self._load_until(None)
+            else:
+                self._load_until(index.stop)
+            return self.objects[index]
+        if index < 0:
+            self._load_until(None)
+        else:
+            self._load_until(index + 1)
+        return self.objects[index]
+
+    def __len__(self) -> int:
+        total = self.length
+        if total is None:
+            self._load_until(None)
+            return len(self.objects)
+        return total
+
+    def __bool__(self) -> bool:
+        self._load_until(1)
+        return bool(self.objects)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} loaded={len(self.objects)} more={self._more}>"

@@ -1,0 +1,100 @@
+"""`Projects` (an entity's projects) and `Project`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.sweeps import Sweeps
+
+PROJECT_FIELDS = "id internalId name entityName createdAt isBenchmark readOnly user { name username }"
+
+PROJECTS_QUERY = """
+query GetProjects($entity: String, $cursor: String, $perPage: Int = 50) {
+  models(entityName: $entity, after: $cursor, first: $perPage) {
+    pageInfo { endCursor hasNextPage }
+    edges { node { %s } cursor }
+  }
+}
+""" % PROJECT_FIELDS
+
+PROJECT_QUERY = """
+query GetProject($name: String!, $entity: String!) {
+  project(name: $name, entityName: $entity) { %s }
+}
+""" % PROJECT_FIELDS
+
+
+class Projects(Paginator["Project"]):
+    """An entity's projects, loaded page by page."""
+
+    QUERY = PROJECTS_QUERY
+
+    def __init__(self, client: Api, entity: str, per_page: int = 50) -> None:
+        self.entity = entity
+        super().__init__(client, {"entity": entity}, per_page)
+
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        return data.get("models")
+
+    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Project:
+        return Project(self.client, node["entityName"], node["name"], node)
+
+    def __repr__(self) -> str:
+        return f"<Projects {self.entity}>"
+
+
+class Project:
+    """A project: `name`, `entity`, `id`, `created_at`, and its sweeps."""
+
+    def __init__(self, client: Api, entity: str, project: str, attrs: Mapping[str, Any]) -> None:
+        self.client = client
+        self.entity = entity
+        self.name = project
+        self._attrs = dict(attrs)
+
+    @classmethod
+    def load(cls, client: Api, entity: str, name: str) -> Project:
+        data = client.transport.graphql(PROJECT_QUERY, {"name": name, "entity": entity})
+        if data.get("project") is None:
+            raise NotFoundError(f"project {entity}/{name} not found")
+        return cls(client, entity, name, data["project"])
+
+    @property
+    def id(self) -> str:
+        return str(self._attrs.get("id") or "")
+
+    @property
+    def internal_id(self) -> int | None:
+        value = self._attrs.get("internalId")
+        return int(value) if value is not None else None
+
+    @property
+    def created_at(self) -> str | None:
+        return self._attrs.get("createdAt")
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self._attrs.get("readOnly"))
+
+    @property
+    def path(self) -> list[str]:
+        return [self.entity, self.name]
+
+    @property
+    def url(self) -> str:
+        return f"{self.client.app_url}/{self.entity}/{self.name}"
+
+    def sweeps(self, per_page: int = 50) -> Sweeps:
+        """The project's sweeps."""
+        from prefect_wandb_public.api.sweeps import Sweeps
+
+        return Sweeps(self.client, self.entity, self.name, per_page=per_page)
+
+    def __repr__(self) -> str:
+        return f"<Project {self.entity}/{self.name}>"

@@ -1,0 +1,125 @@
+"""`Reports` (a project's saved reports) and `BetaReport`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.api.client import Api
+
+REPORTS_QUERY = """
+query ProjectViews($project: String!, $entity: String!, $reportCursor: String,
+    $reportLimit: Int!, $viewType: String = "runs", $viewName: String) {
+  project(name: $project, entityName: $entity) {
+    allViews(viewType: $viewType, viewName: $viewName, first: $reportLimit,
+             after: $reportCursor) {
+      edges {
+        node {
+          id name displayName description user { username photoUrl email }
+          spec updatedAt createdAt
+        }
+        cursor
+      }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}
+"""
+
+
+class Reports(Paginator["BetaReport"]):
+    """A project's reports (optionally only the one named `name`)."""
+
+    QUERY = REPORTS_QUERY
+    CURSOR_VARIABLE = "reportCursor"
+    SIZE_VARIABLE = "reportLimit"
+
+    def __init__(
+        self, client: Api, entity: str, project: str, name: str | None = None, per_page: int = 50
+    ) -> None:
+        self.entity = entity
+        self.project = project
+        variables = {"entity": entity, "project": project, "viewName": name}
+        super().__init__(client, variables, per_page)
+
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        project = data.get("project")
+        if project is None:
+            raise NotFoundError(f"project {self.entity}/{self.project} not found")
+        conn: Mapping[str, Any] | None = project.get("allViews")
+        return conn
+
+    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> BetaReport:
+        return BetaReport(self.client, node, entity=self.entity, project=self.project)
+
+    def __repr__(self) -> str:
+        return f"<Reports {self.entity}/{self.project}>"
+
+
+class BetaReport:
+    """A report: `name`, `display_name`, `description`, `user`, `spec` (parsed), `url`."""
+
+    def __init__(
+        self,
+        client: Api,
+        attrs: Mapping[str, Any],
+        entity: str | None = None,
+        project: str | None = None,
+    ) -> None:
+        self.client = client
+        self.entity = entity
+        self.project = project
+        self._attrs = dict(attrs)
+        spec = self._attrs.get("spec")
+        self.spec: dict[str, Any] = json.loads(spec) if isinstance(spec, str) else dict(spec or {})
+
+    @property
+    def id(self) -> str:
+        return str(self._attrs.get("id") or "")
+
+    @property
+    def name(self) -> str | None:
+        return self._attrs.get("name")
+
+    @property
+    def display_name(self) -> str | None:
+        return self._attrs.get("displayName")
+
+    @property
+    def description(self) -> str | None:
+        return self._attrs.get("description")
+
+    @property
+    def user(self) -> dict[str, Any] | None:
+        return self._attrs.get("user")
+
+    @property
+    def updated_at(self) -> str | None:
+        return self._attrs.get("updatedAt")
+
+    @property
+    def created_at(self) -> str | None:
+        return self._attrs.get("createdAt")
+
+    @property
+    def sections(self) -> list[Any]:
+        return list(self.spec.get("panelGroups") or [])
+
+    @property
+    def url(self) -> str:
+        """`{app}/{entity}/{project}/reports/{slug}--{id}` as the web UI links reports."""
+        slug = re.sub(r"\W+", "-", self.display_name or "").strip("-")
+        return (
+            f"{self.client.app_url}/{self.entity}/{self.project}/reports/"
+            f"{quote(slug)}--{self.id.replace('=', '')}"
+        )
+
+    def __repr__(self) -> str:
+        return f"<BetaReport {self.display_name!r}>"

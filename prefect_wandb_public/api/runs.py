@@ -1,0 +1,450 @@
+"""`Runs` (a lazy, filtered listing) and `Run` (one run: metadata, config, summary, updates)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.api.paths import check_segment
+from prefect_wandb_public.errors import InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.sweeps import Sweep
+
+LIGHT_RUN_FIELDS = """
+  id tags name displayName sweepName state group jobType commit readOnly createdAt heartbeatAt
+  description notes historyLineCount projectId user { name username }
+"""
+FULL_RUN_FIELDS = LIGHT_RUN_FIELDS + " config systemMetrics summaryMetrics historyKeys"
+
+RUNS_QUERY = """
+query Runs($project: String!, $entity: String!, $cursor: String, $perPage: Int = 50,
+           $order: String, $filters: JSONString) {
+  project(name: $project, entityName: $entity) {
+    internalId
+    runCount(filters: $filters)
+    readOnly
+    runs(filters: $filters, after: $cursor, first: $perPage, order: $order) {
+      edges { node { %s } cursor }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}
+"""
+
+RUN_QUERY = """
+query Run($project: String!, $entity: String!, $name: String!) {
+  project(name: $project, entityName: $entity) { run(name: $name) { %s } }
+}
+""" % FULL_RUN_FIELDS
+
+UPDATE_RUN_MUTATION = """
+mutation UpsertBucket($id: String!, $description: String, $display_name: String, $notes: String,
+    $tags: [String!], $config: JSONString!, $groupName: String, $jobType: String,
+    $summaryMetrics: JSONString) {
+  upsertBucket(input: {id: $id, description: $description, displayName: $display_name,
+      notes: $notes, tags: $tags, config: $config, groupName: $groupName, jobType: $jobType,
+      summaryMetrics: $summaryMetrics}) {
+    bucket { %s }
+  }
+}
+""" % FULL_RUN_FIELDS
+
+CREATE_RUN_MUTATION = """
+mutation CreateRun($project: String, $entity: String, $name: String!, $state: String) {
+  upsertBucket(input: {modelName: $project, entityName: $entity, name: $name, state: $state}) {
+    bucket { %s }
+    inserted
+  }
+}
+""" % FULL_RUN_FIELDS
+
+DELETE_RUN_MUTATION = """
+mutation DeleteRun($id: ID!, $deleteArtifacts: Boolean) {
+  deleteRun(input: {id: $id, deleteArtifacts: $deleteArtifacts}) { clientMutationId }
+}
+"""
+
+FILTER_OPERATORS = frozenset(
+    {
+        "$and",
+        "$or",
+        "$nor",
+        "$not",
+        "$eq",
+        "$ne",
+        "$gt",
+        "$gte",
+        "$lt",
+        "$lte",
+        "$in",
+        "$nin",
+        "$exists",
+        "$regex",
+        "$options",
+    }
+)
+_HIDDEN_CONFIG_KEYS = ("_wandb", "wandb_version")
+
+
+def encode_filters(filters: Mapping[str, Any] | None) -> str:
+    """Check a MongoDB-style filter client-side and encode it as the JSONString variable."""
+    if filters is None:
+        return "{}"
+    if not isinstance(filters, Mapping):
+        raise InvalidInputError(f"filters must be a dict, got {type(filters).__name__}")
+    _check_operators(filters)
+    try:
+        return json.dumps(filters, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"filters are not JSON-serializable: {exc}") from exc
+
+
+def _check_operators(value: Any) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(f"filter keys must be strings, got {key!r}")
+            if key.startswith("$") and key not in FILTER_OPERATORS:
+                raise InvalidInputError(f"unknown filter operator {key!r}")
+            _check_operators(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_operators(item)
+
+
+def check_order(order: str) -> str:
+    """`+col`, `-col` or `col`, one column, no spaces."""
+    if not isinstance(order, str) or not order.lstrip("+-") or " " in order:
+        raise InvalidInputError(f"invalid order {order!r}: expected '+column' or '-column'")
+    return order
+
+
+def decode_json_field(value: Any) -> Any:
+    """JSONString fields arrive as text (NaN/Infinity tolerated); objects pass through."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value, strict=False)
+        except ValueError:
+            return {}
+    return value if value is not None else {}
+
+
+def unwrap_config(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`{k: {"value": v, "desc": d}}` -> `{k: v}`, hiding `_wandb` and `wandb_version`."""
+    return {
+        key: entry["value"] if isinstance(entry, Mapping) and "value" in entry else entry
+        for key, entry in raw.items()
+        if key not in _HIDDEN_CONFIG_KEYS
+    }
+
+
+class Runs(Paginator["Run"]):
+    """A project's runs matching `filters`, in `order`; `len()` is the server's count.
+
+    `include_sweeps` is accepted for compatibility: a run's sweep always loads on first use.
+    """
+
+    QUERY = RUNS_QUERY % LIGHT_RUN_FIELDS
+    FULL_QUERY = RUNS_QUERY % FULL_RUN_FIELDS
+
+    def __init__(
+        self,
+        client: Api,
+        entity: str,
+        project: str,
+        filters: Mapping[str, Any] | None = None,
+        order: str = "-created_at",
+        per_page: int = 50,
+        include_sweeps: bool = False,
+        lazy: bool = True,
+    ) -> None:
+        self.entity = entity
+        self.project = project
+        self.filters = dict(filters or {})
+        self.order = check_order(order)
+        self.include_sweeps = include_sweeps
+        self.lazy = lazy
+        variables = {
+            "project": project,
+            "entity": entity,
+            "order": self.order,
+            "filters": encode_filters(filters),
+        }
+        super().__init__(client, variables, per_page)
+        if not lazy:
+            self.QUERY = self.FULL_QUERY
+
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        project = data.get("project")
+        if project is None:
+            raise NotFoundError(f"project {self.entity}/{self.project} not found")
+        conn: Mapping[str, Any] | None = project.get("runs")
+        return conn
+
+    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Run:
+        return Run(
+            self.client,
+            self.entity,
+            self.project,
+            node["name"],
+            node,
+            include_sweeps=self.include_sweeps,
+            lazy=self.lazy,
+        )
+
+    @property
+    def length(self) -> int | None:
+        if self.last_response is None:
+            self.next_page()
+        assert self.last_response is not None
+        return int((self.last_response.get("project") or {}).get("runCount") or 0)
+
+    def upgrade_to_full(self) -> None:
+        """Fetch config/summary/system metrics with every following page (no per-run query)."""
+        self.lazy = False
+        self.QUERY = self.FULL_QUERY
+
+    def __repr__(self) -> str:
+        return f"<Runs {self.entity}/{self.project}>"
+
+
+class Run:
+    """One run. `id` is the run id users see, `name` its display name, `storage_id` the
+    server's id. `config`, `summary` and `system_metrics` of a listed run load on first use."""
+
+    def __init__(
+        self,
+        client: Api,
+        entity: str,
+        project: str,
+        run_id: str,
+        attrs: Mapping[str, Any] | None = None,
+        include_sweeps: bool = False,
+        lazy: bool = True,
+    ) -> None:
+        self.client = client
+        self.entity = entity
+        self.project = project
+        self.id = run_id
+        self.include_sweeps = include_sweeps
+        self._attrs: dict[str, Any] = {}
+        self._full = False
+        self._sweep: Sweep | None = None
+        self._apply(dict(attrs or {}))
+        if not lazy and not self._full:
+            self.load_full_data(force=True)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load_path(cls, client: Api, entity: str, project: str, run_id: str) -> dict[str, Any]:
+        data = client.transport.graphql(
+            RUN_QUERY, {"project": project, "entity": entity, "name": run_id}
+        )
+        node = (data.get("project") or {}).get("run")
+        if node is None:
+            if data.get("project") is None:
+                raise NotFoundError(
+                    f"run {entity}/{project}/{run_id} not found: "
+                    f"project {entity}/{project} does not exist"
+                )
+            raise NotFoundError(f"run {entity}/{project}/{run_id} not found")
+        return dict(node)
+
+    @classmethod
+    def load(cls, client: Api, entity: str, project: str, run_id: str) -> Run:
+        """Fetch a run with every field (NotFoundError naming the path when missing)."""
+        return cls(client, entity, project, run_id, cls.load_path(client, entity, project, run_id))
+
+    def load_full_data(self, force: bool = False) -> dict[str, Any]:
+        """Fetch config, summary, system metrics and history keys (once, unless `force`)."""
+        if force or not self._full:
+            self._apply(self.load_path(self.client, self.entity, self.project, self.id))
+        return self._attrs
+
+    def _apply(self, attrs: dict[str, Any]) -> None:
+        self._attrs.update(attrs)
+        if "config" in attrs:
+            raw = decode_json_field(attrs["config"])
+            self.rawconfig: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
+            self._config = unwrap_config(self.rawconfig)
+            self._summary = dict(decode_json_field(attrs.get("summaryMetrics")) or {})
+            self._system_metrics = dict(decode_json_field(attrs.get("systemMetrics")) or {})
+            self._full = True
+        self._display_name = self._attrs.get("displayName") or self.id
+        self.tags: list[str] = list(self._attrs.get("tags") or [])
+        self.notes: str | None = self._attrs.get("notes")
+        self.description: str | None = self._attrs.get("description")
+        self.group: str | None = self._attrs.get("group")
+        self.job_type: str | None = self._attrs.get("jobType")
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def name(self) -> str:
+        """The display name (settable; saved by `update()`)."""
+        return str(self._display_name)
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._display_name = value
+
+    display_name = name
+
+    @property
+    def storage_id(self) -> str:
+        return str(self._attrs.get("id") or "")
+
+    @property
+    def state(self) -> str | None:
+        return self._attrs.get("state")
+
+    @property
+    def sweep_name(self) -> str | None:
+        return self._attrs.get("sweepName")
+
+    @property
+    def created_at(self) -> str | None:
+        return self._attrs.get("createdAt")
+
+    @property
+    def heartbeat_at(self) -> str | None:
+        return self._attrs.get("heartbeatAt")
+
+    @property
+    def commit(self) -> str | None:
+        return self._attrs.get("commit")
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self._attrs.get("readOnly"))
+
+    @property
+    def history_line_count(self) -> int:
+        return int(self._attrs.get("historyLineCount") or 0)
+
+    @property
+    def project_id(self) -> int | None:
+        value = self._attrs.get("projectId")
+        return int(value) if value is not None else None
+
+    @property
+    def user(self) -> dict[str, Any] | None:
+        return self._attrs.get("user")
+
+    @property
+    def username(self) -> str | None:
+        user = self.user or {}
+        return user.get("username")
+
+    @property
+    def path(self) -> list[str]:
+        return [self.entity, self.project, self.id]
+
+    @property
+    def url(self) -> str:
+        return f"{self.client.app_url}/{self.entity}/{self.project}/runs/{self.id}"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        self.load_full_data()
+        return self._config
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Summary metrics; assign keys and call `update()` to save them."""
+        self.load_full_data()
+        return self._summary
+
+    summary_metrics = summary
+
+    @property
+    def system_metrics(self) -> dict[str, Any]:
+        self.load_full_data()
+        return self._system_metrics
+
+    @property
+    def history_keys(self) -> dict[str, Any]:
+        self.load_full_data()
+        return dict(self._attrs.get("historyKeys") or {})
+
+    @property
+    def lastHistoryStep(self) -> int:  # noqa: N802 - the official attribute name
+        keys = self.history_keys
+        last = keys.get("lastStep")
+        return int(last) if last is not None else -1
+
+    @property
+    def sweep(self) -> Sweep | None:
+        """The sweep this run belongs to (loaded on first use), or None."""
+        if self._sweep is None and self.sweep_name:
+            from prefect_wandb_public.api.sweeps import Sweep
+
+            self._sweep = Sweep.load(self.client, self.entity, self.project, self.sweep_name)
+        return self._sweep
+
+    def __repr__(self) -> str:
+        return f"<Run {self.entity}/{self.project}/{self.id} ({self.state})>"
+
+    # ------------------------------------------------------------------ changes
+    @classmethod
+    def create(
+        cls,
+        api: Api,
+        run_id: str | None = None,
+        project: str | None = None,
+        entity: str | None = None,
+        state: str = "pending",
+    ) -> Run:
+        """Create a run on the server (a random 8-character id unless given)."""
+        run_id = run_id or secrets.token_hex(4)
+        check_segment(run_id, "run id", run_id)
+        entity = entity or api.default_entity
+        project = project or api.default_project
+        data = api.transport.graphql(
+            CREATE_RUN_MUTATION,
+            {"project": project, "entity": entity, "name": run_id, "state": state},
+        )
+        bucket = data["upsertBucket"]["bucket"]
+        return cls(api, entity, project, bucket["name"], bucket)
+
+    def update(self) -> None:
+        """Save display name, tags, notes, description, group, job type, config and summary."""
+        self.load_full_data()
+        config = {k: {"value": v, "desc": None} for k, v in self._config.items()}
+        for key in _HIDDEN_CONFIG_KEYS:
+            if key in self.rawconfig:
+                config[key] = self.rawconfig[key]
+        variables = {
+            "id": self.storage_id,
+            "description": self.description,
+            "display_name": self._display_name,
+            "notes": self.notes,
+            "tags": list(self.tags),
+            "config": _dumps(config, "config", self),
+            "groupName": self.group,
+            "jobType": self.job_type,
+            "summaryMetrics": _dumps(self._summary, "summary", self),
+        }
+        data = self.client.transport.graphql(UPDATE_RUN_MUTATION, variables)
+        self._apply(dict(data["upsertBucket"]["bucket"]))
+
+    save = update
+
+    def delete(self, delete_artifacts: bool = False) -> None:
+        """Delete the run (and the artifacts it logged when `delete_artifacts`)."""
+        self.client.transport.graphql(
+            DELETE_RUN_MUTATION, {"id": self.storage_id, "deleteArtifacts": delete_artifacts}
+        )
+
+
+def _dumps(value: Any, what: str, run: Run) -> str:
+    try:
+        return json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{what} of run {'/'.join(run.path)} is not JSON-serializable: {exc}"
+        ) from exc

@@ -1,0 +1,206 @@
+"""`Sweep`: a hyper-parameter search, its runs and its best run; `Sweeps` lists a project's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.api.query_generator import QueryGenerator
+from prefect_wandb_public.api.runs import Runs
+from prefect_wandb_public.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.runs import Run
+
+SWEEP_FIELDS = """
+  id name displayName method state description bestLoss config createdAt updatedAt
+  runCount runCountExpected
+"""
+
+SWEEP_QUERY = """
+query GetSweep($name: String!, $project: String, $entity: String) {
+  project(name: $project, entityName: $entity) { sweep(sweepName: $name) { %s } }
+}
+""" % SWEEP_FIELDS
+
+SWEEPS_QUERY = """
+query GetSweeps($project: String!, $entity: String!, $cursor: String, $perPage: Int = 50) {
+  project(name: $project, entityName: $entity) {
+    totalSweeps
+    sweeps(after: $cursor, first: $perPage) {
+      pageInfo { endCursor hasNextPage }
+      edges { node { %s } cursor }
+    }
+  }
+}
+""" % SWEEP_FIELDS
+
+
+def _parse_config(text: Any) -> dict[str, Any]:
+    """The sweep config arrives as YAML text."""
+    if isinstance(text, Mapping):
+        return dict(text)
+    if not text:
+        return {}
+    import yaml
+
+    loaded = yaml.safe_load(text)
+    return dict(loaded) if isinstance(loaded, Mapping) else {}
+
+
+class Sweep:
+    """A sweep: `id`, `name`, `state`, `config` (parsed), `runs`, and `best_run()`."""
+
+    def __init__(
+        self,
+        client: Api,
+        entity: str,
+        project: str,
+        sweep_id: str,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.client = client
+        self.entity = entity
+        self.project = project
+        self.id = sweep_id
+        self._attrs = dict(attrs or {})
+        self.config = _parse_config(self._attrs.get("config"))
+        self.runs = Runs(
+            client,
+            entity,
+            project,
+            filters={"$and": [{"sweep": sweep_id}]},
+            order="+created_at",
+            per_page=10,
+        )
+
+    @classmethod
+    def load(cls, client: Api, entity: str, project: str, sweep_id: str) -> Sweep:
+        data = client.transport.graphql(
+            SWEEP_QUERY, {"name": sweep_id, "project": project, "entity": entity}
+        )
+        if data.get("project") is None:
+            raise NotFoundError(
+                f"sweep {entity}/{project}/{sweep_id} not found: "
+                f"project {entity}/{project} does not exist"
+            )
+        node = data["project"].get("sweep")
+        if node is None:
+            raise NotFoundError(f"sweep {entity}/{project}/{sweep_id} not found")
+        return cls(client, entity, project, sweep_id, node)
+
+    @classmethod
+    def get(
+        cls,
+        client: Api,
+        entity: str | None = None,
+        project: str | None = None,
+        sid: str | None = None,
+        order: str | None = None,
+        query: str | None = None,
+        **kwargs: Any,
+    ) -> Sweep | None:
+        """The official classmethod: load `entity/project/sid`, None when it does not exist."""
+        try:
+            return cls.load(
+                client,
+                entity or client.default_entity,
+                project or client.default_project,
+                sid or "",
+            )
+        except NotFoundError:
+            return None
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name") or self._attrs.get("displayName") or self.id)
+
+    @property
+    def state(self) -> str | None:
+        return self._attrs.get("state")
+
+    @property
+    def method(self) -> str | None:
+        return self._attrs.get("method") or self.config.get("method")
+
+    @property
+    def best_loss(self) -> float | None:
+        return self._attrs.get("bestLoss")
+
+    @property
+    def expected_run_count(self) -> int | None:
+        return self._attrs.get("runCountExpected")
+
+    @property
+    def run_count(self) -> int:
+        return int(self._attrs.get("runCount") or 0)
+
+    @property
+    def created_at(self) -> str | None:
+        return self._attrs.get("createdAt")
+
+    @property
+    def path(self) -> list[str]:
+        return [self.entity, self.project, self.id]
+
+    @property
+    def url(self) -> str:
+        return f"{self.client.app_url}/{self.entity}/{self.project}/sweeps/{self.id}"
+
+    @property
+    def order(self) -> str | None:
+        """Order that puts the best run first: the metric, ascending unless maximized."""
+        metric = self.config.get("metric") or {}
+        name = metric.get("name")
+        if not name:
+            return None
+        prefix = "-" if metric.get("goal") == "maximize" else "+"
+        return QueryGenerator.format_order_key(prefix + name)
+
+    def best_run(self, order: str | None = None) -> Run | None:
+        """The run ranked first by `order` (default: the sweep metric's goal), or None."""
+        order = order or self.order
+        if order is None:
+            return None
+        runs = Runs(
+            self.client,
+            self.entity,
+            self.project,
+            filters={"$and": [{"sweep": self.id}]},
+            order=order,
+            per_page=1,
+        )
+        return runs[0] if runs else None
+
+    def __repr__(self) -> str:
+        return f"<Sweep {self.entity}/{self.project}/{self.id} ({self.state})>"
+
+
+class Sweeps(Paginator[Sweep]):
+    """A project's sweeps."""
+
+    QUERY = SWEEPS_QUERY
+
+    def __init__(self, client: Api, entity: str, project: str, per_page: int = 50) -> None:
+        self.entity = entity
+        self.project = project
+        super().__init__(client, {"entity": entity, "project": project}, per_page)
+
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        project = data.get("project")
+        if project is None:
+            raise NotFoundError(f"project {self.entity}/{self.project} not found")
+        conn: Mapping[str, Any] | None = project.get("sweeps")
+        return conn
+
+    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Sweep:
+        return Sweep(self.client, self.entity, self.project, node["name"], node)
+
+    @property
+    def length(self) -> int | None:
+        if self.last_response is None:
+            self.next_page()
+        assert self.last_response is not None
+        return int((self.last_response.get("project") or {}).get("totalSweeps") or 0)

@@ -1,0 +1,74 @@
+"""Typed errors raised by the client.
+
+Every error names the input it concerns (a path, a run id, a URL) and never carries the API key.
+`CommError` covers anything that went wrong on the wire; its subclasses say what the server meant.
+"""
+
+from __future__ import annotations
+
+
+class WandbError(Exception):
+    """Base class of every error this package raises."""
+
+
+class InvalidInputError(WandbError, ValueError):
+    """An argument is malformed; raised before any request is sent."""
+
+
+class ChecksumError(WandbError):
+    """Bytes on disk or on the wire do not match the digest the server promised."""
+
+
+class CommError(WandbError):
+    """A request failed: connection, timeout, HTTP status or GraphQL error.
+
+    `status` is the HTTP status when there was a response, `url` the request's URL without
+    credentials, `retryable` whether the failure is transient (the retry policy's verdict).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        url: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.url = url
+        self.retryable = retryable
+
+
+class AuthenticationError(CommError):
+    """The server refused the API key (HTTP 401, or `viewer` is null)."""
+
+
+class PermissionDeniedError(CommError):
+    """The key is valid but may not do this (HTTP 403)."""
+
+
+class NotFoundError(CommError):
+    """The entity, project, run, sweep, artifact or file does not exist."""
+
+
+class RateLimitError(CommError):
+    """HTTP 429 after the retry budget was spent."""
+
+
+class ServerError(CommError):
+    """HTTP 5xx after the retry budget was spent, or a 501."""
+
+
+__all__ = [
+    "AuthenticationError",
+    "ChecksumError",
+    "CommError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "WandbError",
+]

@@ -1,0 +1,254 @@
+"""The local server's HTTP layer: routing, auth, the fault middleware and the request log.
+
+A threaded stdlib HTTP/1.1 server (keep-alive, no Nagle delay). Routes map a method and a path
+prefix to a handler returning a `Response`; faults from the plan are applied while sending, so a
+reset or a truncation cuts the real body mid-stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog, RequestRecord
+
+_CHUNK = 1 << 20
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@dataclass
+class Request:
+    """One parsed request as handlers see it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    authenticated: bool
+    operation: str | None = None
+    parsed_json: Any = None
+
+
+@dataclass
+class Response:
+    """Status, headers and a body given as bytes or as chunks with a known total length."""
+
+    status: int
+    body: bytes | Iterable[bytes | memoryview] = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    length: int | None = None
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200) -> Response:
+        return cls(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+
+    @classmethod
+    def error(cls, status: int, message: str) -> Response:
+        return cls.json({"errors": [{"message": message}]}, status)
+
+    @classmethod
+    def blob(cls, data: bytes, request: Request, content_type: str) -> Response:
+        """Serve bytes, honouring a single `Range: bytes=a-b` request header."""
+        size = len(data)
+        headers = {"Content-Type": content_type, "Accept-Ranges": "bytes"}
+        wanted = request.headers.get("range")
+        start, stop = 0, size
+        status = 200
+        if wanted:
+            match = _RANGE_RE.match(wanted.strip())
+            if not match or (not match.group(1) and not match.group(2)):
+                return cls.error(416, f"invalid range {wanted!r}")
+            if match.group(1):
+                start = int(match.group(1))
+                stop = min(size, int(match.group(2)) + 1) if match.group(2) else size
+            else:
+                start = max(0, size - int(match.group(2)))
+            if start >= size or start >= stop:
+                return cls(416, b"", {"Content-Range": f"bytes */{size}"})
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        view = memoryview(data)[start:stop]
+        chunks = (view[i : i + _CHUNK] for i in range(0, len(view), _CHUNK))
+        return cls(status, chunks, headers, length=len(view))
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass
+class Route:
+    method: str
+    prefix: str
+    handler: Handler
+    auth: bool = True
+
+
+class WandbHTTPApp:
+    """Routes plus the key check, shared by every connection of one server."""
+
+    def __init__(self, api_key: str, faults: FaultPlan, log: RequestLog) -> None:
+        self.api_key = api_key
+        self.faults = faults
+        self.log = log
+        self.routes: list[Route] = []
+        self.operation_of: Callable[[Request], str | None] = lambda request: None
+
+    def add_route(self, method: str, prefix: str, handler: Handler, *, auth: bool = True) -> None:
+        self.routes.append(Route(method, prefix, handler, auth))
+
+    def check_auth(self, header: str | None) -> bool:
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            user, _, key = base64.b64decode(header[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return user == "api" and key == self.api_key
+
+    def route(self, method: str, path: str) -> Route | None:
+        matches = [r for r in self.routes if r.method == method and path.startswith(r.prefix)]
+        return max(matches, key=lambda r: len(r.prefix), default=None)
+
+
+def make_http_server(app: WandbHTTPApp, host: str, port: int) -> ThreadingHTTPServer:
+    """A threaded HTTP/1.1 server for `app`, bound (not yet serving) on host:port."""
+
+    class _Handler(_WandbRequestHandler):
+        application = app
+
+    server = ThreadingHTTPServer((host, port), _Handler)
+    server.daemon_threads = True
+    return server
+
+
+class _WandbRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    application: WandbHTTPApp
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the stdlib access log; the RequestLog is the record."""
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        app = self.application
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = Request(
+            method=method,
+            path=split.path,
+            query=parse_qs(split.query),
+            headers=headers,
+            body=body,
+            authenticated=app.check_auth(headers.get("authorization")),
+        )
+        route = app.route("GET" if method == "HEAD" else method, request.path)
+        if route is not None and route.prefix == "/graphql":
+            request.operation = app.operation_of(request)
+        fault = app.faults.take(method, request.path, request.operation)
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.delay)
+        if fault is not None and fault.kind == "status":
+            response = Response.error(fault.status, f"injected fault: HTTP {fault.status}")
+            if fault.retry_after is not None:
+                response.headers["Retry-After"] = _retry_after(fault.retry_after)
+        elif route is None:
+            response = Response.error(404, f"no route for {method} {request.path}")
+        elif route.auth and not request.authenticated:
+            response = Response.error(401, "authentication required: invalid or missing API key")
+        else:
+            try:
+                response = route.handler(request)
+            except Exception as exc:  # a handler bug must answer 500, not kill the connection
+                response = Response.error(500, f"internal error: {type(exc).__name__}: {exc}")
+        fault_name = fault.kind if fault is not None else None
+        app.log.append(
+            RequestRecord(method, request.path, request.operation, response.status, fault_name)
+        )
+        self._send(response, fault if fault is not None and fault.kind != "status" else None)
+
+    def _send(self, response: Response, fault: Fault | None) -> None:
+        body = response.body
+        chunks: Iterable[bytes | memoryview]
+        if isinstance(body, bytes):
+            total = len(body)
+            chunks = (body,)
+        else:
+            total = response.length or 0
+            chunks = body
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(total))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if fault is not None and fault.kind in ("reset", "truncate"):
+            self._send_partial(chunks, max(1, total // 2), reset=fault.kind == "reset")
+            return
+        corrupt = fault is not None and fault.kind == "corrupt"
+        for chunk in chunks:
+            if corrupt and len(chunk):
+                chunk = _flip_first_byte(chunk)
+                corrupt = False
+            self.wfile.write(chunk)
+
+    def _send_partial(self, chunks: Iterable[bytes | memoryview], limit: int, reset: bool) -> None:
+        sent = 0
+        for chunk in chunks:
+            piece = chunk[: limit - sent]
+            self.wfile.write(piece)
+            sent += len(piece)
+            if sent >= limit:
+                break
+        self.wfile.flush()
+        if reset:
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+        self.close_connection = True
+
+
+def _flip_first_byte(chunk: bytes | memoryview) -> bytes:
+    data = bytearray(chunk)
+    data[0] ^= 0xFF
+    return bytes(data)
+
+
+def _retry_after(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
+def http_date(seconds_from_now: float) -> str:
+    """An RFC 1123 date for `Retry-After`, as some servers send it."""
+    return formatdate(time.time() + seconds_from_now, usegmt=True)

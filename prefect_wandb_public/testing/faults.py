@@ -1,0 +1,133 @@
+"""Fault injection and the request log of the local server.
+
+A `FaultPlan` holds rules such as "the next 2 POSTs to /graphql for operation Runs answer 503 with
+Retry-After: 1". The HTTP app asks the plan before handling each request; every request, faulted or
+not, is recorded in the `RequestLog` so tests can count retries.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+FAULT_KINDS = ("status", "reset", "truncate", "delay", "corrupt")
+
+
+@dataclass
+class Fault:
+    """One rule: `kind` applies to the next `times` requests matching path prefix/method/operation.
+
+    - status:   answer `status` (with `Retry-After` when `retry_after` is set) and a JSON error body
+    - reset:    send the headers and part of the real body, then reset the connection
+    - truncate: send the headers and part of the real body, then close cleanly (short body)
+    - delay:    sleep `delay` seconds, then answer normally
+    - corrupt:  answer normally but with flipped bytes in the body (file downloads)
+    """
+
+    kind: str
+    path: str = "/"
+    operation: str | None = None
+    method: str | None = None
+    times: int = 1
+    status: int = 503
+    retry_after: float | str | None = None
+    delay: float = 0.0
+    hits: int = 0
+
+    def matches(self, method: str, path: str, operation: str | None) -> bool:
+        return (
+            self.hits < self.times
+            and path.startswith(self.path)
+            and (self.method is None or self.method == method)
+            and (self.operation is None or self.operation == operation)
+        )
+
+    @property
+    def exhausted(self) -> bool:
+        return self.hits >= self.times
+
+
+@dataclass
+class RequestRecord:
+    """What the server saw: method, path (no query string), GraphQL operation, status, fault."""
+
+    method: str
+    path: str
+    operation: str | None
+    status: int
+    fault: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FaultPlan:
+    """Thread-safe list of pending faults; the first matching rule fires."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        if fault.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {fault.kind!r}; expected one of {FAULT_KINDS}")
+        if fault.times < 1:
+            raise ValueError(f"fault times must be >= 1, got {fault.times}")
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def take(self, method: str, path: str, operation: str | None) -> Fault | None:
+        """The first matching fault, counted as used; None when the request runs normally."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path, operation):
+                    fault.hits += 1
+                    return fault
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def pending(self) -> list[Fault]:
+        with self._lock:
+            return [f for f in self._faults if not f.exhausted]
+
+
+class RequestLog:
+    """Append-only record of requests, with helpers to count them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+
+    def append(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def count(
+        self,
+        *,
+        path: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        method: str | None = None,
+    ) -> int:
+        """Requests matching every given criterion (path is a prefix)."""
+        return sum(
+            1
+            for r in self.records
+            if (path is None or r.path.startswith(path))
+            and (operation is None or r.operation == operation)
+            and (status is None or r.status == status)
+            and (method is None or r.method == method)
+        )

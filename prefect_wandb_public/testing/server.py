@@ -1,0 +1,191 @@
+"""`LocalWandbServer`: a W&B-compatible server on 127.0.0.1 for tests, demos and benchmarks.
+
+    with LocalWandbServer() as server:
+        server.create_run("me", "proj", "run-1", config={"lr": 0.1}, summary={"loss": 0.2})
+        api = Api(api_key=server.api_key, overrides={"base_url": server.url})
+
+It runs in a background thread of the calling process; `store` is the live state, `faults` the
+injection plan and `request_log` what the server saw.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from prefect_wandb_public.testing.app import Request, Response, WandbHTTPApp, make_http_server
+from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
+from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
+from prefect_wandb_public.testing.resolvers import Resolvers
+from prefect_wandb_public.testing.store import WandbStore
+
+_SEEDING_METHODS = (
+    "create_project",
+    "create_run",
+    "create_sweep",
+    "create_report",
+    "create_artifact",
+    "put_run_file",
+)
+
+
+def _require_loopback(host: str) -> str:
+    if host == "localhost":
+        return host
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise ValueError(f"LocalWandbServer only listens on loopback addresses, not {host!r}")
+
+
+class LocalWandbServer:
+    """GraphQL + file endpoints over one `WandbStore`, served on a free loopback port."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = "local-user",
+        entity: str | None = None,
+        store: WandbStore | None = None,
+    ) -> None:
+        if api_key is not None and len(api_key) < 40:
+            raise ValueError("api_key must be at least 40 characters, as W&B keys are")
+        self.api_key = api_key or "local-" + secrets.token_hex(24)
+        self.host = _require_loopback(host)
+        self.store = store or WandbStore(username=username, entity=entity)
+        self.faults = FaultPlan()
+        self.request_log = RequestLog()
+        self.app = WandbHTTPApp(self.api_key, self.faults, self.request_log)
+        self.engine = GraphQLEngine(load_schema())
+        self.resolvers = Resolvers(self.store)
+        self.app.operation_of = self._operation_of
+        self.app.add_route("POST", "/graphql", self._graphql)
+        self._port = port
+        self._httpd: Any = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalWandbServer:
+        """Bind and serve in a daemon thread; returns self."""
+        if self._httpd is not None:
+            return self
+        self._httpd = make_http_server(self.app, self.host, self._port)
+        self._port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"LocalWandbServer:{self._port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (the CLI's foreground mode)."""
+        self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        finally:
+            self.stop()
+
+    def __enter__(self) -> LocalWandbServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL for clients, e.g. `http://127.0.0.1:54321`."""
+        if self._httpd is None:
+            raise RuntimeError("LocalWandbServer is not started")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._port}"
+
+    def __repr__(self) -> str:
+        state = f"url={self.url!r}" if self._httpd is not None else "stopped"
+        return f"LocalWandbServer({state})"
+
+    # ------------------------------------------------------------------ seeding
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """`create_run`, `create_artifact`, ... are the store's seeding methods."""
+        if name in _SEEDING_METHODS:
+            return getattr(self.store, name)  # type: ignore[no-any-return]
+        raise AttributeError(name)
+
+    # ------------------------------------------------------------------ faults
+    def inject_fault(
+        self,
+        path: str = "/graphql",
+        *,
+        kind: str = "status",
+        operation: str | None = None,
+        method: str | None = None,
+        times: int = 1,
+        status: int = 503,
+        retry_after: float | str | None = None,
+        delay: float = 0.0,
+    ) -> Fault:
+        """Make the next `times` matching requests fail; see `Fault` for the kinds."""
+        return self.faults.add(
+            Fault(
+                kind=kind,
+                path=path,
+                operation=operation,
+                method=method,
+                times=times,
+                status=status,
+                retry_after=retry_after,
+                delay=delay,
+            )
+        )
+
+    # ------------------------------------------------------------------ GraphQL
+    def _operation_of(self, request: Request) -> str | None:
+        try:
+            request.parsed_json = json.loads(request.body or b"null")
+        except ValueError:
+            return None
+        body = request.parsed_json
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return None
+        return self.engine.operation_name(body["query"], body.get("operationName") or None)
+
+    def _graphql(self, request: Request) -> Response:
+        body = request.parsed_json
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return Response.error(400, "request body must be a JSON object with a query string")
+        variables = body.get("variables") or {}
+        if not isinstance(variables, dict):
+            return Response.error(400, "variables must be a JSON object")
+        with self.store.lock:
+            result = self.engine.execute(
+                body["query"], variables, body.get("operationName") or None, self.resolvers.root()
+            )
+        return Response.json(result)

@@ -1,0 +1,744 @@
+"""The local server's state: plain Python objects with the service's rules, no wire format.
+
+Seed it from Python (`create_run`, `create_artifact`, ...), inspect it in tests, and let the GraphQL
+layer translate it. Every public method takes the store lock, so the HTTP threads and a test's
+seeding calls see consistent state.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import hashlib
+import itertools
+import json
+import math
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+class StoreError(Exception):
+    """A request the service would refuse; the message is what the server answers."""
+
+
+class StoreNotFound(StoreError):
+    """The named object does not exist."""
+
+
+def encode_id(kind: str, *parts: object) -> str:
+    """Opaque base64 id in the service's style, e.g. `Run:v1:<run>:<project>:<entity>`."""
+    text = ":".join([kind, *(str(p) for p in parts)])
+    return base64.b64encode(text.encode()).decode()
+
+
+def decode_id(value: str) -> list[str]:
+    """Split an id made by `encode_id` back into its parts; StoreNotFound when it is not one."""
+    try:
+        return base64.b64decode(value.encode(), validate=True).decode().split(":")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StoreNotFound(f"invalid id {value!r}") from exc
+
+
+def iso(ts: datetime) -> str:
+    """The service's DateTime format: ISO-8601, seconds precision, no zone."""
+    return ts.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def json_dumps(value: Any) -> str:
+    """Compact JSON that keeps NaN/Infinity, as the service's JSONString fields do."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=True)
+
+
+def b64_md5(data: bytes) -> str:
+    """The manifest digest of a file: base64 of its md5."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def _check_name(kind: str, value: str) -> str:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise StoreError(f"invalid {kind} name {value!r}")
+    return value
+
+
+@dataclass
+class User:
+    """The account the API key belongs to."""
+
+    username: str
+    entity: str
+    email: str
+
+    @property
+    def id(self) -> str:
+        return encode_id("User", self.username)
+
+
+@dataclass
+class HistoryLog:
+    """One run's history stream: sorted steps beside the row JSON, so a step range is a bisect."""
+
+    steps: list[int] = field(default_factory=list)
+    rows: list[str] = field(default_factory=list)
+    key_types: dict[str, dict[str, int]] = field(default_factory=dict)
+    previous: dict[str, Any] = field(default_factory=dict)
+
+    def append(self, row: Mapping[str, Any], default_step: int) -> None:
+        """Add one row; `_step` comes from the row, else `default_step`; steps must increase."""
+        data = dict(row)
+        step = data.get("_step", default_step)
+        if isinstance(step, float) and step.is_integer():
+            step = int(step)
+        if not isinstance(step, int) or isinstance(step, bool):
+            raise StoreError(f"history _step must be an integer, got {step!r}")
+        if self.steps and step <= self.steps[-1]:
+            raise StoreError(f"history steps must increase: {step} after {self.steps[-1]}")
+        data["_step"] = step
+        self.steps.append(step)
+        self.rows.append(json_dumps(data))
+        for key, value in _flatten(data).items():
+            counts = self.key_types.setdefault(key, {})
+            type_name = _history_type(value)
+            counts[type_name] = counts.get(type_name, 0) + 1
+            self.previous[key] = value
+
+    def extend(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Append rows, numbering those without `_step` after the last step."""
+        for row in rows:
+            self.append(row, self.steps[-1] + 1 if self.steps else 0)
+
+    @property
+    def last_step(self) -> int | None:
+        return self.steps[-1] if self.steps else None
+
+    def index_range(self, min_step: int | None, max_step: int | None) -> tuple[int, int]:
+        """Row indexes of steps in [min_step, max_step) (open ends when None)."""
+        lo = 0 if min_step is None else bisect.bisect_left(self.steps, min_step)
+        hi = len(self.steps) if max_step is None else bisect.bisect_left(self.steps, max_step)
+        return lo, max(lo, hi)
+
+    def sample(self, min_step: int | None, max_step: int | None, samples: int) -> list[str]:
+        """At most `samples` row strings of the range, evenly spread, first and last included."""
+        lo, hi = self.index_range(min_step, max_step)
+        count = hi - lo
+        if samples <= 0 or count <= 0:
+            return []
+        if count <= samples:
+            return self.rows[lo:hi]
+        if samples == 1:
+            return [self.rows[lo]]
+        stride = (count - 1) / (samples - 1)
+        return [self.rows[lo + round(i * stride)] for i in range(samples)]
+
+
+def _history_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "nil"
+    if isinstance(value, list):
+        return "list"
+    return "map"
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and "_type" not in value:
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+@dataclass
+class RunFile:
+    """A file saved with a run; bytes live in the store's blob table under `md5`."""
+
+    id: str
+    name: str
+    md5: str
+    size: int
+    mimetype: str
+    updated_at: datetime
+
+
+@dataclass
+class Run:
+    """A run ("bucket" on the wire). `name` is the id users see; `id` is the storage id."""
+
+    entity: str
+    project: str
+    name: str
+    seq: int
+    created_at: datetime
+    display_name: str
+    state: str = "finished"
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    system_metrics: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    notes: str | None = None
+    description: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    sweep: str | None = None
+    commit: str | None = None
+    host: str | None = None
+    username: str = ""
+    heartbeat_at: datetime | None = None
+    history: HistoryLog = field(default_factory=HistoryLog)
+    events: HistoryLog = field(default_factory=HistoryLog)
+    files: dict[str, RunFile] = field(default_factory=dict)
+    version: int = 0
+
+    @property
+    def id(self) -> str:
+        return encode_id("Run", "v1", self.name, self.project, self.entity)
+
+    @property
+    def duration(self) -> float | None:
+        if self.heartbeat_at is None:
+            return None
+        return (self.heartbeat_at - self.created_at).total_seconds()
+
+    def document(self) -> dict[str, Any]:
+        """The view the filter engine evaluates (field names as the service's filters use them)."""
+        return {
+            "name": self.name,
+            "displayName": self.display_name,
+            "state": self.state,
+            "tags": self.tags,
+            "group": self.group,
+            "jobType": self.job_type,
+            "sweep": self.sweep,
+            "createdAt": iso(self.created_at),
+            "heartbeatAt": iso(self.heartbeat_at or self.created_at),
+            "username": self.username,
+            "host": self.host,
+            "duration": self.duration,
+            "config": self.config,
+            "summary_metrics": self.summary,
+            "_seq": self.seq,
+        }
+
+
+@dataclass
+class Sweep:
+    """A hyper-parameter sweep; runs join it through `Run.sweep`."""
+
+    entity: str
+    project: str
+    name: str
+    config: dict[str, Any]
+    created_at: datetime
+    display_name: str | None = None
+    state: str = "FINISHED"
+    description: str | None = None
+
+    @property
+    def id(self) -> str:
+        return encode_id("Sweep", self.name, self.project, self.entity)
+
+    @property
+    def method(self) -> str | None:
+        method = self.config.get("method")
+        return method if isinstance(method, str) else None
+
+
+@dataclass
+class Report:
+    """A saved report ("view" of type runs on the wire)."""
+
+    entity: str
+    project: str
+    id: str
+    name: str
+    display_name: str
+    description: str
+    spec: dict[str, Any]
+    user: User
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class ManifestEntry:
+    """One path of an artifact: digest (base64 md5), size, and where the bytes came from."""
+
+    path: str
+    digest: str
+    size: int
+    birth_artifact_id: str
+    ref: str | None = None
+
+
+@dataclass
+class Artifact:
+    """One artifact version inside a collection (sequence)."""
+
+    id: str
+    entity: str
+    project: str
+    collection: str
+    type: str
+    version_index: int | None
+    digest: str
+    entries: dict[str, ManifestEntry]
+    created_at: datetime
+    state: str = "COMMITTED"
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_by: str | None = None
+    used_by: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        return f"v{self.version_index}"
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries.values())
+
+
+@dataclass
+class ArtifactCollection:
+    """An artifact sequence: versions in order plus its aliases (alias -> version index)."""
+
+    id: str
+    entity: str
+    project: str
+    name: str
+    type: str
+    created_at: datetime
+    description: str | None = None
+    versions: list[Artifact] = field(default_factory=list)
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Project:
+    """A project ("model" on the wire) and everything in it."""
+
+    entity: str
+    name: str
+    internal_id: int
+    created_at: datetime
+    runs: dict[str, Run] = field(default_factory=dict)
+    sweeps: dict[str, Sweep] = field(default_factory=dict)
+    reports: list[Report] = field(default_factory=list)
+    collections: dict[str, ArtifactCollection] = field(default_factory=dict)
+    artifact_types: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return encode_id("Project", "v1", self.name, self.entity)
+
+
+def artifact_digest(entries: Mapping[str, str]) -> str:
+    """The artifact digest over {path: b64 md5}, as the service and SDK compute it."""
+    h = hashlib.md5(b"wandb-artifact-manifest-v1\n")
+    for path in sorted(entries):
+        h.update(f"{path}:{entries[path]}\n".encode())
+    return h.hexdigest()
+
+
+class WandbStore:
+    """All state of one local server."""
+
+    def __init__(self, *, username: str = "local-user", entity: str | None = None) -> None:
+        self.lock = threading.RLock()
+        self.viewer = User(username=username, entity=entity or username, email=f"{username}@localhost")
+        self.projects: dict[tuple[str, str], Project] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.artifacts: dict[str, Artifact] = {}
+        self._ids = itertools.count(1)
+        self._clock = itertools.count()
+        self.revision = 0
+
+    def touch(self) -> None:
+        """Note a change, so caches keyed by `revision` (run listings) go stale."""
+        self.revision += 1
+
+    # ------------------------------------------------------------------ helpers
+    def _next_time(self, explicit: datetime | str | None = None) -> datetime:
+        """Creation times that strictly increase unless given, so `created_at` order is stable."""
+        if explicit is not None:
+            if isinstance(explicit, str):
+                explicit = datetime.fromisoformat(explicit.replace("Z", "+00:00"))
+            if explicit.tzinfo is None:
+                explicit = explicit.replace(tzinfo=timezone.utc)
+            return explicit
+        return _EPOCH + timedelta(seconds=next(self._clock))
+
+    def next_int(self) -> int:
+        """A fresh integer for internal ids."""
+        return next(self._ids)
+
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes content-addressed; returns the base64 md5."""
+        digest = b64_md5(data)
+        with self.lock:
+            self.blobs.setdefault(digest, bytes(data))
+        return digest
+
+    # ------------------------------------------------------------------ projects
+    def create_project(self, entity: str, project: str) -> Project:
+        """Create (or return) a project; the entity springs into being with it."""
+        _check_name("entity", entity)
+        _check_name("project", project)
+        with self.lock:
+            key = (entity, project)
+            if key not in self.projects:
+                self.projects[key] = Project(
+                    entity=entity,
+                    name=project,
+                    internal_id=self.next_int(),
+                    created_at=self._next_time(),
+                )
+            return self.projects[key]
+
+    def get_project(self, entity: str, project: str) -> Project | None:
+        with self.lock:
+            return self.projects.get((entity, project))
+
+    def require_project(self, entity: str, project: str) -> Project:
+        found = self.get_project(entity, project)
+        if found is None:
+            raise StoreNotFound(f"project {entity}/{project} not found")
+        return found
+
+    def list_projects(self, entity: str) -> list[Project]:
+        with self.lock:
+            return sorted(
+                (p for (e, _), p in self.projects.items() if e == entity),
+                key=lambda p: p.internal_id,
+            )
+
+    # ------------------------------------------------------------------ runs
+    def create_run(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        *,
+        display_name: str | None = None,
+        state: str = "finished",
+        config: Mapping[str, Any] | None = None,
+        summary: Mapping[str, Any] | None = None,
+        tags: Sequence[str] = (),
+        notes: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+        sweep: str | None = None,
+        created_at: datetime | str | None = None,
+        history: Iterable[Mapping[str, Any]] | None = None,
+        system_history: Iterable[Mapping[str, Any]] | None = None,
+        files: Mapping[str, bytes] | None = None,
+        system_metrics: Mapping[str, Any] | None = None,
+        host: str | None = None,
+        heartbeat_at: datetime | str | None = None,
+    ) -> Run:
+        """Create a run with its config (plain values; stored wrapped as `{value, desc}`),
+        summary, history rows and files. The last history row fills summary keys not given."""
+        _check_name("run", run_id)
+        with self.lock:
+            proj = self.create_project(entity, project)
+            if run_id in proj.runs:
+                raise StoreError(f"run {entity}/{project}/{run_id} already exists")
+            if sweep is not None and sweep not in proj.sweeps:
+                raise StoreNotFound(f"sweep {entity}/{project}/{sweep} not found")
+            created = self._next_time(created_at)
+            run = Run(
+                entity=entity,
+                project=project,
+                name=run_id,
+                seq=self.next_int(),
+                created_at=created,
+                display_name=display_name or run_id,
+                state=state,
+                config=wrap_config(config or {}),
+                tags=list(tags),
+                notes=notes,
+                group=group,
+                job_type=job_type,
+                sweep=sweep,
+                host=host,
+                username=self.viewer.username,
+                system_metrics=dict(system_metrics or {}),
+            )
+            if history:
+                run.history.extend(history)
+            if system_history:
+                run.events.extend({"_wandb": True, **row} for row in system_history)
+            derived: dict[str, Any] = {}
+            if run.history.rows:
+                derived = json.loads(run.history.rows[-1])
+            run.summary = {**derived, **dict(summary or {})}
+            if heartbeat_at is not None:
+                run.heartbeat_at = self._next_time(heartbeat_at)
+            else:
+                runtime = run.summary.get("_runtime")
+                seconds = runtime if _is_number(runtime) else 60.0
+                run.heartbeat_at = created + timedelta(seconds=seconds)
+            for name, data in (files or {}).items():
+                self._put_run_file(run, name, data)
+            proj.runs[run_id] = run
+            self.touch()
+            return run
+
+    def _put_run_file(self, run: Run, name: str, data: bytes) -> RunFile:
+        digest = self.put_blob(data)
+        existing = run.files.get(name)
+        record = RunFile(
+            id=existing.id if existing else encode_id("File", self.next_int()),
+            name=name,
+            md5=digest,
+            size=len(data),
+            mimetype=_mimetype(name),
+            updated_at=datetime.now(timezone.utc),
+        )
+        run.files[name] = record
+        run.version += 1
+        self.touch()
+        return record
+
+    def put_run_file(self, entity: str, project: str, run_id: str, name: str, data: bytes) -> RunFile:
+        """Save (or replace) one file of a run."""
+        with self.lock:
+            return self._put_run_file(self.require_run(entity, project, run_id), name, data)
+
+    def get_run(self, entity: str, project: str, run_id: str) -> Run | None:
+        with self.lock:
+            proj = self.projects.get((entity, project))
+            return proj.runs.get(run_id) if proj else None
+
+    def require_run(self, entity: str, project: str, run_id: str) -> Run:
+        found = self.get_run(entity, project, run_id)
+        if found is None:
+            raise StoreNotFound(f"run {entity}/{project}/{run_id} not found")
+        return found
+
+    def run_by_id(self, storage_id: str) -> Run:
+        """Resolve a storage id (`Run:v1:<run>:<project>:<entity>`)."""
+        parts = decode_id(storage_id)
+        if len(parts) != 5 or parts[:2] != ["Run", "v1"]:
+            raise StoreNotFound(f"run id {storage_id!r} not found")
+        return self.require_run(parts[4], parts[3], parts[2])
+
+    def update_run(self, run: Run, changes: Mapping[str, Any]) -> Run:
+        """Apply field changes (keys are Run attribute names) atomically."""
+        with self.lock:
+            for key, value in changes.items():
+                if not hasattr(run, key):
+                    raise StoreError(f"unknown run field {key!r}")
+                setattr(run, key, value)
+            run.version += 1
+            self.touch()
+            return run
+
+    def delete_run(self, run: Run) -> None:
+        with self.lock:
+            self.require_project(run.entity, run.project).runs.pop(run.name, None)
+            self.touch()
+
+    # ------------------------------------------------------------------ sweeps
+    def create_sweep(
+        self,
+        entity: str,
+        project: str,
+        sweep_id: str,
+        config: Mapping[str, Any],
+        *,
+        display_name: str | None = None,
+        state: str = "FINISHED",
+    ) -> Sweep:
+        """Create a sweep from its config (`method`, `metric: {name, goal}`, `parameters`)."""
+        _check_name("sweep", sweep_id)
+        if not isinstance(config, Mapping):
+            raise StoreError("sweep config must be a mapping")
+        with self.lock:
+            proj = self.create_project(entity, project)
+            if sweep_id in proj.sweeps:
+                raise StoreError(f"sweep {entity}/{project}/{sweep_id} already exists")
+            sweep = Sweep(
+                entity=entity,
+                project=project,
+                name=sweep_id,
+                config=dict(config),
+                created_at=self._next_time(),
+                display_name=display_name or sweep_id,
+                state=state,
+            )
+            proj.sweeps[sweep_id] = sweep
+            self.touch()
+            return sweep
+
+    def sweep_runs(self, sweep: Sweep) -> list[Run]:
+        with self.lock:
+            proj = self.require_project(sweep.entity, sweep.project)
+            return [r for r in proj.runs.values() if r.sweep == sweep.name]
+
+    # ------------------------------------------------------------------ reports
+    def create_report(
+        self,
+        entity: str,
+        project: str,
+        display_name: str,
+        *,
+        description: str = "",
+        spec: Mapping[str, Any] | None = None,
+    ) -> Report:
+        """Create a report; `spec` is the report JSON (panelGroups, blocks, ...)."""
+        with self.lock:
+            proj = self.create_project(entity, project)
+            number = self.next_int()
+            created = self._next_time()
+            report = Report(
+                entity=entity,
+                project=project,
+                id=encode_id("View", number),
+                name=f"report-{number}",
+                display_name=display_name,
+                description=description,
+                spec=dict(spec or {"version": 5, "panelGroups": [], "blocks": []}),
+                user=self.viewer,
+                created_at=created,
+                updated_at=created,
+            )
+            proj.reports.append(report)
+            return report
+
+    # ------------------------------------------------------------------ artifacts
+    def create_artifact(
+        self,
+        entity: str,
+        project: str,
+        name: str,
+        type: str,
+        files: Mapping[str, bytes],
+        *,
+        aliases: Sequence[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        created_by: str | None = None,
+        used_by: Sequence[str] = (),
+    ) -> str:
+        """Commit a new version of `name` holding `files`; returns its version (`vN`).
+
+        `latest` moves to it and `aliases` move from whichever version held them. An identical
+        digest in the same collection returns that existing version instead (digest dedup).
+        """
+        _check_name("artifact", name)
+        _check_name("artifact type", type)
+        for alias in aliases:
+            check_alias(alias)
+        with self.lock:
+            proj = self.create_project(entity, project)
+            for run_name in [created_by, *used_by]:
+                if run_name is not None:
+                    self.require_run(entity, project, run_name)
+            coll = self._collection(proj, name, type)
+            digests = {path: self.put_blob(data) for path, data in files.items()}
+            digest = artifact_digest(digests)
+            existing = next((a for a in coll.versions if a.digest == digest), None)
+            if existing is not None:
+                artifact = existing
+            else:
+                artifact_id = encode_id("Artifact", self.next_int())
+                artifact = Artifact(
+                    id=artifact_id,
+                    entity=entity,
+                    project=project,
+                    collection=name,
+                    type=type,
+                    version_index=len(coll.versions),
+                    digest=digest,
+                    entries={
+                        path: ManifestEntry(path, d, len(files[path]), artifact_id)
+                        for path, d in sorted(digests.items())
+                    },
+                    created_at=self._next_time(),
+                    description=description,
+                    metadata=dict(metadata or {}),
+                    created_by=created_by,
+                )
+                coll.versions.append(artifact)
+                self.artifacts[artifact_id] = artifact
+                coll.aliases["latest"] = artifact.version_index or 0
+            for alias in aliases:
+                coll.aliases[alias] = artifact.version_index or 0
+            for run_name in used_by:
+                if run_name not in artifact.used_by:
+                    artifact.used_by.append(run_name)
+            return artifact.version
+
+    def _collection(self, proj: Project, name: str, type: str) -> ArtifactCollection:
+        coll = proj.collections.get(name)
+        if coll is None:
+            proj.artifact_types.setdefault(type, self._next_time())
+            coll = ArtifactCollection(
+                id=encode_id("ArtifactCollection", self.next_int()),
+                entity=proj.entity,
+                project=proj.name,
+                name=name,
+                type=type,
+                created_at=self._next_time(),
+            )
+            proj.collections[name] = coll
+        elif coll.type != type:
+            raise StoreError(
+                f"artifact {name!r} has type {coll.type!r}, cannot add a version of type {type!r}"
+            )
+        return coll
+
+
+def check_alias(alias: str) -> str:
+    """Aliases may not contain `/` or `:`, and `vN` is reserved for versions."""
+    if not isinstance(alias, str) or not alias or "/" in alias or ":" in alias:
+        raise StoreError(f"invalid alias {alias!r}")
+    if re.fullmatch(r"v\d+", alias):
+        raise StoreError(f"alias {alias!r} is reserved for versions")
+    return alias
+
+
+def wrap_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Store plain config values the way the service does: `{key: {"value": v, "desc": None}}`."""
+    return {key: {"value": value, "desc": None} for key, value in config.items()}
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    )
+
+
+_MIMETYPES = {
+    ".json": "application/json",
+    ".txt": "text/plain",
+    ".log": "text/plain",
+    ".yaml": "application/x-yaml",
+    ".yml": "application/x-yaml",
+    ".csv": "text/csv",
+    ".png": "image/png",
+    ".md": "text/markdown",
+    ".py": "text/x-python",
+}
+
+
+def _mimetype(name: str) -> str:
+    for suffix, mimetype in _MIMETYPES.items():
+        if name.endswith(suffix):
+            return mimetype
+    return "application/octet-stream"
