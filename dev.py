@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One entry point for a fresh checkout: builds `.venv` on first use, then runs the demo or the tests.
+"""Entry point for a fresh checkout: builds `.venv` on first use, then runs the demo or the tests.
 
     python3 dev.py demo    # the demo flows on an embedded local W&B server
     python3 dev.py test    # ruff, mypy and the whole pytest suite
@@ -29,8 +29,6 @@ def _run(*cmd: str | Path) -> None:
 
 def ensure_venv(extra: str) -> None:
     """Create `.venv` and install the package (with `extra`) unless pyproject.toml is unchanged."""
-    if sys.version_info < (3, 10):
-        sys.exit("Python 3.10 or newer is required")
     if not PYTHON.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()

@@ -12,22 +12,30 @@ if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
     from prefect_wandb_public.api.sweeps import Sweeps
 
-PROJECT_FIELDS = "id internalId name entityName createdAt isBenchmark readOnly user { name username }"
+PROJECT_FIELDS = (
+    "id internalId name entityName createdAt isBenchmark readOnly user { name username }"
+)
 
-PROJECTS_QUERY = """
+PROJECTS_QUERY = (
+    """
 query GetProjects($entity: String, $cursor: String, $perPage: Int = 50) {
   models(entityName: $entity, after: $cursor, first: $perPage) {
     pageInfo { endCursor hasNextPage }
     edges { node { %s } cursor }
   }
 }
-""" % PROJECT_FIELDS
+"""
+    % PROJECT_FIELDS
+)
 
-PROJECT_QUERY = """
+PROJECT_QUERY = (
+    """
 query GetProject($name: String!, $entity: String!) {
   project(name: $name, entityName: $entity) { %s }
 }
-""" % PROJECT_FIELDS
+"""
+    % PROJECT_FIELDS
+)
 
 
 class Projects(Paginator["Project"]):

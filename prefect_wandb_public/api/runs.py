@@ -36,13 +36,17 @@ query Runs($project: String!, $entity: String!, $cursor: String, $perPage: Int =
 }
 """
 
-RUN_QUERY = """
+RUN_QUERY = (
+    """
 query Run($project: String!, $entity: String!, $name: String!) {
   project(name: $project, entityName: $entity) { run(name: $name) { %s } }
 }
-""" % FULL_RUN_FIELDS
+"""
+    % FULL_RUN_FIELDS
+)
 
-UPDATE_RUN_MUTATION = """
+UPDATE_RUN_MUTATION = (
+    """
 mutation UpsertBucket($id: String!, $description: String, $display_name: String, $notes: String,
     $tags: [String!], $config: JSONString!, $groupName: String, $jobType: String,
     $summaryMetrics: JSONString) {
@@ -52,16 +56,21 @@ mutation UpsertBucket($id: String!, $description: String, $display_name: String,
     bucket { %s }
   }
 }
-""" % FULL_RUN_FIELDS
+"""
+    % FULL_RUN_FIELDS
+)
 
-CREATE_RUN_MUTATION = """
+CREATE_RUN_MUTATION = (
+    """
 mutation CreateRun($project: String, $entity: String, $name: String!, $state: String) {
   upsertBucket(input: {modelName: $project, entityName: $entity, name: $name, state: $state}) {
     bucket { %s }
     inserted
   }
 }
-""" % FULL_RUN_FIELDS
+"""
+    % FULL_RUN_FIELDS
+)
 
 DELETE_RUN_MUTATION = """
 mutation DeleteRun($id: ID!, $deleteArtifacts: Boolean) {
@@ -372,7 +381,7 @@ class Run:
         return dict(self._attrs.get("historyKeys") or {})
 
     @property
-    def lastHistoryStep(self) -> int:  # noqa: N802 - the official attribute name
+    def lastHistoryStep(self) -> int:
         keys = self.history_keys
         last = keys.get("lastStep")
         return int(last) if last is not None else -1

@@ -19,13 +19,17 @@ SWEEP_FIELDS = """
   runCount runCountExpected
 """
 
-SWEEP_QUERY = """
+SWEEP_QUERY = (
+    """
 query GetSweep($name: String!, $project: String, $entity: String) {
   project(name: $project, entityName: $entity) { sweep(sweepName: $name) { %s } }
 }
-""" % SWEEP_FIELDS
+"""
+    % SWEEP_FIELDS
+)
 
-SWEEPS_QUERY = """
+SWEEPS_QUERY = (
+    """
 query GetSweeps($project: String!, $entity: String!, $cursor: String, $perPage: Int = 50) {
   project(name: $project, entityName: $entity) {
     totalSweeps
@@ -35,7 +39,9 @@ query GetSweeps($project: String!, $entity: String!, $cursor: String, $perPage: 
     }
   }
 }
-""" % SWEEP_FIELDS
+"""
+    % SWEEP_FIELDS
+)
 
 
 def _parse_config(text: Any) -> dict[str, Any]:

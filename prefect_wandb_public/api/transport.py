@@ -261,7 +261,7 @@ class Transport:
         status = response.status_code
         detail = self.scrub(_error_message(response))
         where = f"{method} {self._display(url)}"
-        message = f"{where} returned HTTP {status}: {detail}" if detail else f"{where}: HTTP {status}"
+        message = f"{where} returned HTTP {status}" + (f": {detail}" if detail else "")
         kwargs: dict[str, Any] = {"status": status, "url": self._display(url)}
         if status == 401:
             return AuthenticationError(
@@ -278,9 +278,7 @@ class Transport:
         return CommError(message, retryable=False, **kwargs)
 
     def _graphql_error(self, name: str, errors: Any) -> CommError:
-        messages = [
-            self.scrub(str(e.get("message") if isinstance(e, dict) else e)) for e in errors
-        ]
+        messages = [self.scrub(str(e.get("message") if isinstance(e, dict) else e)) for e in errors]
         text = messages[0] if len(messages) == 1 else "[" + "; ".join(messages) + "]"
         message = f"GraphQL {name or 'query'} failed: {text}"
         lowered = text.lower()

@@ -191,7 +191,15 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
                 response = Response.error(500, f"internal error: {type(exc).__name__}: {exc}")
         fault_name = fault.kind if fault is not None else None
         app.log.append(
-            RequestRecord(method, request.path, request.operation, response.status, fault_name)
+            RequestRecord(
+                method,
+                request.path,
+                request.operation,
+                response.status,
+                fault_name,
+                sent_auth="authorization" in headers,
+                user_agent=headers.get("user-agent", ""),
+            )
         )
         self._send(response, fault if fault is not None and fault.kind != "status" else None)
 
@@ -231,9 +239,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
                 break
         self.wfile.flush()
         if reset:
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
 
 

@@ -1,4 +1,4 @@
-"""GraphQL mechanics for the local server: schema loading, cached parse + validation, fast execution.
+"""GraphQL mechanics of the local server: schema loading, cached parse + validation, fast execution.
 
 graphql-core validates every document exactly as a spec-compliant server does (so an unknown field
 fails with the usual "Cannot query field ..." message). Execution is graphql-core's, with one
@@ -29,7 +29,7 @@ from graphql import (
     parse,
     validate,
 )
-from graphql.execution import ExecutionContext, execute
+from graphql.execution import ExecutionContext, ExecutionResult, execute
 from graphql.pyutils import Path
 
 _SCHEMA_FILES = ("schema.graphql",)
@@ -60,7 +60,7 @@ class FastExecutionContext(ExecutionContext):
 
     _leaves: dict[tuple[str, str], _Leaf | None] = {}
 
-    def execute_fields(  # type: ignore[override]
+    def execute_fields(
         self,
         parent_type: GraphQLObjectType,
         source_value: Any,
@@ -96,14 +96,14 @@ def _leaf_of(parent_type: GraphQLObjectType, name: str) -> _Leaf | None:
     field = parent_type.fields.get(name)
     if field is None or field.resolve is not None:
         return None
-    nullable = get_nullable_type(field.type)  # type: ignore[arg-type]
+    nullable = get_nullable_type(field.type)
     non_null = isinstance(field.type, GraphQLNonNull)
     if is_leaf_type(nullable):
-        return (False, nullable.serialize, non_null)  # type: ignore[union-attr]
+        return (False, nullable.serialize, non_null)
     if is_list_type(nullable):
-        item = get_nullable_type(nullable.of_type)  # type: ignore[union-attr]
+        item = get_nullable_type(nullable.of_type)
         if is_leaf_type(item):
-            return (True, item.serialize, non_null)  # type: ignore[union-attr]
+            return (True, item.serialize, non_null)
     return None
 
 
@@ -164,6 +164,7 @@ class GraphQLEngine:
             field_resolver=resolve_field,
             execution_context_class=FastExecutionContext,
         )
+        assert isinstance(result, ExecutionResult), "resolvers are synchronous"
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [e.formatted for e in result.errors]

@@ -8,7 +8,7 @@ not, is recorded in the `RequestLog` so tests can count retries.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 FAULT_KINDS = ("status", "reset", "truncate", "delay", "corrupt")
 
@@ -49,14 +49,16 @@ class Fault:
 
 @dataclass
 class RequestRecord:
-    """What the server saw: method, path (no query string), GraphQL operation, status, fault."""
+    """What the server saw: method, path (no query string), GraphQL operation, status, fault,
+    whether an Authorization header came with it, and the User-Agent."""
 
     method: str
     path: str
     operation: str | None
     status: int
     fault: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    sent_auth: bool = False
+    user_agent: str = ""
 
 
 class FaultPlan:

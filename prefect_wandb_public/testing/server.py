@@ -136,7 +136,7 @@ class LocalWandbServer:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         """`create_run`, `create_artifact`, ... are the store's seeding methods."""
         if name in _SEEDING_METHODS:
-            return getattr(self.store, name)  # type: ignore[no-any-return]
+            return getattr(self.store, name)
         raise AttributeError(name)
 
     # ------------------------------------------------------------------ faults

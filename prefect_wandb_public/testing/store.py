@@ -359,7 +359,7 @@ class WandbStore:
 
     def __init__(self, *, username: str = "local-user", entity: str | None = None) -> None:
         self.lock = threading.RLock()
-        self.viewer = User(username=username, entity=entity or username, email=f"{username}@localhost")
+        self.viewer = User(username, entity or username, f"{username}@localhost")
         self.projects: dict[tuple[str, str], Project] = {}
         self.blobs: dict[str, bytes] = {}
         self.artifacts: dict[str, Artifact] = {}
@@ -489,8 +489,8 @@ class WandbStore:
             if heartbeat_at is not None:
                 run.heartbeat_at = self._next_time(heartbeat_at)
             else:
-                runtime = run.summary.get("_runtime")
-                seconds = runtime if _is_number(runtime) else 60.0
+                runtime: Any = run.summary.get("_runtime")
+                seconds = float(runtime) if _is_number(runtime) else 60.0
                 run.heartbeat_at = created + timedelta(seconds=seconds)
             for name, data in (files or {}).items():
                 self._put_run_file(run, name, data)
@@ -514,7 +514,9 @@ class WandbStore:
         self.touch()
         return record
 
-    def put_run_file(self, entity: str, project: str, run_id: str, name: str, data: bytes) -> RunFile:
+    def put_run_file(
+        self, entity: str, project: str, run_id: str, name: str, data: bytes
+    ) -> RunFile:
         """Save (or replace) one file of a run."""
         with self.lock:
             return self._put_run_file(self.require_run(entity, project, run_id), name, data)
@@ -719,9 +721,7 @@ def wrap_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 _MIMETYPES = {

@@ -1,0 +1,50 @@
+"""Shared fixtures: one local W&B server for the session, and clients pointed at it.
+
+Tests seed their own entity/project names (see `project`) so they never collide.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from prefect_wandb_public import Api
+from prefect_wandb_public.api import RetryPolicy
+from prefect_wandb_public.testing import LocalWandbServer
+
+FAST_RETRY = RetryPolicy(max_attempts=4, max_elapsed=10.0, initial_backoff=0.01, max_backoff=0.05)
+
+
+@pytest.fixture(scope="session")
+def wandb_server() -> Iterator[LocalWandbServer]:
+    with LocalWandbServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server(wandb_server: LocalWandbServer) -> Iterator[LocalWandbServer]:
+    """The session server with a clean fault plan and request log for this test."""
+    wandb_server.faults.clear()
+    wandb_server.request_log.clear()
+    yield wandb_server
+    wandb_server.faults.clear()
+
+
+@pytest.fixture
+def api(server: LocalWandbServer) -> Iterator[Api]:
+    client = Api(api_key=server.api_key, overrides={"base_url": server.url}, retry=FAST_RETRY)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest) -> str:
+    """A project name unique to this test (entity is the server's default user)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:100]
+
+
+@pytest.fixture
+def entity(server: LocalWandbServer) -> str:
+    return server.store.viewer.entity
