@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -19,10 +20,8 @@ def _server(args: argparse.Namespace) -> int:
     print(f"W&B-compatible server at {server.url}", flush=True)
     print("use: WANDB_BASE_URL=<url> WANDB_API_KEY=<key>; the key is on the next line", flush=True)
     print(server.api_key, flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -14,10 +14,8 @@ def run_demo(output: str = "demo-output") -> int:
         api = Api(api_key=server.api_key, overrides={"base_url": server.url})
         print(f"Local W&B server: {server.url}  (project {seed.entity}/{seed.project})")
         sweep = api.sweep(f"{seed.entity}/{seed.project}/{seed.sweep}")
-        metric = sweep.config["metric"]["name"]
-        print(
-            f"Sweep {sweep.id!r} ({sweep.config['method']}, {metric} {sweep.config['metric']['goal']})"
-        )
+        metric, goal = sweep.config["metric"]["name"], sweep.config["metric"]["goal"]
+        print(f"Sweep {sweep.id!r} ({sweep.config['method']}, {metric} {goal})")
         runs = api.runs(
             f"{seed.entity}/{seed.project}", filters={"sweep": seed.sweep}, order="+created_at"
         )

@@ -5,14 +5,22 @@ Tests seed their own entity/project names (see `project`) so they never collide.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import RetryPolicy
 from prefect_wandb_public.testing import LocalWandbServer
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+if TYPE_CHECKING:
+    from prefect_wandb_public import WandbCredentials
 
 FAST_RETRY = RetryPolicy(max_attempts=4, max_elapsed=10.0, initial_backoff=0.01, max_backoff=0.05)
 
@@ -42,9 +50,27 @@ def api(server: LocalWandbServer) -> Iterator[Api]:
 @pytest.fixture
 def project(request: pytest.FixtureRequest) -> str:
     """A project name unique to this test (entity is the server's default user)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:100]
+    digest = hashlib.md5(request.node.nodeid.encode()).hexdigest()[:8]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:80] + "-" + digest
 
 
 @pytest.fixture
 def entity(server: LocalWandbServer) -> str:
     return server.store.viewer.entity
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test server (temporary SQLite) for every test that runs flows or tasks."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+@pytest.fixture
+def credentials(server: LocalWandbServer) -> WandbCredentials:
+    """A block pointing at the session server, with a small retry budget for fast tests."""
+    from prefect_wandb_public import WandbCredentials
+
+    return WandbCredentials(api_key=server.api_key, base_url=server.url, retry_attempts=2)

@@ -9,6 +9,7 @@ import json
 import math
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from prefect_wandb_public.testing.store import WandbStore
 
@@ -71,15 +72,16 @@ def seed_demo(
     run_ids = []
     for index in range(DEMO_RUNS):
         run_id = f"run-{index:02d}"
-        config = {
-            "lr": round(10 ** rng.uniform(-4, -1), 6),
+        lr = round(10 ** rng.uniform(-4, -1), 6)
+        config: dict[str, Any] = {
+            "lr": lr,
             "batch_size": rng.choice([32, 64, 128]),
             "optimizer": rng.choice(["adam", "sgd"]),
             "dropout": round(rng.uniform(0.0, 0.5), 3),
             "epochs": DEMO_STEPS // 10,
             "model": {"layers": rng.choice([2, 3, 4]), "width": rng.choice([64, 128])},
         }
-        history = _history(rng, config["lr"])
+        history = _history(rng, lr)
         state = "running" if index == DEMO_RUNS - 1 else "finished"
         if index == 5:
             state = "crashed"
