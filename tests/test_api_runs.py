@@ -170,7 +170,7 @@ def test_run_attributes(api: Api, server: LocalWandbServer, entity: str, project
     assert run.state == "running" and run.tags == ["a", "b"] and run.notes == "some notes"
     assert run.group == "grp" and run.job_type == "eval" and run.sweep_name == "sw"
     assert run.config == {"lr": 0.5}, "_wandb is hidden"
-    assert run.rawconfig["_wandb"] == {"value": {"cli_version": "0.31.0"}, "desc": None}
+    assert run.rawconfig["_wandb"] == {"cli_version": "0.31.0"}
     assert math.isnan(run.summary["acc"]) and run.summary["big"] == math.inf
     assert run.system_metrics == {"system.cpu": 12.5}
     assert run.created_at == "2025-01-02T03:04:05"

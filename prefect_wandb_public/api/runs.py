@@ -144,11 +144,10 @@ def decode_json_field(value: Any) -> Any:
 
 
 def unwrap_config(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """`{k: {"value": v, "desc": d}}` -> `{k: v}`, hiding `_wandb` and `wandb_version`."""
+    """`{k: {"value": v, "desc": d}}` -> `{k: v}`; values that are not wrapped pass through."""
     return {
         key: entry["value"] if isinstance(entry, Mapping) and "value" in entry else entry
         for key, entry in raw.items()
-        if key not in _HIDDEN_CONFIG_KEYS
     }
 
 
@@ -174,6 +173,7 @@ class Runs(Paginator["Run"]):
     ) -> None:
         self.entity = entity
         self.project = project
+        encoded_filters = encode_filters(filters)  # checks the type before dict() copies it
         self.filters = dict(filters or {})
         self.order = check_order(order)
         self.include_sweeps = include_sweeps
@@ -182,7 +182,7 @@ class Runs(Paginator["Run"]):
             "project": project,
             "entity": entity,
             "order": self.order,
-            "filters": encode_filters(filters),
+            "filters": encoded_filters,
         }
         super().__init__(client, variables, per_page)
         if not lazy:
@@ -279,8 +279,8 @@ class Run:
         self._attrs.update(attrs)
         if "config" in attrs:
             raw = decode_json_field(attrs["config"])
-            self.rawconfig: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
-            self._config = unwrap_config(self.rawconfig)
+            self.rawconfig: dict[str, Any] = unwrap_config(raw) if isinstance(raw, Mapping) else {}
+            self._config = {k: v for k, v in self.rawconfig.items() if k not in _HIDDEN_CONFIG_KEYS}
             self._summary = dict(decode_json_field(attrs.get("summaryMetrics")) or {})
             self._system_metrics = dict(decode_json_field(attrs.get("systemMetrics")) or {})
             self._full = True
@@ -426,7 +426,7 @@ class Run:
         config = {k: {"value": v, "desc": None} for k, v in self._config.items()}
         for key in _HIDDEN_CONFIG_KEYS:
             if key in self.rawconfig:
-                config[key] = self.rawconfig[key]
+                config[key] = {"value": self.rawconfig[key], "desc": None}
         variables = {
             "id": self.storage_id,
             "description": self.description,
