@@ -60,29 +60,31 @@ def parse_object_path(
 
 
 def parse_project_path(path: str | None, entity: Default, project: Default) -> tuple[str, str]:
-    """`entity/project`, `project` or "" (the defaults) -> (entity, project)."""
-    if path is None or path == "":
+    """`entity/project`, `project` or None (the defaults) -> (entity, project)."""
+    if path is None:
         return _need(entity, "entity", ""), _need(project, "project", "")
     parts = split_path(path, "project", max_parts=2)
     if len(parts) == 2:
         return check_segment(parts[0], "entity", path), check_segment(parts[1], "project", path)
-    return _need(entity, "entity", path), check_segment(parts[0], "project", path)
+    name = check_segment(parts[0], "project", path)
+    return _need(entity, "entity", path), name
 
 
 def _fill(
     parts: list[str], entity: Default, project: Default, what: str, path: str
 ) -> tuple[str, str, str]:
+    """Check the parts given before asking for defaults (the default entity costs a query)."""
+    kinds = ("entity", "project", what)[3 - len(parts) :]
+    for part, kind in zip(parts, kinds, strict=True):
+        if kind != "artifact":
+            check_segment(part, kind, path)
     if len(parts) == 3:
         ent, proj, name = parts
     elif len(parts) == 2:
         ent, proj, name = _need(entity, "entity", path), parts[0], parts[1]
     else:
         ent, proj, name = _need(entity, "entity", path), _need(project, "project", path), parts[0]
-    return (
-        check_segment(ent, "entity", path),
-        check_segment(proj, "project", path),
-        check_segment(name, what, path) if what != "artifact" else name,
-    )
+    return check_segment(ent, "entity", path), check_segment(proj, "project", path), name
 
 
 def _need(value: Default, what: str, path: str) -> str:

@@ -126,6 +126,7 @@ class Transport:
         self._sleep = sleep
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        self.session.auth = _no_netrc
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -264,6 +265,11 @@ class Transport:
         message = f"{where} returned HTTP {status}" + (f": {detail}" if detail else "")
         kwargs: dict[str, Any] = {"status": status, "url": self._display(url)}
         if status == 401:
+            if not self.is_under_base(url):
+                return AuthenticationError(
+                    f"{where} returned HTTP 401 (credentials go only to {self.base_url})",
+                    **kwargs,
+                )
             return AuthenticationError(
                 f"the API key was rejected by {self.base_url} (HTTP 401)", **kwargs
             )
@@ -288,6 +294,12 @@ class Transport:
         if "permission" in lowered or "not authorized" in lowered:
             return PermissionDeniedError(message, status=200, url=url)
         return CommError(message, status=200, url=url)
+
+
+def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Session auth that adds nothing: with no auth set, requests reads ~/.netrc and its entry
+    would replace the key given to the client (and reach hosts outside base_url)."""
+    return request
 
 
 def _error_message(response: requests.Response) -> str:

@@ -201,7 +201,10 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
                 user_agent=headers.get("user-agent", ""),
             )
         )
-        self._send(response, fault if fault is not None and fault.kind != "status" else None)
+        try:
+            self._send(response, fault if fault is not None and fault.kind != "status" else None)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a timeout): no one to answer
 
     def _send(self, response: Response, fault: Fault | None) -> None:
         body = response.body
@@ -239,7 +242,11 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
                 break
         self.wfile.flush()
         if reset:
+            # Abort now: closing with a zero linger sends RST. Closing a detached copy skips the
+            # server's shutdown(SHUT_WR), whose FIN would otherwise reach the client first and
+            # make the reset look like a clean truncation.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            socket.socket(fileno=self.connection.detach()).close()
         self.close_connection = True
 
 
