@@ -2,6 +2,7 @@
 
 The server runs in a child process (`_server.py`) so it does not share the GIL with the client
 being measured; it listens on 127.0.0.1 only and is always stopped when the `with` block ends.
+Its stderr is kept aside and summarised in one line at the end, so tables stay readable.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ import selectors
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 SERVER_SCRIPT = BENCH_DIR / "_server.py"
 SERVER_START_TIMEOUT = 300.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -33,19 +36,31 @@ class ServerProcess:
     api_key: str
     info: dict[str, Any]
     process: subprocess.Popen[str]
+    stderr: IO[bytes] | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Close its stdin (its signal to stop), then terminate, then kill if it lingers."""
+        """Close its stdin (its signal to stop), then terminate, then kill if it lingers; then
+        summarise what it wrote to stderr in one line."""
         proc = self.process
-        if proc.poll() is not None:
-            return
         for step in (self._close_stdin, proc.terminate, proc.kill):
+            if proc.poll() is not None:
+                break
             step()
             try:
                 proc.wait(timeout=timeout)
-                return
             except subprocess.TimeoutExpired:
                 continue
+        self._report_stderr()
+
+    def _report_stderr(self) -> None:
+        if self.stderr is None or self.stderr.closed:
+            return
+        self.stderr.seek(0)
+        lines = self.stderr.read().decode(errors="replace").splitlines()
+        self.stderr.close()
+        telling = [line.strip() for line in lines if line.strip().strip("-")]
+        if telling:
+            print(f"[server stderr: {len(lines)} lines; last: {telling[-1]}]", file=sys.stderr)
 
     def _close_stdin(self) -> None:
         if self.process.stdin is not None:
@@ -54,10 +69,12 @@ class ServerProcess:
 
 def start_server_process(scenario: str, **params: Any) -> ServerProcess:
     """Start `_server.py <scenario> <params>` and wait for its JSON announcement line."""
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 - ServerProcess.stop closes it
     proc = subprocess.Popen(
         [sys.executable, str(SERVER_SCRIPT), scenario, json.dumps(params)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         cwd=BENCH_DIR.parent,
     )
@@ -75,11 +92,11 @@ def start_server_process(scenario: str, **params: Any) -> ServerProcess:
                 if not line:
                     break
     if not line:
-        ServerProcess("", "", {}, proc).stop()
+        ServerProcess("", "", {}, proc, stderr).stop()
         raise RuntimeError(f"benchmark server for {scenario!r} did not start (exit {proc.poll()})")
     announced = json.loads(line)
     url, api_key = announced.pop("url"), announced.pop("api_key")
-    return ServerProcess(url, api_key, announced, proc)
+    return ServerProcess(url, api_key, announced, proc, stderr)
 
 
 @contextmanager
@@ -94,9 +111,10 @@ def served(scenario: str, **params: Any) -> Iterator[ServerProcess]:
 
 @dataclass
 class Timing:
-    """Wall-clock seconds of each repeat, with the best and the median."""
+    """Wall-clock seconds of each repeat, the best and the median, and counter deltas."""
 
     seconds: list[float] = field(default_factory=list)
+    counters: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def best(self) -> float:
@@ -106,25 +124,104 @@ class Timing:
     def median(self) -> float:
         return statistics.median(self.seconds)
 
+    def median_of(self, counter: str) -> float:
+        return statistics.median(self.counters[counter])
+
 
 def timeit(
-    fn: Callable[[], Any], repeat: int = 3, setup: Callable[[], Any] | None = None
+    fn: Callable[[], Any],
+    repeat: int = 3,
+    setup: Callable[[], Any] | None = None,
+    counters: Mapping[str, Callable[[], float]] | None = None,
 ) -> Timing:
-    """Time `fn()` `repeat` times (running `setup()` untimed before each)."""
+    """Time `fn()` `repeat` times, running `setup()` untimed before each, and record how much
+    each counter (e.g. a process tree's CPU seconds) moved across each call."""
     timing = Timing()
     for _ in range(repeat):
-        if setup is not None:
-            setup()
-        started = time.perf_counter()
-        fn()
-        timing.seconds.append(time.perf_counter() - started)
+        _time_once(Case(fn, setup), counters or {}, timing)
     return timing
 
 
-def peak_rss_mb(children: bool = False) -> float:
-    """Peak resident memory in MiB of this process, or of its waited-for children."""
-    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
-    return resource.getrusage(who).ru_maxrss / 1024.0
+@dataclass(frozen=True)
+class Case:
+    """One contender of `compare`: what to time, and untimed preparation before each call."""
+
+    fn: Callable[[], Any]
+    setup: Callable[[], Any] | None = None
+
+
+def compare(
+    cases: Mapping[str, Case],
+    repeat: int = 3,
+    counters: Mapping[str, Callable[[], float]] | None = None,
+) -> dict[str, Timing]:
+    """Time every case `repeat` times in interleaved rounds (A B C, A B C, ...), so load from
+    elsewhere on a shared machine falls on all contenders alike."""
+    timings = {name: Timing() for name in cases}
+    for _ in range(repeat):
+        for name, case in cases.items():
+            _time_once(case, counters or {}, timings[name])
+    return timings
+
+
+def _time_once(case: Case, counters: Mapping[str, Callable[[], float]], timing: Timing) -> None:
+    if case.setup is not None:
+        case.setup()
+    before = {name: probe() for name, probe in counters.items()}
+    started = time.perf_counter()
+    case.fn()
+    timing.seconds.append(time.perf_counter() - started)
+    for name, probe in counters.items():
+        timing.counters.setdefault(name, []).append(probe() - before[name])
+
+
+def peak_rss_mb(children: bool = False, *, pid: int | None = None) -> float:
+    """Peak resident memory in MiB: of this process, of its waited-for children, or of the
+    live process `pid` (its VmHWM, which, unlike ru_maxrss, does not carry over an exec)."""
+    if pid is None:
+        who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+        return resource.getrusage(who).ru_maxrss / 1024.0
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system CPU seconds) of a live process; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def tree_cpu_seconds(root: int, exclude: Iterable[int] = ()) -> float:
+    """CPU seconds used so far by `root` and its live descendants, skipping `exclude` subtrees.
+
+    The official SDK does its HTTP in a `wandb-core` child process, so a client's cost is its
+    whole process tree, not just the Python process.
+    """
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _proc_stat(int(entry))) is not None:
+            parents[int(entry)], cpu[int(entry)] = stat
+    skipped = set(exclude)
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        if pid in skipped:
+            continue
+        total += cpu.get(pid, 0.0)
+        stack.extend(children.get(pid, ()))
+    return total
 
 
 def io_counters() -> dict[str, int]:
@@ -144,6 +241,19 @@ def snapshot_files(roots: Iterable[str | os.PathLike[str]]) -> set[str]:
         for dirpath, dirnames, filenames in os.walk(root):
             found.update(os.path.join(dirpath, name) for name in (*dirnames, *filenames))
     return found
+
+
+def filesystem_of(path: str | os.PathLike[str]) -> str:
+    """The file-system type (`tmpfs`, `ext4`, ...) holding `path`, from /proc/mounts."""
+    target = os.path.realpath(path)
+    best, kind = "", "unknown"
+    with open("/proc/mounts") as handle:
+        for line in handle:
+            _, mount_point, fs_type, *_ = line.split()
+            inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+            if inside and len(mount_point) > len(best):
+                best, kind = mount_point, fs_type
+    return kind
 
 
 def load_note() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from prefect_wandb_public.errors import InvalidInputError
@@ -69,31 +70,49 @@ class Paginator(Generic[T]):
         self.variables[self.CURSOR_VARIABLE] = self._cursor
         self.variables[self.SIZE_VARIABLE] = self.per_page
 
-    def next_page(self) -> list[T]:
-        """Fetch and append the next page; returns its objects."""
+    def _request_page(self) -> dict[str, Any]:
+        """Send the query for the page after the current cursor; returns the raw response."""
         self.update_variables()
-        self.last_response = self.client.transport.graphql(self.QUERY, self.variables)
-        conn = self.connection(self.last_response)
+        return self.client.transport.graphql(self.QUERY, dict(self.variables))
+
+    def _advance(self, data: dict[str, Any]) -> list[Mapping[str, Any]]:
+        """Record a page's response and move the cursor past it; returns its edges."""
+        self.last_response = data
+        conn = self.connection(data)
         if conn is None:
             self._more = False
             return []
         edges = conn.get("edges") or []
-        page = [self.convert(edge["node"], edge) for edge in edges if edge.get("node") is not None]
-        self.objects.extend(page)
         info = conn.get("pageInfo") or {}
         self._cursor = edges[-1].get("cursor") if edges else info.get("endCursor")
         self._more = bool(info.get("hasNextPage")) and bool(edges)
+        return list(edges)
+
+    def _convert_edges(self, edges: list[Mapping[str, Any]]) -> list[T]:
+        page = [self.convert(edge["node"], edge) for edge in edges if edge.get("node") is not None]
+        self.objects.extend(page)
         return page
 
+    def next_page(self) -> list[T]:
+        """Fetch and append the next page; returns its objects."""
+        return self._convert_edges(self._advance(self._request_page()))
+
     def __iter__(self) -> Iterator[T]:
+        """Yield every object; while one page is converted and consumed, the next is fetched
+        in the background (one page ahead at most), so server time and client work overlap."""
         index = 0
-        while True:
-            while index < len(self.objects):
-                yield self.objects[index]
-                index += 1
-            if not self._more:
-                return
-            self.next_page()
+        ahead: Future[dict[str, Any]] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wandb-page") as pool:
+            while True:
+                while index < len(self.objects):
+                    yield self.objects[index]
+                    index += 1
+                if not self._more:
+                    return
+                data = ahead.result() if ahead is not None else self._request_page()
+                edges = self._advance(data)
+                ahead = pool.submit(self._request_page) if self._more else None
+                self._convert_edges(edges)
 
     def _load_until(self, count: int | None) -> None:
         while self._more and (count is None or len(self.objects) < count):
