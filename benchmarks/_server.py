@@ -67,7 +67,65 @@ def seed_runs(server: LocalWandbServer, count: int = 5000, seed: int = 7) -> dic
     return {"entity": ENTITY, "project": RUNS_PROJECT, "count": count}
 
 
+HISTORY_PROJECT = "history-bench"
+
+
+def seed_history(
+    server: LocalWandbServer, rows: int = 100_000, run_id: str = "long-run", seed: int = 11
+) -> dict[str, Any]:
+    """One run with `rows` history rows of 12 keys (`_step`, `_runtime`, `_timestamp`, an int
+    `epoch` and 8 float metrics), generated lazily so a million rows never sit in a list."""
+    rng = random.Random(seed)
+
+    def history() -> Any:
+        for step in range(rows):
+            loss = 2.5 / (1 + step / 5000) + rng.random() * 0.05
+            yield {
+                "_step": step,
+                "_runtime": step * 0.25,
+                "_timestamp": 1.7e9 + step * 0.25,
+                "epoch": step // 1000,
+                "loss": loss,
+                "val_loss": loss * (1.05 + rng.random() * 0.1),
+                "accuracy": 1 - loss / 3,
+                "val_accuracy": 1 - loss / 2.8,
+                "lr": 1e-3 * 0.5 ** (step // 20_000),
+                "grad_norm": rng.random() * 4,
+                "throughput": 900 + rng.random() * 200,
+                "gpu_memory": 30_000 + rng.random() * 1000,
+            }
+
+    server.store.create_run(ENTITY, HISTORY_PROJECT, run_id, history=history())
+    return {"entity": ENTITY, "project": HISTORY_PROJECT, "run": run_id, "rows": rows}
+
+
+ARTIFACTS_PROJECT = "artifacts-bench"
+
+
+def seed_artifacts(
+    server: LocalWandbServer, files: int = 200, file_mb: int = 1, big_mb: int = 500, seed: int = 5
+) -> dict[str, Any]:
+    """Collection `many-files` (`files` random files of `file_mb` MiB) and collection
+    `one-big-file` (a single random file of `big_mb` MiB), both at `v0`."""
+    rng = random.Random(seed)
+    many = {f"shard-{i:04d}.bin": rng.randbytes(file_mb << 20) for i in range(files)}
+    server.store.create_artifact(ENTITY, ARTIFACTS_PROJECT, "many-files", "dataset", many)
+    del many
+    big = {"weights.bin": b"".join(rng.randbytes(1 << 20) for _ in range(big_mb))}
+    server.store.create_artifact(ENTITY, ARTIFACTS_PROJECT, "one-big-file", "model", big)
+    return {
+        "entity": ENTITY,
+        "project": ARTIFACTS_PROJECT,
+        "many": "many-files:v0",
+        "big": "one-big-file:v0",
+        "many_bytes": files * (file_mb << 20),
+        "big_bytes": big_mb << 20,
+    }
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
+    "artifacts": seed_artifacts,
+    "history": seed_history,
     "runs": seed_runs,
 }
 
@@ -83,8 +141,12 @@ def main(argv: list[str]) -> int:
     server.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    watcher = threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True)
-    watcher.start()
+
+    def stop_when_stdin_closes() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=stop_when_stdin_closes, daemon=True).start()
     print(json.dumps({"url": server.url, "api_key": server.api_key, **info}), flush=True)
     try:
         while not stop.wait(0.2):

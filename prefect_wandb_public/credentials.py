@@ -10,6 +10,7 @@ from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr
 
 from prefect_wandb_public.api import Api, RetryPolicy
+from prefect_wandb_public.errors import InvalidInputError
 
 _CLIENTS: dict[tuple[Any, ...], Api] = {}
 _CLIENTS_LOCK = threading.Lock()
@@ -103,3 +104,16 @@ class WandbCredentials(CredentialsBlock):
 
     def __hash__(self) -> int:
         return hash(self._cache_key())
+
+
+def load_credentials(credentials: WandbCredentials | str) -> WandbCredentials:
+    """A block object as is; a string names a saved WandbCredentials document to load."""
+    if isinstance(credentials, WandbCredentials):
+        return credentials
+    if not isinstance(credentials, str) or not credentials:
+        raise InvalidInputError(
+            f"credentials must be a WandbCredentials block or a block name, got {credentials!r}"
+        )
+    loaded = WandbCredentials.load(credentials)
+    assert isinstance(loaded, WandbCredentials)
+    return loaded

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ from prefect_wandb_public.api import RetryPolicy
 from prefect_wandb_public.testing import LocalWandbServer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Downloads cache into a directory of this test session, never the user's ~/.cache.
+os.environ["PREFECT_WANDB_CACHE_DIR"] = tempfile.mkdtemp(prefix="prefect-wandb-test-cache-")
 
 if TYPE_CHECKING:
     from prefect_wandb_public import WandbCredentials

@@ -5,7 +5,24 @@
 
 from __future__ import annotations
 
+from prefect_wandb_public.api.artifacts import (
+    Artifact,
+    ArtifactCollection,
+    ArtifactCollections,
+    ArtifactFiles,
+    ArtifactManifest,
+    ArtifactManifestEntry,
+    Artifacts,
+    ArtifactType,
+    ArtifactTypes,
+    ArtifactVersions,
+    RunArtifacts,
+)
 from prefect_wandb_public.api.client import Api
+from prefect_wandb_public.api.download import Downloader, DownloadItem
+from prefect_wandb_public.api.export import ExportError, export_history
+from prefect_wandb_public.api.files import File, Files
+from prefect_wandb_public.api.history import HistoryScan
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.query_generator import QueryGenerator
 from prefect_wandb_public.api.reports import BetaReport, Reports
@@ -15,15 +32,33 @@ from prefect_wandb_public.api.transport import RetryPolicy, Transport
 
 __all__ = [
     "Api",
+    "Artifact",
+    "ArtifactCollection",
+    "ArtifactCollections",
+    "ArtifactFiles",
+    "ArtifactManifest",
+    "ArtifactManifestEntry",
+    "ArtifactType",
+    "ArtifactTypes",
+    "ArtifactVersions",
+    "Artifacts",
     "BetaReport",
+    "DownloadItem",
+    "Downloader",
+    "ExportError",
+    "File",
+    "Files",
+    "HistoryScan",
     "Project",
     "Projects",
     "QueryGenerator",
     "Reports",
     "RetryPolicy",
     "Run",
+    "RunArtifacts",
     "Runs",
     "Sweep",
     "Sweeps",
     "Transport",
+    "export_history",
 ]

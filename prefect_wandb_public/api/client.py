@@ -21,9 +21,17 @@ from prefect_wandb_public.api.paths import (
     parse_run_path,
 )
 from prefect_wandb_public.api.transport import RetryPolicy, Transport, validate_base_url
-from prefect_wandb_public.errors import AuthenticationError, InvalidInputError
+from prefect_wandb_public.errors import AuthenticationError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
+    from prefect_wandb_public.api.artifacts import (
+        Artifact,
+        ArtifactCollection,
+        ArtifactCollections,
+        ArtifactType,
+        ArtifactTypes,
+        ArtifactVersions,
+    )
     from prefect_wandb_public.api.projects import Project, Projects
     from prefect_wandb_public.api.reports import Reports
     from prefect_wandb_public.api.runs import Run, Runs
@@ -240,3 +248,101 @@ class Api:
             path or None, self._entity_default, self.default_project
         )
         return Reports(self, entity, project, name=name, per_page=per_page)
+
+    # ------------------------------------------------------------------ artifacts
+    def artifact(self, name: str, type: str | None = None) -> Artifact:
+        """One artifact version: `entity/project/collection:alias`, `project/collection:v3`,
+        `collection:latest` or `collection` (= latest). A `type` that differs from the
+        artifact's is an InvalidInputError."""
+        from prefect_wandb_public.api.artifacts import Artifact, parse_artifact_name
+
+        if type is not None and not isinstance(type, str):
+            raise InvalidInputError(f"type must be a string, got {type!r}")
+        parse_artifact_name(name.rsplit("/", 1)[-1] if isinstance(name, str) else name)
+        entity, project, coll_name = parse_object_path(
+            name, "artifact", self._entity_default, self.default_project
+        )
+        artifact = Artifact.load(self, entity, project, coll_name)
+        if type is not None and artifact.type != type:
+            raise InvalidInputError(
+                f"artifact {artifact.qualified_name} has type {artifact.type!r}, not {type!r}"
+            )
+        return artifact
+
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:
+        """Whether `artifact(name, type)` would find a version."""
+        try:
+            self.artifact(name, type)
+        except (NotFoundError, InvalidInputError):
+            return False
+        return True
+
+    def artifact_type(self, type_name: str, project: str | None = None) -> ArtifactType:
+        """One artifact type of a project (`entity/project` or `project`)."""
+        from prefect_wandb_public.api.artifacts import ArtifactType
+
+        entity, proj = parse_project_path(project, self._entity_default, self.default_project)
+        return ArtifactType(self, entity, proj, type_name)
+
+    def artifact_types(self, project: str | None = None) -> ArtifactTypes:
+        """The artifact types of a project (`entity/project` or `project`)."""
+        from prefect_wandb_public.api.artifacts import ArtifactTypes
+
+        entity, proj = parse_project_path(project, self._entity_default, self.default_project)
+        return ArtifactTypes(self, entity, proj)
+
+    def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
+        """One collection by type and `entity/project/name` (or shorter, with the defaults)."""
+        from prefect_wandb_public.api.artifacts import ArtifactCollection
+
+        entity, project, coll_name = parse_object_path(
+            name, "artifact collection", self._entity_default, self.default_project
+        )
+        return ArtifactCollection(self, entity, project, coll_name, type_name)
+
+    def artifact_collection_exists(self, name: str, type: str) -> bool:
+        try:
+            self.artifact_collection(type, name)
+        except NotFoundError:
+            return False
+        return True
+
+    def artifact_collections(
+        self, project_name: str, type_name: str, per_page: int = 50
+    ) -> ArtifactCollections:
+        """The collections of one type in a project (`entity/project` or `project`)."""
+        from prefect_wandb_public.api.artifacts import ArtifactCollections
+
+        entity, project = parse_project_path(
+            project_name, self._entity_default, self.default_project
+        )
+        return ArtifactCollections(self, entity, project, type_name, check_per_page(per_page))
+
+    def artifacts(
+        self,
+        type_name: str,
+        name: str,
+        per_page: int = 50,
+        order: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> ArtifactVersions:
+        """The committed versions of collection `entity/project/name`, newest first."""
+        from prefect_wandb_public.api.artifacts import ArtifactVersions
+
+        entity, project, coll_name = parse_object_path(
+            name, "artifact collection", self._entity_default, self.default_project
+        )
+        return ArtifactVersions(
+            self,
+            entity,
+            project,
+            coll_name,
+            type_name,
+            filters=filters,
+            order=order,
+            per_page=check_per_page(per_page),
+        )
+
+    def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> ArtifactVersions:
+        """Same as `artifacts(type_name, name, per_page)` (the older name)."""
+        return self.artifacts(type_name, name, per_page=per_page)

@@ -12,7 +12,12 @@ from prefect_wandb_public.api.paths import check_segment
 from prefect_wandb_public.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from prefect_wandb_public.api.artifacts import Artifact, RunArtifacts
     from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.files import File, Files
+    from prefect_wandb_public.api.history import HistoryScan
     from prefect_wandb_public.api.sweeps import Sweep
 
 LIGHT_RUN_FIELDS = """
@@ -220,6 +225,23 @@ class Runs(Paginator["Run"]):
 
     def __repr__(self) -> str:
         return f"<Runs {self.entity}/{self.project}>"
+
+    # ------------------------------------------------------------------ history (api/history.py)
+    def histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        format: str = "default",
+        stream: str = "default",
+        *,
+        max_workers: int = 8,
+    ) -> list[dict[str, Any]] | pd.DataFrame:
+        """Sampled history of every run with a `run_id` column, fetched in parallel: a list of
+        dicts, or with `format="pandas"` one DataFrame (columns sorted)."""
+        from prefect_wandb_public.api.history import runs_histories
+
+        return runs_histories(self, samples, keys, x_axis, format, stream, max_workers=max_workers)
 
 
 class Run:
@@ -448,6 +470,107 @@ class Run:
         self.client.transport.graphql(
             DELETE_RUN_MUTATION, {"id": self.storage_id, "deleteArtifacts": delete_artifacts}
         )
+
+    # ------------------------------------------------------------------ history (api/history.py)
+    def history(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = True,
+        stream: str = "default",
+    ) -> pd.DataFrame | list[dict[str, Any]]:
+        """At most `samples` rows spread over the run (with `keys`: rows holding all of them);
+        `stream="system"` reads system metrics; a DataFrame, or dicts when `pandas=False`."""
+        from prefect_wandb_public.api.history import sampled_history
+
+        return sampled_history(self, samples, keys, x_axis, pandas, stream)
+
+    def scan_history(
+        self,
+        keys: list[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        use_cache: bool = True,
+        *,
+        max_workers: int = 4,
+    ) -> HistoryScan:
+        """Every history row in [min_step, max_step), in step order, pages fetched ahead in
+        parallel; with `keys` only rows holding all of them. `.to_pandas()` is the fast path.
+        `use_cache` is accepted for compatibility: nothing is cached on disk."""
+        from prefect_wandb_public.api.history import scan_history
+
+        return scan_history(self, keys, page_size, min_step, max_step, max_workers=max_workers)
+
+    def history_frame(
+        self,
+        keys: list[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        *,
+        max_workers: int = 4,
+    ) -> pd.DataFrame:
+        """Every history row as a DataFrame, decoded columnar page by page (no dict rows)."""
+        from prefect_wandb_public.api.history import history_frame
+
+        return history_frame(self, keys, page_size, min_step, max_step, max_workers=max_workers)
+
+    # ------------------------------------------------------------------ files and artifacts
+    def files(
+        self, names: list[str] | None = None, pattern: str | None = None, per_page: int = 50
+    ) -> Files:
+        """The run's files: all, the `names` given, or those matching a SQL LIKE `pattern`."""
+        from prefect_wandb_public.api.files import Files
+
+        return Files(self.client, self, names=names, pattern=pattern, per_page=per_page)
+
+    def file(self, name: str) -> File:
+        """One file of the run by name (NotFoundError when it has none of that name)."""
+        from prefect_wandb_public.api.files import Files
+
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(f"file name must be a non-empty string, got {name!r}")
+        found = Files(self.client, self, names=[name], per_page=1)[:1]
+        if not found:
+            raise NotFoundError(f"run {'/'.join(self.path)} has no file {name!r}")
+        return found[0]
+
+    def upload_file(self, path: str, root: str = ".") -> File:
+        """Save a local file with the run, named by its path relative to `root`."""
+        from prefect_wandb_public.api.files import upload_run_file
+
+        return upload_run_file(self, path, root)
+
+    def use_artifact(self, artifact: Artifact, use_as: str | None = None) -> Artifact:
+        """Declare `artifact` an input of this run."""
+        from prefect_wandb_public.api.artifacts import use_artifact
+
+        return use_artifact(self, artifact, use_as)
+
+    def log_artifact(
+        self,
+        artifact: Artifact,
+        aliases: list[str] | None = None,
+        tags: list[str] | None = None,
+    ) -> Artifact:
+        """Declare an existing version (of this run's project) an output of this run."""
+        from prefect_wandb_public.api.artifacts import log_artifact
+
+        return log_artifact(self, artifact, aliases, tags)
+
+    def logged_artifacts(self, per_page: int = 100) -> RunArtifacts:
+        """The artifacts this run logged."""
+        from prefect_wandb_public.api.artifacts import RunArtifacts
+
+        return RunArtifacts(self.client, self, "output", per_page)
+
+    def used_artifacts(self, per_page: int = 100) -> RunArtifacts:
+        """The artifacts this run used."""
+        from prefect_wandb_public.api.artifacts import RunArtifacts
+
+        return RunArtifacts(self.client, self, "input", per_page)
 
 
 def _dumps(value: Any, what: str, run: Run) -> str:

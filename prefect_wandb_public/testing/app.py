@@ -199,6 +199,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
                 fault_name,
                 sent_auth="authorization" in headers,
                 user_agent=headers.get("user-agent", ""),
+                range=headers.get("range"),
             )
         )
         try:

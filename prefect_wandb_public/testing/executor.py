@@ -10,17 +10,25 @@ runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from graphql import (
     DocumentNode,
+    GraphQLBoolean,
     GraphQLError,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
+    GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     OperationDefinitionNode,
     build_schema,
     get_nullable_type,
@@ -32,7 +40,7 @@ from graphql import (
 from graphql.execution import ExecutionContext, ExecutionResult, execute
 from graphql.pyutils import Path
 
-_SCHEMA_FILES = ("schema.graphql",)
+_SCHEMA_FILES = ("schema.graphql", "schema_artifacts.graphql")
 
 
 def load_schema() -> GraphQLSchema:
@@ -52,13 +60,38 @@ def resolve_field(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
     return value(**args) if callable(value) else value
 
 
-_Leaf = tuple[bool, Callable[[Any], Any], bool]  # (is_list, serialize, non_null)
+@dataclass(frozen=True)
+class _Plan:
+    """How to complete one field of a dict source without graphql-core's per-field machinery."""
+
+    is_list: bool
+    non_null: bool
+    item_non_null: bool
+    serialize: Callable[[Any], Any] | None = None  # leaf fields
+    trusted: tuple[type, ...] = ()  # leaf values of these exact types are already serialized
+    object_type: GraphQLObjectType | None = None  # object fields
+
+
+_TYPENAME = "__typename"
+# Python types that the standard scalars serialize to themselves.
+_TRUSTED = {
+    GraphQLString.name: (str,),
+    GraphQLID.name: (str,),
+    GraphQLBoolean.name: (bool,),
+    GraphQLInt.name: (int,),
+    GraphQLFloat.name: (float,),
+}
+
+_Compiled = list[tuple[str, str, "_Plan | None", list[Any]]]
 
 
 class FastExecutionContext(ExecutionContext):
-    """Completes plain leaf values of dict sources inline; everything else as graphql-core does."""
+    """Completes fields of dict sources inline: leaves are serialized in place and plain nested
+    dicts (objects, lists of objects) recurse directly. Anything else (callables, arguments,
+    nulls in non-null positions, meta fields) goes through graphql-core as usual. The field list
+    of each selection set is compiled once per request."""
 
-    _leaves: dict[tuple[str, str], _Leaf | None] = {}
+    _plans: dict[tuple[str, str], _Plan | None] = {}
 
     def execute_fields(
         self,
@@ -70,50 +103,137 @@ class FastExecutionContext(ExecutionContext):
         if not isinstance(source_value, dict):
             return super().execute_fields(parent_type, source_value, path, fields)
         results: dict[str, Any] = {}
-        for response_name, field_nodes in fields.items():
-            node = field_nodes[0]
-            name = node.name.value
-            leaf = self._leaf(parent_type, name)
-            if leaf is not None and not node.arguments:
+        for response_name, name, plan, field_nodes in self._compile(parent_type, fields):
+            if name == _TYPENAME:
+                results[response_name] = parent_type.name
+                continue
+            if plan is not None:
                 value = source_value.get(name)
-                if not callable(value) and (value is not None or not leaf[2]):
-                    results[response_name] = _serialize(leaf, value)
+                if type(value) in plan.trusted:
+                    results[response_name] = value
+                    continue
+                done, completed = self._complete_inline(
+                    plan, value, field_nodes, path, response_name
+                )
+                if done:
+                    results[response_name] = completed
                     continue
             results[response_name] = self.execute_field(
                 parent_type, source_value, field_nodes, Path(path, response_name, parent_type.name)
             )
         return results
 
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[Any],
+        field_nodes: list[Any],
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+    ) -> Any:
+        """A resolver's list of leaves (history rows, events) passes through in one step when
+        every item already has its serialized form; otherwise item by item as usual."""
+        item_type = return_type.of_type
+        nullable = get_nullable_type(item_type)
+        if isinstance(result, list) and is_leaf_type(nullable):
+            allows_null = not isinstance(item_type, GraphQLNonNull)
+            identity = nullable.serialize is GraphQLScalarType.serialize
+            if identity and (allows_null or None not in result):
+                return list(result)
+            trusted = _TRUSTED.get(nullable.name, ())
+            if trusted and all(
+                type(item) in trusted or (item is None and allows_null) for item in result
+            ):
+                return list(result)
+        return super().complete_list_value(return_type, field_nodes, info, path, result)
+
+    def _compile(self, parent_type: GraphQLObjectType, fields: dict[str, list[Any]]) -> _Compiled:
+        """(response name, field name, plan or None, nodes) per field, cached for this request."""
+        cache: dict[tuple[str, int], tuple[Any, _Compiled]] = self.__dict__.setdefault(
+            "_compiled", {}
+        )
+        key = (parent_type.name, id(fields))
+        hit = cache.get(key)
+        if hit is not None and hit[0] is fields:
+            return hit[1]
+        compiled: _Compiled = []
+        for response_name, field_nodes in fields.items():
+            node = field_nodes[0]
+            name = node.name.value
+            plan = None if node.arguments else self._plan(parent_type, name)
+            compiled.append((response_name, name, plan, field_nodes))
+        cache[key] = (fields, compiled)
+        return compiled
+
+    def _complete_inline(
+        self,
+        plan: _Plan,
+        value: Any,
+        field_nodes: list[Any],
+        path: Path | None,
+        response_name: str,
+    ) -> tuple[bool, Any]:
+        """(True, result) when the value is plain data this plan completes; else (False, None)."""
+        if value is None:
+            return (not plan.non_null, None)
+        if callable(value):
+            return (False, None)
+        if plan.is_list:
+            if not isinstance(value, (list, tuple)):
+                return (False, None)
+            if plan.item_non_null and any(item is None for item in value):
+                return (False, None)
+        if plan.serialize is not None:
+            serialize = plan.serialize
+            if plan.is_list:
+                return (True, [None if item is None else serialize(item) for item in value])
+            return (True, serialize(value))
+        object_type = plan.object_type
+        assert object_type is not None
+        subfields = self.collect_subfields(object_type, field_nodes)
+        field_path = Path(path, response_name, None)
+        if not plan.is_list:
+            if not isinstance(value, dict):
+                return (False, None)
+            return (True, self.execute_fields(object_type, value, field_path, subfields))
+        if not all(item is None or isinstance(item, dict) for item in value):
+            return (False, None)
+        return (
+            True,
+            [
+                None
+                if item is None
+                else self.execute_fields(
+                    object_type, item, Path(field_path, index, None), subfields
+                )
+                for index, item in enumerate(value)
+            ],
+        )
+
     @classmethod
-    def _leaf(cls, parent_type: GraphQLObjectType, name: str) -> _Leaf | None:
+    def _plan(cls, parent_type: GraphQLObjectType, name: str) -> _Plan | None:
         key = (parent_type.name, name)
-        if key not in cls._leaves:
-            cls._leaves[key] = _leaf_of(parent_type, name)
-        return cls._leaves[key]
+        if key not in cls._plans:
+            cls._plans[key] = _plan_of(parent_type, name)
+        return cls._plans[key]
 
 
-def _leaf_of(parent_type: GraphQLObjectType, name: str) -> _Leaf | None:
+def _plan_of(parent_type: GraphQLObjectType, name: str) -> _Plan | None:
     field = parent_type.fields.get(name)
     if field is None or field.resolve is not None:
         return None
-    nullable = get_nullable_type(field.type)
     non_null = isinstance(field.type, GraphQLNonNull)
-    if is_leaf_type(nullable):
-        return (False, nullable.serialize, non_null)
-    if is_list_type(nullable):
-        item = get_nullable_type(nullable.of_type)
-        if is_leaf_type(item):
-            return (True, item.serialize, non_null)
+    nullable = get_nullable_type(field.type)
+    is_list = is_list_type(nullable)
+    item_type = nullable.of_type if is_list else nullable
+    item_non_null = is_list and isinstance(item_type, GraphQLNonNull)
+    item = get_nullable_type(item_type)
+    if is_leaf_type(item):
+        trusted = () if is_list else _TRUSTED.get(item.name, ())
+        return _Plan(is_list, non_null, item_non_null, serialize=item.serialize, trusted=trusted)
+    if isinstance(item, GraphQLObjectType) and item.is_type_of is None:
+        return _Plan(is_list, non_null, item_non_null, object_type=item)
     return None
-
-
-def _serialize(leaf: _Leaf, value: Any) -> Any:
-    if value is None:
-        return None
-    is_list, serialize, _ = leaf
-    if is_list:
-        return [None if item is None else serialize(item) for item in value]
-    return serialize(value)
 
 
 class GraphQLEngine:

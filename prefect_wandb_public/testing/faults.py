@@ -50,7 +50,7 @@ class Fault:
 @dataclass
 class RequestRecord:
     """What the server saw: method, path (no query string), GraphQL operation, status, fault,
-    whether an Authorization header came with it, and the User-Agent."""
+    whether an Authorization header came with it, the User-Agent and the Range header."""
 
     method: str
     path: str
@@ -59,6 +59,7 @@ class RequestRecord:
     fault: str | None = None
     sent_auth: bool = False
     user_agent: str = ""
+    range: str | None = None
 
 
 class FaultPlan:

@@ -33,7 +33,10 @@ from prefect_wandb_public.testing.store import (
 RUN_STATES = frozenset(
     {"running", "finished", "crashed", "failed", "killed", "preempting", "preempted", "pending"}
 )
-SERVER_FEATURES: tuple[str, ...] = ()
+SERVER_FEATURES: tuple[str, ...] = (
+    "MARK_RUN_FILES_UPLOADED",  # resolvers_artifacts: markRunFilesUploaded
+    "TOTAL_COUNT_IN_FILE_CONNECTION",  # resolvers_artifacts: FileConnection.totalCount
+)
 MAX_PAGE_SIZE = 10_000
 
 
@@ -100,6 +103,10 @@ class Resolvers:
     def __init__(self, store: WandbStore) -> None:
         self.store = store
         self._runs_cache: dict[tuple[Any, ...], list[Run]] = {}
+        self._run_nodes: dict[int, tuple[Run, int, dict[str, Any]]] = {}
+        from prefect_wandb_public.testing.resolvers_artifacts import ArtifactResolvers
+
+        self.artifacts = ArtifactResolvers(self)  # run files and artifacts
 
     def root(self) -> dict[str, Any]:
         return {
@@ -113,6 +120,7 @@ class Resolvers:
             "deleteRun": self.delete_run,
             "updateRunState": self.update_run_state,
             "upsertModel": self.upsert_model,
+            **self.artifacts.root(),
         }
 
     # ------------------------------------------------------------------ queries
@@ -191,6 +199,7 @@ class Resolvers:
                 after,
                 self.report_node,
             ),
+            **self.artifacts.project_fields(proj),
         }
 
     def _runs(self, proj: Project, filters: Any, order: str | None) -> list[Run]:
@@ -224,6 +233,18 @@ class Resolvers:
         return None if run is None else self.run_node(run)
 
     def run_node(self, run: Run) -> dict[str, Any]:
+        """The wire node of a run: its static part is cached per run version (listing thousands
+        of runs is the hot path); line counts are read fresh, since history grows in place."""
+        cached = self._run_nodes.get(id(run))
+        if cached is None or cached[0] is not run or cached[1] != run.version:
+            cached = (run, run.version, self._run_node_static(run))
+            self._run_nodes[id(run)] = cached
+        node = dict(cached[2])
+        node["historyLineCount"] = len(run.history.steps)
+        node["eventsLineCount"] = len(run.events.steps)
+        return node
+
+    def _run_node_static(self, run: Run) -> dict[str, Any]:
         proj = self.store.require_project(run.entity, run.project)
         return {
             "id": run.id,
@@ -232,7 +253,7 @@ class Resolvers:
             "state": run.state,
             "projectId": str(proj.internal_id),
             "project": lambda: self.project_node(proj),
-            "user": lambda: self.user_node(self.store.viewer),
+            "user": self.user_node(self.store.viewer),
             "tags": run.tags,
             "notes": run.notes,
             "description": run.description,
@@ -249,8 +270,6 @@ class Resolvers:
             "summaryMetrics": lambda: json_dumps(run.summary),
             "systemMetrics": lambda: json_dumps(run.system_metrics),
             "historyKeys": lambda: self.history_keys(run),
-            "historyLineCount": len(run.history.rows),
-            "eventsLineCount": len(run.events.rows),
             "history": lambda samples=500, minStep=None, maxStep=None: run.history.sample(
                 minStep, maxStep, samples
             ),
@@ -262,6 +281,7 @@ class Resolvers:
             "failed": run.state in ("failed", "crashed"),
             "stopped": run.state == "killed",
             "running": run.state == "running",
+            **self.artifacts.run_fields(run),
         }
 
     def history_keys(self, run: Run) -> dict[str, Any]:
@@ -278,7 +298,10 @@ class Resolvers:
         }
 
     def sampled_history(self, run: Run, raw_spec: str) -> list[dict[str, Any]]:
-        """One spec's rows: only rows holding every key, inclusive maxStep, evenly sampled."""
+        """One spec's rows: only rows holding every key, inclusive maxStep, evenly sampled.
+
+        Rows are picked by their key shapes and sampled first, so only the returned rows are parsed.
+        """
         spec = _json_arg(raw_spec, "spec")
         if not isinstance(spec, dict) or not isinstance(spec.get("keys"), list):
             raise StoreError("sampledHistory spec must be an object with a keys list")
@@ -286,34 +309,33 @@ class Resolvers:
         samples = int(spec.get("samples", 500))
         min_step = spec.get("minStep")
         max_step = spec.get("maxStep")
-        lo, hi = run.history.index_range(
+        log = run.history
+        lo, hi = log.index_range(
             None if min_step is None else int(min_step),
             None if max_step is None else int(max_step) + 1,
         )
         rows = []
-        for text in run.history.rows[lo:hi]:
-            row = json.loads(text)
-            picked = {}
-            for key in keys:
-                value = _lookup(row, key)
-                if value is _MISSING:
-                    break
-                picked[key] = value
-            else:
+        for index in log.spread(log.indexes_with(keys, lo, hi), samples):
+            row = json.loads(log.row(index))
+            picked = {key: _lookup(row, key) for key in keys}
+            if _MISSING not in picked.values():
                 rows.append(picked)
-        if samples <= 0:
-            return []
-        if len(rows) <= samples:
-            return rows
-        if samples == 1:
-            return rows[:1]
-        stride = (len(rows) - 1) / (samples - 1)
-        return [rows[round(i * stride)] for i in range(samples)]
+        return rows
 
     def parquet_history(self, run: Run, live_keys: list[str]) -> dict[str, Any]:
-        """No parquet exports here: every step is live, which drives the SDK's page reader."""
+        """No parquet exports here: every step is live, which drives the SDK's page reader.
+
+        `_step` alone (what the SDK asks for) comes from the step index, without parsing rows.
+        """
+        log = run.history
+        if set(live_keys) <= {"_step"}:
+            want_step = "_step" in live_keys
+            return {
+                "parquetUrls": [],
+                "liveData": [{"_step": step} if want_step else {} for step in log.steps],
+            }
         live = []
-        for text in run.history.rows:
+        for text in log.rows:
             row = json.loads(text)
             live.append({k: row[k] for k in live_keys if k in row})
         return {"parquetUrls": [], "liveData": live}

@@ -136,6 +136,7 @@ def seed_demo(
                 },
                 metadata={"val_loss": summary["val_loss"], "run": run_id},
                 created_by=run_id,
+                aliases=("production",) if index == 0 else (),
             )
         run_ids.append(run_id)
     store.create_report(

@@ -20,6 +20,7 @@ from typing import Any
 from prefect_wandb_public.testing.app import Request, Response, WandbHTTPApp, make_http_server
 from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
+from prefect_wandb_public.testing.files_http import register_file_routes
 from prefect_wandb_public.testing.resolvers import Resolvers
 from prefect_wandb_public.testing.store import WandbStore
 
@@ -69,6 +70,7 @@ class LocalWandbServer:
         self.resolvers = Resolvers(self.store)
         self.app.operation_of = self._operation_of
         self.app.add_route("POST", "/graphql", self._graphql)
+        register_file_routes(self)
         self._port = port
         self._httpd: Any = None
         self._thread: threading.Thread | None = None

@@ -15,10 +15,11 @@ import json
 import math
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, overload
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -80,14 +81,64 @@ class User:
         return encode_id("User", self.username)
 
 
-@dataclass
-class HistoryLog:
-    """One run's history stream: sorted steps beside the row JSON, so a step range is a bisect."""
+class HistoryRows(Sequence[str]):
+    """Read-only view of a `HistoryLog`'s row JSON strings (indexing and slicing decode lazily)."""
 
-    steps: list[int] = field(default_factory=list)
-    rows: list[str] = field(default_factory=list)
-    key_types: dict[str, dict[str, int]] = field(default_factory=dict)
-    previous: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, log: HistoryLog) -> None:
+        self._log = log
+
+    def __len__(self) -> int:
+        return len(self._log.steps)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        count = len(self)
+        if isinstance(index, slice):
+            start, stop, stride = index.indices(count)
+            if stride == 1:
+                return self._log.rows_between(start, max(start, stop))
+            return [self._log.row(i) for i in range(start, stop, stride)]
+        if index < 0:
+            index += count
+        if not 0 <= index < count:
+            raise IndexError("history row index out of range")
+        return self._log.row(index)
+
+
+class HistoryLog:
+    """One run's history stream, lean and fast at millions of rows.
+
+    Steps sit in an int64 array (a step range is a bisect), each row's compact ASCII JSON in one
+    byte buffer with end offsets (no per-row string objects), and each row's key set as a shape
+    id, so a keys filter picks its rows without parsing any JSON.
+    """
+
+    def __init__(self) -> None:
+        self.steps: array[int] = array("q")
+        self.key_types: dict[str, dict[str, int]] = {}
+        self.previous: dict[str, Any] = {}
+        self._text = bytearray()
+        self._ends: array[int] = array("q")
+        self._row_shapes: array[int] = array("I")
+        self._shapes: list[frozenset[str]] = []
+        self._shape_ids: dict[frozenset[str], int] = {}
+        self._flat_shape_ids: dict[tuple[str, ...], int] = {}
+
+    def __repr__(self) -> str:
+        return f"<HistoryLog rows={len(self.steps)} last_step={self.last_step}>"
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @property
+    def rows(self) -> HistoryRows:
+        """The rows as JSON strings, in step order."""
+        return HistoryRows(self)
 
     def append(self, row: Mapping[str, Any], default_step: int) -> None:
         """Add one row; `_step` comes from the row, else `default_step`; steps must increase."""
@@ -100,13 +151,21 @@ class HistoryLog:
         if self.steps and step <= self.steps[-1]:
             raise StoreError(f"history steps must increase: {step} after {self.steps[-1]}")
         data["_step"] = step
-        self.steps.append(step)
-        self.rows.append(json_dumps(data))
-        for key, value in _flatten(data).items():
-            counts = self.key_types.setdefault(key, {})
-            type_name = _history_type(value)
+        encoded = _ROW_ENCODER.encode(data).encode("ascii")  # ASCII: byte offsets = characters
+        nested = not all(type(value) in _PLAIN_TYPE_NAMES for value in data.values()) and any(
+            isinstance(value, Mapping) for value in data.values()
+        )
+        for key, value in (_flatten(data) if nested else data).items():
+            counts = self.key_types.get(key)
+            if counts is None:
+                counts = self.key_types[key] = {}
+            type_name = _PLAIN_TYPE_NAMES.get(type(value)) or _history_type(value)
             counts[type_name] = counts.get(type_name, 0) + 1
             self.previous[key] = value
+        self.steps.append(step)
+        self._text += encoded
+        self._ends.append(len(self._text))
+        self._row_shapes.append(self._shape_of(data, nested))
 
     def extend(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Append rows, numbering those without `_step` after the last step."""
@@ -117,24 +176,94 @@ class HistoryLog:
     def last_step(self) -> int | None:
         return self.steps[-1] if self.steps else None
 
+    def row(self, index: int) -> str:
+        """The JSON text of row `index`."""
+        start = self._ends[index - 1] if index > 0 else 0
+        return self._text[start : self._ends[index]].decode("ascii")
+
+    def rows_between(self, lo: int, hi: int) -> list[str]:
+        """The JSON texts of rows lo..hi-1, decoded as one block and cut at the row ends."""
+        if hi <= lo:
+            return []
+        base = self._ends[lo - 1] if lo > 0 else 0
+        block = self._text[base : self._ends[hi - 1]].decode("ascii")
+        starts = [0, *(end - base for end in self._ends[lo : hi - 1])]
+        ends = [end - base for end in self._ends[lo:hi]]
+        return [block[a:b] for a, b in zip(starts, ends, strict=True)]
+
     def index_range(self, min_step: int | None, max_step: int | None) -> tuple[int, int]:
         """Row indexes of steps in [min_step, max_step) (open ends when None)."""
         lo = 0 if min_step is None else bisect.bisect_left(self.steps, min_step)
         hi = len(self.steps) if max_step is None else bisect.bisect_left(self.steps, max_step)
         return lo, max(lo, hi)
 
+    def indexes_with(self, keys: Iterable[str], lo: int, hi: int) -> Sequence[int]:
+        """Indexes in lo..hi-1 of rows holding every key (top-level or dotted path)."""
+        wanted = set(keys)
+        eligible = {i for i, shape in enumerate(self._shapes) if wanted <= shape}
+        if not eligible or hi <= lo:
+            return range(0)
+        if len(eligible) == len(self._shapes):
+            return range(lo, hi)
+        flags = map(eligible.__contains__, self._row_shapes[lo:hi])
+        return list(itertools.compress(range(lo, hi), flags))
+
+    @staticmethod
+    def spread(indexes: Sequence[int], samples: int) -> Sequence[int]:
+        """At most `samples` of `indexes`, evenly spread, first and last included."""
+        count = len(indexes)
+        if samples <= 0 or count == 0:
+            return range(0)
+        if count <= samples:
+            return indexes
+        if samples == 1:
+            return indexes[:1]
+        stride = (count - 1) / (samples - 1)
+        return [indexes[round(i * stride)] for i in range(samples)]
+
     def sample(self, min_step: int | None, max_step: int | None, samples: int) -> list[str]:
         """At most `samples` row strings of the range, evenly spread, first and last included."""
         lo, hi = self.index_range(min_step, max_step)
-        count = hi - lo
-        if samples <= 0 or count <= 0:
-            return []
-        if count <= samples:
-            return self.rows[lo:hi]
-        if samples == 1:
-            return [self.rows[lo]]
-        stride = (count - 1) / (samples - 1)
-        return [self.rows[lo + round(i * stride)] for i in range(samples)]
+        if 0 < hi - lo <= samples:
+            return self.rows_between(lo, hi)
+        return [self.row(i) for i in self.spread(range(lo, hi), samples)]
+
+    def _shape_of(self, data: Mapping[str, Any], nested: bool) -> int:
+        """The id of the row's key set (every key and dotted path into nested dicts)."""
+        if not nested:
+            names = tuple(data)
+            found = self._flat_shape_ids.get(names)
+            if found is None:
+                found = self._flat_shape_ids[names] = self._shape_id(frozenset(names))
+            return found
+        return self._shape_id(frozenset(_key_paths(data)))
+
+    def _shape_id(self, shape: frozenset[str]) -> int:
+        found = self._shape_ids.get(shape)
+        if found is None:
+            found = self._shape_ids[shape] = len(self._shapes)
+            self._shapes.append(shape)
+        return found
+
+
+def _key_paths(data: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """Every key of a row and every dotted path into its nested dicts."""
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        yield name
+        if isinstance(value, Mapping):
+            yield from _key_paths(value, name + ".")
+
+
+_ROW_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=True)  # as json_dumps, reused
+_PLAIN_TYPE_NAMES: dict[type, str] = {
+    float: "number",
+    int: "number",
+    str: "string",
+    bool: "boolean",
+    type(None): "nil",
+    list: "list",
+}
 
 
 def _history_type(value: Any) -> str:
@@ -301,7 +430,10 @@ class Artifact:
     description: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     created_by: str | None = None
-    used_by: list[str] = field(default_factory=list)
+    used_by: list[tuple[str, str, str]] = field(default_factory=list)
+    updated_at: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+    ttl_duration_seconds: int | None = None
 
     @property
     def version(self) -> str:
@@ -363,6 +495,8 @@ class WandbStore:
         self.projects: dict[tuple[str, str], Project] = {}
         self.blobs: dict[str, bytes] = {}
         self.artifacts: dict[str, Artifact] = {}
+        self.run_outputs: dict[tuple[str, str, str], list[str]] = {}
+        self.run_inputs: dict[tuple[str, str, str], list[str]] = {}
         self._ids = itertools.count(1)
         self._clock = itertools.count()
         self.revision = 0
@@ -679,11 +813,13 @@ class WandbStore:
                 coll.versions.append(artifact)
                 self.artifacts[artifact_id] = artifact
                 coll.aliases["latest"] = artifact.version_index or 0
+                if created_by is not None:
+                    self._record_output(artifact, (entity, project, created_by))
             for alias in aliases:
                 coll.aliases[alias] = artifact.version_index or 0
             for run_name in used_by:
-                if run_name not in artifact.used_by:
-                    artifact.used_by.append(run_name)
+                self._record_use(artifact, (entity, project, run_name))
+            self.touch()
             return artifact.version
 
     def _collection(self, proj: Project, name: str, type: str) -> ArtifactCollection:
@@ -704,6 +840,252 @@ class WandbStore:
                 f"artifact {name!r} has type {coll.type!r}, cannot add a version of type {type!r}"
             )
         return coll
+
+    # ------------------------------------------------------------------ artifact rules
+    def get_collection(self, entity: str, project: str, name: str) -> ArtifactCollection | None:
+        with self.lock:
+            proj = self.projects.get((entity, project))
+            return proj.collections.get(name) if proj else None
+
+    def resolve_artifact(self, entity: str, project: str, name: str) -> Artifact | None:
+        """`coll:alias`, `coll:vN` or a bare `coll` (= `coll:latest`); None when nothing matches."""
+        collection, _, alias = name.partition(":")
+        with self.lock:
+            coll = self.get_collection(entity, project, collection)
+            return None if coll is None else self.version_of(coll, alias or "latest")
+
+    def version_of(self, coll: ArtifactCollection, alias: str) -> Artifact | None:
+        """The live version a `vN` or alias names in `coll`, else None."""
+        with self.lock:
+            if re.fullmatch(r"v\d+", alias):
+                index: int | None = int(alias[1:])
+            else:
+                index = coll.aliases.get(alias)
+            if index is None or index >= len(coll.versions):
+                return None
+            artifact = coll.versions[index]
+            return None if artifact.state == "DELETED" else artifact
+
+    def artifact_by_id(self, artifact_id: str) -> Artifact:
+        with self.lock:
+            found = self.artifacts.get(artifact_id)
+        if found is None or found.state == "DELETED":
+            raise StoreNotFound(f"artifact {artifact_id!r} not found")
+        return found
+
+    def collection_of(self, artifact: Artifact) -> ArtifactCollection:
+        with self.lock:
+            proj = self.require_project(artifact.entity, artifact.project)
+            return proj.collections[artifact.collection]
+
+    def aliases_of(self, artifact: Artifact) -> list[str]:
+        """The aliases (`latest` included, `vN` not) that point at `artifact`."""
+        with self.lock:
+            coll = self.collection_of(artifact)
+            return [a for a, index in coll.aliases.items() if index == artifact.version_index]
+
+    def add_aliases(self, artifact: Artifact, aliases: Iterable[str]) -> None:
+        """Point `aliases` at `artifact`, moving each from whichever version held it."""
+        names = [check_alias(alias) for alias in aliases]
+        with self.lock:
+            coll = self.collection_of(artifact)
+            for alias in names:
+                coll.aliases[alias] = artifact.version_index or 0
+            artifact.updated_at = self._now()
+            self.touch()
+
+    def delete_aliases(self, artifact: Artifact, aliases: Iterable[str]) -> None:
+        """Remove those of `aliases` that point at `artifact` (others are left alone)."""
+        with self.lock:
+            coll = self.collection_of(artifact)
+            for alias in aliases:
+                if coll.aliases.get(alias) == artifact.version_index:
+                    del coll.aliases[alias]
+            artifact.updated_at = self._now()
+            self.touch()
+
+    def update_artifact(
+        self,
+        artifact: Artifact,
+        *,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags_to_add: Iterable[str] = (),
+        tags_to_delete: Iterable[str] = (),
+        ttl_duration_seconds: int | None = None,
+    ) -> Artifact:
+        """Change description, metadata, tags and TTL (None leaves a field as it is)."""
+        with self.lock:
+            if description is not None:
+                artifact.description = description
+            if metadata is not None:
+                artifact.metadata = dict(metadata)
+            removed = set(tags_to_delete)
+            artifact.tags = [t for t in artifact.tags if t not in removed]
+            artifact.tags += [t for t in dict.fromkeys(tags_to_add) if t not in artifact.tags]
+            if ttl_duration_seconds is not None:
+                artifact.ttl_duration_seconds = (
+                    ttl_duration_seconds if ttl_duration_seconds > 0 else None
+                )
+            artifact.updated_at = self._now()
+            self.touch()
+            return artifact
+
+    def delete_artifact(self, artifact: Artifact, *, delete_aliases: bool = False) -> None:
+        """Mark a version DELETED; refused while aliases point at it unless `delete_aliases`.
+
+        Its number is never reused; `latest` falls back to the newest live version.
+        """
+        with self.lock:
+            aliases = self.aliases_of(artifact)
+            if aliases and not delete_aliases:
+                raise StoreError(
+                    f"cannot delete artifact {artifact.collection}:{artifact.version} while it has "
+                    f"aliases {aliases}; delete the aliases first or pass deleteAliases: true"
+                )
+            coll = self.collection_of(artifact)
+            for alias in aliases:
+                del coll.aliases[alias]
+            artifact.state = "DELETED"
+            live = [a for a in coll.versions if a.state != "DELETED"]
+            if "latest" in aliases and live:
+                coll.aliases["latest"] = live[-1].version_index or 0
+            self.touch()
+
+    def use_artifact(self, artifact: Artifact, entity: str, project: str, run_id: str) -> None:
+        """Record that run `entity/project/run_id` consumed `artifact` (its input)."""
+        with self.lock:
+            self.require_run(entity, project, run_id)
+            self._record_use(artifact, (entity, project, run_id))
+            self.touch()
+
+    def link_artifact(
+        self,
+        entity: str,
+        project: str,
+        collection: str,
+        type: str,
+        digest: str,
+        *,
+        run_id: str | None = None,
+        aliases: Sequence[str] = (),
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Sequence[str] = (),
+    ) -> Artifact:
+        """`createArtifact` for content that already exists: the version of `collection` with
+        this digest, else a new version copying the manifest of any committed artifact with it.
+        The run (if given) records it as an output. StoreNotFound when no such content exists."""
+        _check_name("artifact", collection)
+        _check_name("artifact type", type)
+        names = [check_alias(alias) for alias in aliases]
+        with self.lock:
+            proj = self.require_project(entity, project)
+            if run_id is not None:
+                self.require_run(entity, project, run_id)
+            coll = proj.collections.get(collection)
+            found = None
+            if coll is not None:
+                found = next(
+                    (a for a in coll.versions if a.digest == digest and a.state == "COMMITTED"),
+                    None,
+                )
+            if found is None:
+                source = next(
+                    (
+                        a
+                        for a in self.artifacts.values()
+                        if a.digest == digest and a.state == "COMMITTED"
+                    ),
+                    None,
+                )
+                if source is None:
+                    raise StoreNotFound(
+                        f"artifact with digest {digest!r} not found; upload its files first"
+                    )
+                coll = self._collection(proj, collection, type)
+                found = Artifact(
+                    id=encode_id("Artifact", self.next_int()),
+                    entity=entity,
+                    project=project,
+                    collection=collection,
+                    type=type,
+                    version_index=len(coll.versions),
+                    digest=digest,
+                    entries=dict(source.entries),
+                    created_at=self._next_time(),
+                    description=description,
+                    metadata=dict(metadata or {}),
+                    created_by=run_id,
+                )
+                coll.versions.append(found)
+                self.artifacts[found.id] = found
+                coll.aliases["latest"] = found.version_index or 0
+            assert coll is not None
+            if coll.type != type:
+                raise StoreError(f"artifact {collection!r} has type {coll.type!r}, not {type!r}")
+            for alias in names:
+                coll.aliases[alias] = found.version_index or 0
+            found.tags += [t for t in dict.fromkeys(tags) if t not in found.tags]
+            if run_id is not None:
+                self._record_output(found, (entity, project, run_id))
+            self.touch()
+            return found
+
+    def _record_use(self, artifact: Artifact, run_key: tuple[str, str, str]) -> None:
+        if run_key not in artifact.used_by:
+            artifact.used_by.append(run_key)
+        inputs = self.run_inputs.setdefault(run_key, [])
+        if artifact.id not in inputs:
+            inputs.append(artifact.id)
+
+    def _record_output(self, artifact: Artifact, run_key: tuple[str, str, str]) -> None:
+        outputs = self.run_outputs.setdefault(run_key, [])
+        if artifact.id not in outputs:
+            outputs.append(artifact.id)
+
+    def run_artifacts(self, run: Run, direction: str) -> list[Artifact]:
+        """A run's live `output` or `input` artifacts, in the order they were recorded."""
+        index = self.run_outputs if direction == "output" else self.run_inputs
+        with self.lock:
+            ids = index.get((run.entity, run.project, run.name), [])
+            found = (self.artifacts.get(i) for i in ids)
+            return [a for a in found if a is not None and a.state != "DELETED"]
+
+    def delete_run_files(self, file_ids: Iterable[str]) -> int:
+        """Remove the run files with these ids (from any run); returns how many went."""
+        wanted = set(file_ids)
+        removed = 0
+        with self.lock:
+            for proj in self.projects.values():
+                for run in proj.runs.values():
+                    for name in [n for n, f in run.files.items() if f.id in wanted]:
+                        del run.files[name]
+                        run.version += 1
+                        removed += 1
+            if removed:
+                self.touch()
+        return removed
+
+    def blob_by_hex(self, hex_md5: str) -> bytes | None:
+        """Blob bytes by the hex md5 that URLs carry; None when unknown or malformed."""
+        try:
+            digest = base64.b64encode(bytes.fromhex(hex_md5)).decode()
+        except ValueError:
+            return None
+        with self.lock:
+            return self.blobs.get(digest)
+
+    def _now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+def check_file_name(name: str) -> str:
+    """Run file names are relative paths: no leading `/`, no `.`/`..` or empty parts."""
+    parts = name.split("/") if isinstance(name, str) else [""]
+    if not name or "\\" in name or any(p in ("", ".", "..") for p in parts):
+        raise StoreError(f"invalid file name {name!r}")
+    return name
 
 
 def check_alias(alias: str) -> str:

@@ -1,0 +1,203 @@
+"""`Files` (a run's files, lazily paged) and `File` (one stored file: metadata, download, delete).
+
+Artifact files are `File` objects too (`Artifact.files()`); their `download` streams the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from prefect_wandb_public.api.download import Downloader, DownloadItem
+from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.runs import Run
+
+FILE_FIELDS = "id name url(upload: $upload) directUrl sizeBytes mimetype updatedAt md5"
+
+RUN_FILES_QUERY = (
+    """
+query RunFiles($project: String!, $entity: String!, $name: String!, $fileCursor: String,
+    $fileLimit: Int = 50, $fileNames: [String] = [], $upload: Boolean = false, $pattern: String) {
+  project(name: $project, entityName: $entity) {
+    internalId
+    run(name: $name) {
+      fileCount
+      files(names: $fileNames, after: $fileCursor, first: $fileLimit, pattern: $pattern) {
+        edges { node { %s } cursor }
+        pageInfo { endCursor hasNextPage }
+      }
+    }
+  }
+}
+"""
+    % FILE_FIELDS
+)
+
+DELETE_FILES_MUTATION = """
+mutation DeleteFiles($files: [ID!]!, $projectId: Int) {
+  deleteFiles(input: {files: $files, projectId: $projectId}) { success }
+}
+"""
+
+CREATE_RUN_FILES_MUTATION = """
+mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $files: [String!]!) {
+  createRunFiles(input: {entityName: $entity, projectName: $project, runName: $run,
+                         files: $files}) {
+    runID
+    uploadHeaders
+    files { name uploadUrl }
+  }
+}
+"""
+
+MARK_UPLOADED_MUTATION = """
+mutation MarkRunFilesUploaded($entity: String!, $project: String!, $run: String!,
+                              $files: [String!]!) {
+  markRunFilesUploaded(input: {entityName: $entity, projectName: $project, runName: $run,
+                               files: $files}) { success }
+}
+"""
+
+
+class Files(Paginator["File"]):
+    """A run's files (all, the `names` given, or those matching the SQL LIKE `pattern`)."""
+
+    QUERY = RUN_FILES_QUERY
+    CURSOR_VARIABLE = "fileCursor"
+    SIZE_VARIABLE = "fileLimit"
+
+    def __init__(
+        self,
+        client: Api,
+        run: Run,
+        names: Sequence[str] | None = None,
+        per_page: int = 50,
+        upload: bool = False,
+        pattern: str | None = None,
+    ) -> None:
+        if isinstance(names, str):
+            raise InvalidInputError(f"names must be a list of file names, not the string {names!r}")
+        if names and pattern:
+            raise InvalidInputError("pass either names or pattern, not both")
+        if pattern is not None and (not isinstance(pattern, str) or not pattern):
+            raise InvalidInputError(f"pattern must be a non-empty string, got {pattern!r}")
+        self.run = run
+        self.names = list(names or [])
+        self.pattern = pattern
+        variables = {
+            "project": run.project,
+            "entity": run.entity,
+            "name": run.id,
+            "fileNames": self.names,
+            "upload": upload,
+            "pattern": pattern,
+        }
+        super().__init__(client, variables, per_page)
+
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        node = (data.get("project") or {}).get("run")
+        if node is None:
+            raise NotFoundError(f"run {'/'.join(self.run.path)} not found")
+        conn: Mapping[str, Any] | None = node.get("files")
+        return conn
+
+    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> File:
+        return File(self.client, node, run=self.run)
+
+    @property
+    def length(self) -> int | None:
+        """The run's `fileCount` when listing all files; a filtered listing counts by loading."""
+        if self.names or self.pattern:
+            return None
+        if self.last_response is None:
+            self.next_page()
+        assert self.last_response is not None
+        run = (self.last_response.get("project") or {}).get("run") or {}
+        return int(run.get("fileCount") or 0)
+
+    def __repr__(self) -> str:
+        return f"<Files {'/'.join(self.run.path)} ({len(self.objects)} loaded)>"
+
+
+class File:
+    """A stored file: `name`, `url` (needs the key), `direct_url` (storage), `md5` (base64),
+    `size`, `mimetype`, `updated_at`."""
+
+    def __init__(self, client: Api, attrs: Mapping[str, Any], run: Run | None = None) -> None:
+        self.client = client
+        self.run = run
+        self._attrs = dict(attrs)
+        self.id: str = self._attrs.get("id") or ""
+        self.name: str = self._attrs.get("name") or ""
+        self.url: str | None = self._attrs.get("url")
+        self.direct_url: str | None = self._attrs.get("directUrl")
+        self.md5: str | None = self._attrs.get("md5")
+        self.mimetype: str | None = self._attrs.get("mimetype")
+        self.updated_at: str | None = self._attrs.get("updatedAt")
+
+    @property
+    def size(self) -> int:
+        return int(self._attrs.get("sizeBytes") or 0)
+
+    def __repr__(self) -> str:
+        return f"<File {self.name} ({self.mimetype}) {self.size} bytes>"
+
+    def download(
+        self,
+        root: str | os.PathLike[str] = ".",
+        replace: bool = False,
+        exist_ok: bool = False,
+    ) -> str:
+        """Stream the file to `root/<name>` (any fsspec URL), md5-verified; returns the path.
+
+        An existing file is an error unless `replace` (overwrite) or `exist_ok` (keep it).
+        """
+        source = self.direct_url or self.url
+        if not source:
+            raise NotFoundError(f"file {self.name!r} has no download URL")
+        downloader = Downloader(self.client.transport, workers=1, skip_cache=True)
+        item = DownloadItem(self.name, source, self.md5 or None, self.size)
+        existing = "replace" if replace else "keep" if exist_ok else "error"
+        return downloader.download([item], root, existing=existing)[0]
+
+    def delete(self) -> None:
+        """Delete the file from its run."""
+        project_id = self.run.project_id if self.run is not None else None
+        self.client.transport.graphql(
+            DELETE_FILES_MUTATION, {"files": [self.id], "projectId": project_id}
+        )
+
+
+def upload_run_file(run: Run, path: str | os.PathLike[str], root: str | os.PathLike[str]) -> File:
+    """Save a local file with `run` under its path relative to `root`; returns the stored File."""
+    local = os.fspath(path)
+    if not os.path.isfile(local):
+        raise InvalidInputError(f"cannot upload {local!r}: not an existing file")
+    relative = os.path.relpath(os.path.abspath(local), os.path.abspath(os.fspath(root)))
+    name = relative.replace(os.sep, "/")
+    if name.startswith("../") or name == "..":
+        raise InvalidInputError(
+            f"cannot upload {local!r}: it is not under root {os.fspath(root)!r}"
+        )
+    transport = run.client.transport
+    target = {"entity": run.entity, "project": run.project, "run": run.id}
+    data = transport.graphql(CREATE_RUN_FILES_MUTATION, {**target, "files": [name]})
+    created = data.get("createRunFiles") or {}
+    if not created.get("runID"):
+        raise CommError(f"the server gave no upload URL for run {'/'.join(run.path)}")
+    url = created["files"][0]["uploadUrl"]
+    headers = dict(h.split(":", 1) for h in created.get("uploadHeaders") or [] if ":" in h)
+    with open(local, "rb") as handle:
+        body = handle.read()
+    transport.request("PUT", url, data=body, headers=headers).close()
+    try:
+        transport.graphql(MARK_UPLOADED_MUTATION, {**target, "files": [name]})
+    except CommError as exc:
+        if "markRunFilesUploaded" not in str(exc):
+            raise
+    return run.file(name)

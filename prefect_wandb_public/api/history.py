@@ -1,0 +1,578 @@
+"""Run history: sampled reads, full scans paged by step range, and a columnar DataFrame path.
+
+A scan first asks for the run's bounds (last step, row count, first step) in one request, then
+reads step-range pages [lo, hi): `history` rows as JSON strings, or with `keys` the
+`sampledHistory` rows holding all of them (that field's maxStep is inclusive). A range never holds
+more rows than steps, so asking for `hi - lo` samples returns every row. Pages are fetched ahead on
+a bounded thread pool and handed over in step order; rows decode with one `json.loads` per page,
+and the DataFrame path decodes a page with pyarrow's JSON reader instead of building dicts.
+pandas and pyarrow are imported only when a table is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import warnings
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from prefect_wandb_public.api.runs import Run, Runs
+
+T = TypeVar("T")
+
+STREAMS = ("default", "system")
+HISTORIES_FORMATS = ("default", "pandas")
+DEFAULT_PAGE_SIZE = 1000
+DEFAULT_WORKERS = 4
+MAX_WORKERS = 32
+MAX_PAGE_SPAN = 10_000  # widest step range asked for at once when a run's steps are sparse
+MAX_FIRST_STEP_CHECKS = 64
+
+RUN_HISTORY_BOUNDS_QUERY = """
+query RunHistoryBounds($entity: String!, $project: String!, $run: String!, $minStep: Int64,
+                       $maxStep: Int64) {
+  project(name: $project, entityName: $entity) {
+    run(name: $run) {
+      historyKeys
+      historyLineCount
+      firstRow: history(minStep: $minStep, maxStep: $maxStep, samples: 1)
+    }
+  }
+}
+"""
+
+RUN_HISTORY_FIRST_ROW_QUERY = """
+query RunHistoryFirstRow($entity: String!, $project: String!, $run: String!, $minStep: Int64,
+                         $maxStep: Int64) {
+  project(name: $project, entityName: $entity) {
+    run(name: $run) { history(minStep: $minStep, maxStep: $maxStep, samples: 1) }
+  }
+}
+"""
+
+HISTORY_PAGE_QUERY = """
+query HistoryPage($entity: String!, $project: String!, $run: String!, $minStep: Int64!,
+                  $maxStep: Int64!, $pageSize: Int!) {
+  project(name: $project, entityName: $entity) {
+    run(name: $run) { history(minStep: $minStep, maxStep: $maxStep, samples: $pageSize) }
+  }
+}
+"""
+
+SAMPLED_HISTORY_PAGE_QUERY = """
+query SampledHistoryPage($entity: String!, $project: String!, $run: String!, $spec: JSONString!) {
+  project(name: $project, entityName: $entity) {
+    run(name: $run) { sampledHistory(specs: [$spec]) }
+  }
+}
+"""
+
+RUN_FULL_HISTORY_QUERY = """
+query RunFullHistory($project: String!, $entity: String!, $name: String!, $samples: Int) {
+  project(name: $project, entityName: $entity) { run(name: $name) { %s(samples: $samples) } }
+}
+"""
+
+RUN_SAMPLED_HISTORY_QUERY = """
+query RunSampledHistory($project: String!, $entity: String!, $name: String!,
+                        $specs: [JSONString!]!) {
+  project(name: $project, entityName: $entity) {
+    run(name: $name) { historyKeys sampledHistory(specs: $specs) }
+  }
+}
+"""
+
+
+# ---------------------------------------------------------------------------- input checks
+def check_keys(keys: Any) -> list[str] | None:
+    """None, or a list of non-empty strings (duplicates dropped, order kept)."""
+    if keys is None:
+        return None
+    if isinstance(keys, str) or not isinstance(keys, Sequence):
+        raise InvalidInputError(f"keys must be a list of strings, got {keys!r}")
+    if not all(isinstance(key, str) and key for key in keys):
+        raise InvalidInputError(f"keys must be non-empty strings, got {list(keys)!r}")
+    return list(dict.fromkeys(keys))
+
+
+def _check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise InvalidInputError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_samples(samples: Any) -> int:
+    return _check_int(samples, "samples", minimum=1)
+
+
+def check_stream(stream: Any) -> str:
+    if stream not in STREAMS:
+        raise InvalidInputError(f"stream must be one of {STREAMS}, got {stream!r}")
+    return str(stream)
+
+
+def check_workers(max_workers: Any) -> int:
+    value = _check_int(max_workers, "max_workers", minimum=1)
+    if value > MAX_WORKERS:
+        raise InvalidInputError(f"max_workers must be <= {MAX_WORKERS}, got {value}")
+    return value
+
+
+def check_step_range(min_step: Any, max_step: Any) -> tuple[int | None, int | None]:
+    """Optional integer bounds with min_step <= max_step."""
+    low = None if min_step is None else _check_int(min_step, "min_step")
+    high = None if max_step is None else _check_int(max_step, "max_step")
+    if low is not None and high is not None and low > high:
+        raise InvalidInputError(f"min_step ({low}) must not be greater than max_step ({high})")
+    return low, high
+
+
+# ---------------------------------------------------------------------------- decoding
+def decode_rows(texts: Sequence[str], where: str = "history") -> list[dict[str, Any]]:
+    """Parse a page of row JSON strings with one `json.loads` (NaN/Infinity allowed)."""
+    if not texts:
+        return []
+    try:
+        rows = json.loads("[" + ",".join(texts) + "]")
+    except ValueError:
+        rows = []
+        for text in texts:
+            try:
+                rows.append(json.loads(text))
+            except ValueError as exc:
+                raise CommError(f"{where}: a history row is not valid JSON: {exc}") from exc
+    if not all(isinstance(row, dict) for row in rows):
+        raise CommError(f"{where}: history rows must be JSON objects")
+    return rows
+
+
+def _int_steps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """sampledHistory may send `_step` as a float; steps are integers."""
+    for row in rows:
+        step = row.get("_step")
+        if isinstance(step, float) and step.is_integer():
+            row["_step"] = int(step)
+    return rows
+
+
+def _in_range(rows: list[dict[str, Any]], lo: int, hi: int) -> list[dict[str, Any]]:
+    """Rows whose step lies in [lo, hi): a guard against a server answering beyond the page."""
+    if not rows:
+        return rows
+    first, last = rows[0].get("_step"), rows[-1].get("_step")
+    if isinstance(first, int) and isinstance(last, int) and lo <= first and last < hi:
+        return rows
+    return [r for r in rows if isinstance(r.get("_step"), int) and lo <= r["_step"] < hi]
+
+
+def rows_to_table(texts: Sequence[str]) -> pa.Table | None:
+    """A page of row JSON strings as an Arrow table via pyarrow's JSON reader (None when the
+    reader cannot type it: NaN/Infinity, or a key whose type changes within the page)."""
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    if not texts:
+        return pa.table({})
+    data = "\n".join(texts).encode()
+    options = pa_json.ReadOptions(use_threads=False, block_size=max(len(data) + 1, 1 << 16))
+    try:
+        return pa_json.read_json(pa.py_buffer(data), read_options=options)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+
+
+def _step_bounds_ok(table: pa.Table, lo: int, hi: int) -> bool:
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return True
+    if "_step" not in table.column_names:
+        return False
+    bounds = pc.min_max(table.column("_step"))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return isinstance(low, int) and isinstance(high, int) and lo <= low and high < hi
+
+
+def frame_from_parts(parts: Sequence[pa.Table | list[dict[str, Any]]]) -> pd.DataFrame:
+    """One DataFrame from page tables (concatenated in Arrow, types promoted) and dict pages."""
+    import pandas as pd
+    import pyarrow as pa
+
+    tables = [p for p in parts if isinstance(p, pa.Table) and p.num_rows]
+    if len(tables) == len([p for p in parts if len(p)]):
+        if not tables:
+            return pd.DataFrame()
+        try:
+            return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            pass  # a key whose type differs between pages: let pandas hold it as objects
+    frames = [
+        p.to_pandas() if isinstance(p, pa.Table) else pd.DataFrame.from_records(p)
+        for p in parts
+        if len(p)
+    ]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+# ---------------------------------------------------------------------------- scans
+def _run_node(data: Mapping[str, Any], run: Run) -> dict[str, Any]:
+    node = (data.get("project") or {}).get("run")
+    if node is None:
+        raise NotFoundError(f"run {'/'.join(run.path)} not found")
+    return dict(node)
+
+
+def _known_key(key: str, known: Mapping[str, Any]) -> bool:
+    """A logged key, or the parent of nested logged keys (`d` for `d.x`)."""
+    return key == "_step" or key in known or any(name.startswith(key + ".") for name in known)
+
+
+class HistoryScan:
+    """Every history row of a run in step order (with `keys`: the rows holding all of them).
+
+    Built eagerly: one request reads the run's last step, row count and first step, so a run
+    still being written is read consistently up to the last step it had at that moment. Iterate
+    it for dicts (once), or call `to_pandas()` / `to_arrow()` for the columnar fast path. Pages
+    of about `page_size` rows are fetched ahead by up to `max_workers` threads.
+    """
+
+    def __init__(
+        self,
+        run: Run,
+        keys: Sequence[str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        *,
+        max_workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        self.keys = check_keys(keys)
+        self.page_size = _check_int(page_size, "page_size", minimum=1)
+        self.min_step, self.max_step = check_step_range(min_step, max_step)
+        self.max_workers = check_workers(max_workers)
+        self.run = run
+        self._transport = run.client.transport
+        self._base = {"entity": run.entity, "project": run.project, "run": run.id}
+        self._rows: Generator[dict[str, Any], None, None] | None = None
+        self.history_keys: dict[str, Any] = {}
+        self.last_step = -1
+        self.start = self.stop = 0
+        self.page_span = self.page_size
+        self._load_bounds()
+
+    def __repr__(self) -> str:
+        return f"<HistoryScan {'/'.join(self.run.path)} steps [{self.start}, {self.stop})>"
+
+    # ------------------------------------------------------------------ bounds
+    def _load_bounds(self) -> None:
+        data = self._transport.graphql(
+            RUN_HISTORY_BOUNDS_QUERY,
+            {**self._base, "minStep": self.min_step, "maxStep": self.max_step},
+        )
+        node = _run_node(data, self.run)
+        info = node.get("historyKeys") or {}
+        if isinstance(info, str):
+            info = json.loads(info)
+        self.history_keys = dict(info)
+        last = self.history_keys.get("lastStep")
+        self.last_step = int(last) if last is not None else -1
+        self.stop = self.last_step + 1
+        if self.max_step is not None:
+            self.stop = min(self.stop, self.max_step)
+        if not self._keys_known():
+            self.start = self.stop
+            return
+        first = self._first_step(node.get("firstRow") or [])
+        if first is None or first >= self.stop:
+            self.start = self.stop
+            return
+        self.start = first
+        count = max(1, int(node.get("historyLineCount") or 0))
+        steps_per_row = max(1, (self.stop - first) // count)
+        self.page_span = min(self.page_size * steps_per_row, max(self.page_size, MAX_PAGE_SPAN))
+
+    def _first_step(self, rows: Sequence[str]) -> int | None:
+        """The first step at or above min_step, confirmed by asking for any row below it (a
+        server may sample `samples: 1` differently)."""
+        candidate = self._step_of(rows)
+        floor = self.min_step if self.min_step is not None else 0
+        for _ in range(MAX_FIRST_STEP_CHECKS):
+            if candidate is None or candidate <= floor:
+                return candidate
+            data = self._transport.graphql(
+                RUN_HISTORY_FIRST_ROW_QUERY,
+                {**self._base, "minStep": self.min_step, "maxStep": candidate},
+            )
+            below = self._step_of(_run_node(data, self.run).get("history") or [])
+            if below is None or below >= candidate:
+                return candidate
+            candidate = below
+        return floor
+
+    @staticmethod
+    def _step_of(rows: Sequence[str]) -> int | None:
+        if not rows:
+            return None
+        step = decode_rows(rows[:1])[0].get("_step")
+        return int(step) if isinstance(step, (int, float)) else None
+
+    def _keys_known(self) -> bool:
+        if not self.keys:
+            return True
+        known = self.history_keys.get("keys") or {}
+        missing = [key for key in self.keys if not _known_key(key, known)]
+        if missing:
+            warnings.warn(
+                f"run {'/'.join(self.run.path)} has no history key(s) {missing}: the scan is empty",
+                UserWarning,
+                stacklevel=4,
+            )
+            return False
+        return True
+
+    # ------------------------------------------------------------------ pages
+    def ranges(self) -> Iterator[tuple[int, int]]:
+        """The step ranges [lo, hi) the scan reads, in order."""
+        lo = self.start
+        while lo < self.stop:
+            hi = min(lo + self.page_span, self.stop)
+            yield lo, hi
+            lo = hi
+
+    def fetch(self, lo: int, hi: int) -> list[Any]:
+        """One page: row JSON strings, or with `keys` the row objects holding all of them."""
+        if not self.keys:
+            variables = {**self._base, "minStep": lo, "maxStep": hi, "pageSize": hi - lo}
+            data = self._transport.graphql(HISTORY_PAGE_QUERY, variables)
+            return list(_run_node(data, self.run).get("history") or [])
+        wanted = self.keys if "_step" in self.keys else [*self.keys, "_step"]
+        spec = {"keys": wanted, "minStep": lo, "maxStep": hi - 1, "samples": hi - lo}
+        data = self._transport.graphql(
+            SAMPLED_HISTORY_PAGE_QUERY, {**self._base, "spec": json.dumps(spec)}
+        )
+        pages = _run_node(data, self.run).get("sampledHistory") or [[]]
+        return _int_steps([dict(row) for row in pages[0] or []])
+
+    def pages(self, decode: Callable[[list[Any], int, int], T]) -> Generator[T, None, None]:
+        """`decode(fetch(lo, hi), lo, hi)` for every range, run ahead on the thread pool and
+        yielded in step order; at most 2 x max_workers pages are in flight or waiting. When the
+        generator ends (done, closed, or a page failed), pages not started are dropped and those
+        in flight are waited for, so nothing keeps running behind the caller's back."""
+        ranges = self.ranges()
+        first = next(ranges, None)
+        if first is None:
+            return
+        pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="wandb-history")
+        stopped = threading.Event()
+
+        def job(lo: int, hi: int) -> T:
+            if stopped.is_set():
+                raise CancelledError
+            return decode(self.fetch(lo, hi), lo, hi)
+
+        pending: deque[Future[T]] = deque([pool.submit(job, *first)])
+        try:
+            for lo, hi in ranges:
+                pending.append(pool.submit(job, lo, hi))
+                if len(pending) >= 2 * self.max_workers:
+                    break
+            while pending:
+                page = pending.popleft().result()
+                following = next(ranges, None)
+                if following is not None:
+                    pending.append(pool.submit(job, *following))
+                yield page
+        finally:
+            stopped.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _decode_dicts(self, raw: list[Any], lo: int, hi: int) -> list[dict[str, Any]]:
+        rows = raw if self.keys else decode_rows(raw, "/".join(self.run.path))
+        return _in_range(rows, lo, hi)
+
+    def _decode_table(self, raw: list[Any], lo: int, hi: int) -> pa.Table | list[dict[str, Any]]:
+        import pyarrow as pa
+
+        table: pa.Table | None = None
+        if self.keys:
+            try:
+                table = pa.Table.from_pylist(raw)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                table = None
+        else:
+            table = rows_to_table(raw)
+        if table is not None and _step_bounds_ok(table, lo, hi):
+            return table
+        return self._decode_dicts(raw, lo, hi)
+
+    # ------------------------------------------------------------------ results
+    def __iter__(self) -> HistoryScan:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._rows is None:
+            self._rows = self._iter_rows()
+        return next(self._rows)
+
+    def _iter_rows(self) -> Generator[dict[str, Any], None, None]:
+        pages = self.pages(self._decode_dicts)
+        try:
+            for page in pages:
+                yield from page
+        finally:
+            pages.close()
+
+    def close(self) -> None:
+        """Stop iterating: pages in flight finish and are dropped, no further pages are asked."""
+        if self._rows is None:
+            self._rows = self._iter_rows()
+        self._rows.close()
+
+    def to_arrow(self) -> pa.Table:
+        """Every row of the scan as one Arrow table (types promoted across pages)."""
+        import pyarrow as pa
+
+        parts = list(self.pages(self._decode_table))
+        if all(isinstance(p, pa.Table) for p in parts):
+            tables = [p for p in parts if isinstance(p, pa.Table) and p.num_rows]
+            if not tables:
+                return pa.table({})
+            try:
+                return pa.concat_tables(tables, promote_options="permissive")
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                pass
+        return pa.Table.from_pandas(frame_from_parts(parts), preserve_index=False)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Every row of the scan as a DataFrame, decoded page by page in Arrow (no dict rows)."""
+        return frame_from_parts(list(self.pages(self._decode_table)))
+
+
+def scan_history(
+    run: Run,
+    keys: Sequence[str] | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    *,
+    max_workers: int = DEFAULT_WORKERS,
+) -> HistoryScan:
+    """Every history row of `run` in [min_step, max_step) (see `HistoryScan`)."""
+    return HistoryScan(run, keys, page_size, min_step, max_step, max_workers=max_workers)
+
+
+def history_frame(
+    run: Run,
+    keys: Sequence[str] | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    *,
+    max_workers: int = DEFAULT_WORKERS,
+) -> pd.DataFrame:
+    """Every history row of `run` as a DataFrame, through the columnar fast path."""
+    return scan_history(
+        run, keys, page_size, min_step, max_step, max_workers=max_workers
+    ).to_pandas()
+
+
+# ---------------------------------------------------------------------------- sampled
+def sampled_history(
+    run: Run,
+    samples: int = 500,
+    keys: Sequence[str] | None = None,
+    x_axis: str = "_step",
+    pandas: bool = True,
+    stream: str = "default",
+) -> pd.DataFrame | list[dict[str, Any]]:
+    """At most `samples` rows spread over the run; with `keys` only rows holding all of them
+    (plus `x_axis`); `stream="system"` reads the system-metrics stream."""
+    samples = check_samples(samples)
+    stream = check_stream(stream)
+    wanted = check_keys(keys)
+    if not isinstance(x_axis, str) or not x_axis:
+        raise InvalidInputError(f"x_axis must be a non-empty string, got {x_axis!r}")
+    if wanted and stream != "default":
+        raise InvalidInputError("keys can only be given with stream='default'")
+    variables = {"project": run.project, "entity": run.entity, "name": run.id}
+    transport = run.client.transport
+    rows: list[dict[str, Any]]
+    if wanted:
+        spec = json.dumps({"keys": [x_axis, *wanted], "samples": samples})
+        node = _run_node(
+            transport.graphql(RUN_SAMPLED_HISTORY_QUERY, {**variables, "specs": [spec]}), run
+        )
+        lists = node.get("sampledHistory") or [[]]
+        rows = _int_steps([dict(row) for row in lists[0] or []])
+        info = node.get("historyKeys") or {}
+        known = (json.loads(info) if isinstance(info, str) else info).get("keys") or {}
+        missing = [key for key in [x_axis, *wanted] if not _known_key(key, known)]
+        if missing:
+            warnings.warn(
+                f"run {'/'.join(run.path)} has no history key(s) {missing}", UserWarning, 3
+            )
+    else:
+        field = "history" if stream == "default" else "events"
+        data = transport.graphql(RUN_FULL_HISTORY_QUERY % field, {**variables, "samples": samples})
+        rows = decode_rows(_run_node(data, run).get(field) or [], "/".join(run.path))
+    if pandas:
+        import pandas as pd
+
+        return pd.DataFrame.from_records(rows)
+    return rows
+
+
+def runs_histories(
+    runs: Runs,
+    samples: int = 500,
+    keys: Sequence[str] | None = None,
+    x_axis: str = "_step",
+    format: str = "default",
+    stream: str = "default",
+    *,
+    max_workers: int = 8,
+) -> pd.DataFrame | list[dict[str, Any]]:
+    """Sampled history of every run in `runs` with a `run_id` column, fetched in parallel
+    (at most `max_workers` runs at once): a list of dicts, or with `format="pandas"` one
+    DataFrame with sorted columns."""
+    if format not in HISTORIES_FORMATS:
+        raise InvalidInputError(f"format must be one of {HISTORIES_FORMATS}, got {format!r}")
+    check_samples(samples)
+    check_stream(stream)
+    wanted = check_keys(keys)
+    workers = check_workers(max_workers)
+    if wanted and stream != "default":
+        raise InvalidInputError("keys can only be given with stream='default'")
+    members = list(runs)
+
+    def one(run: Run) -> list[dict[str, Any]]:
+        rows = sampled_history(run, samples, wanted, x_axis, pandas=False, stream=stream)
+        assert isinstance(rows, list)
+        for row in rows:
+            row["run_id"] = run.id
+        return rows
+
+    with ThreadPoolExecutor(min(workers, max(1, len(members)))) as pool:
+        per_run = list(pool.map(one, members))
+    if format == "default":
+        return [row for rows in per_run for row in rows]
+    import pandas as pd
+
+    frames = [pd.DataFrame.from_records(rows) for rows in per_run if rows]
+    if not frames:
+        return pd.DataFrame()
+    combined = pd.concat(frames, ignore_index=True, sort=False)
+    return combined[sorted(combined.columns)]

@@ -1,0 +1,196 @@
+"""Tasks over artifacts: download and verify, record use, and promote by moving an alias."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE, CachePolicy
+from prefect.context import TaskRunContext
+from prefect.events import emit_event
+from prefect.logging import get_run_logger
+
+from prefect_wandb_public.api.artifacts import Artifact
+from prefect_wandb_public.credentials import WandbCredentials
+from prefect_wandb_public.errors import InvalidInputError, NotFoundError
+from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key, json_safe
+
+PINNED_VERSION = re.compile(r":v\d+$")
+
+
+class PinnedVersionOnly(CachePolicy):
+    """Cache only when the `name` input pins a version (`...:v3`), which never changes;
+    an alias or `latest` may point elsewhere tomorrow, so those are never cached."""
+
+    def compute_key(
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
+    ) -> str | None:
+        name = inputs.get("name")
+        if not isinstance(name, str) or not PINNED_VERSION.search(name):
+            return None
+        return "pinned"
+
+
+def artifact_record(artifact: Artifact) -> dict[str, Any]:
+    """An artifact as plain data."""
+    return {
+        "id": artifact.id,
+        "name": artifact.name,
+        "qualified_name": artifact.qualified_name,
+        "entity": artifact.entity,
+        "project": artifact.project,
+        "type": artifact.type,
+        "version": artifact.version,
+        "aliases": list(artifact.aliases),
+        "digest": artifact.digest,
+        "size": artifact.size,
+        "file_count": artifact.file_count,
+        "metadata": json_safe(artifact.metadata),
+        "url": artifact.url,
+    }
+
+
+def _resource_id(artifact: Artifact) -> str:
+    return f"wandb.artifact.{artifact.entity}/{artifact.project}/{artifact.name}"
+
+
+@task(
+    name="Download W&B artifact",
+    cache_policy=PinnedVersionOnly() + INPUTS + TASK_SOURCE,
+    persist_result=True,
+    timeout_seconds=3600,
+    **TRANSIENT_RETRIES,
+)
+def download_artifact(
+    credentials: WandbCredentials,
+    name: str,
+    root: str | None = None,
+    type: str | None = None,
+    verify: bool = True,
+) -> dict[str, Any]:
+    """Download `entity/project/name:alias` (streamed, md5-checked, atomic) to `root` (any
+    fsspec URL) and, by default, verify the whole tree against the manifest.
+
+    Returns the artifact record plus `root`. Downloads of a pinned version (`:vN`) are cached
+    by inputs; alias and `latest` reads always go to the server.
+    """
+    artifact = credentials.get_client().artifact(name, type=type)
+    path = artifact.download(root)
+    if verify:
+        artifact.verify(path)
+    get_run_logger().info(
+        "downloaded %s (%d files) to %s", artifact.qualified_name, artifact.file_count, path
+    )
+    create_link_artifact(
+        artifact.url,
+        link_text=artifact.qualified_name,
+        key=artifact_key("wandb-artifact", artifact.collection_name),
+        description=f"W&B artifact {artifact.qualified_name} downloaded to {path}",
+    )
+    return {**artifact_record(artifact), "root": str(path)}
+
+
+@task(name="Use W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def use_artifact(
+    credentials: WandbCredentials,
+    run_path: str,
+    name: str,
+    use_as: str | None = None,
+) -> dict[str, Any]:
+    """Record artifact `name` as an input of the run at `run_path` (lineage)."""
+    api = credentials.get_client()
+    artifact = api.artifact(name)
+    run = api.run(run_path)
+    used = run.use_artifact(artifact, use_as=use_as)
+    get_run_logger().info("run %s uses %s", run_path, artifact.qualified_name)
+    return artifact_record(used)
+
+
+@task(name="Promote W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def promote_artifact(
+    credentials: WandbCredentials,
+    name: str,
+    alias: str = "production",
+) -> dict[str, Any] | None:
+    """Move `alias` to the version `name` resolves to; returns the previous holder's record
+    (None when no version held it). Emits `wandb.artifact.promoted` and a markdown summary."""
+    if not alias or "/" in alias or ":" in alias or re.fullmatch(r"v\d+|latest", alias):
+        raise InvalidInputError(f"cannot promote to alias {alias!r}")
+    api = credentials.get_client()
+    artifact = api.artifact(name)
+    collection = f"{artifact.entity}/{artifact.project}/{artifact.collection_name}"
+    try:
+        previous: Artifact | None = api.artifact(f"{collection}:{alias}")
+    except NotFoundError:
+        previous = None
+    previous_record = artifact_record(previous) if previous is not None else None
+    if previous is not None and previous.id == artifact.id:
+        get_run_logger().info("%s already holds %r", artifact.qualified_name, alias)
+        return previous_record
+    artifact.aliases.append(alias)
+    artifact.save()
+    logged_by = artifact.logged_by()
+    related = []
+    if logged_by is not None:
+        related.append(
+            {
+                "prefect.resource.id": f"wandb.run.{'/'.join(logged_by.path)}",
+                "prefect.resource.role": "run",
+                "prefect.resource.name": logged_by.name,
+            }
+        )
+    emit_event(
+        event="wandb.artifact.promoted",
+        resource={
+            "prefect.resource.id": _resource_id(artifact),
+            "prefect.resource.name": artifact.qualified_name,
+        },
+        related=related,
+        payload={
+            "alias": alias,
+            "version": artifact.version,
+            "previous": previous.version if previous is not None else None,
+            "url": artifact.url,
+        },
+    )
+    before = previous.version if previous is not None else "nobody"
+    create_markdown_artifact(
+        f"### Promoted `{collection}:{artifact.version}` to `{alias}`\n\n"
+        f"| | version | digest |\n|---|---|---|\n"
+        f"| before | {before} | {previous.digest if previous is not None else '-'} |\n"
+        f"| after | {artifact.version} | {artifact.digest} |\n\n"
+        f"Logged by run: {'/'.join(logged_by.path) if logged_by else 'unknown'} — "
+        f"[open in W&B]({artifact.url})\n",
+        key=artifact_key("wandb-promotion", artifact.collection_name, alias),
+        description=f"Alias {alias} moved from {before} to {artifact.version}",
+    )
+    get_run_logger().info(
+        "moved %r of %s from %s to %s", alias, collection, before, artifact.version
+    )
+    return previous_record
+
+
+def restore_alias(
+    credentials: WandbCredentials, collection: str, alias: str, version: str | None
+) -> None:
+    """Compensating action for a promotion: give `alias` back to `version` (or remove it)."""
+    api = credentials.get_client()
+    try:
+        holder: Artifact | None = api.artifact(f"{collection}:{alias}")
+    except NotFoundError:
+        holder = None
+    if version is None:
+        if holder is not None:
+            holder.aliases.remove(alias)
+            holder.save()
+        return
+    target = api.artifact(f"{collection}:{version}")
+    if alias not in target.aliases:
+        target.aliases.append(alias)
+        target.save()

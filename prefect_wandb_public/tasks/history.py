@@ -1,0 +1,112 @@
+"""Tasks over run history: fetch it as a DataFrame, export one run or a whole project."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import TYPE_CHECKING, Any, Literal, cast
+from uuid import UUID
+
+from prefect import task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+
+from prefect_wandb_public.api.export import export_history
+from prefect_wandb_public.credentials import WandbCredentials
+from prefect_wandb_public.errors import InvalidInputError
+from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@task(name="Fetch W&B run history", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def fetch_run_history(
+    credentials: WandbCredentials,
+    run_path: str,
+    keys: Sequence[str] | None = None,
+    min_step: int | None = None,
+    max_step: int | None = None,
+) -> pd.DataFrame:
+    """Every history row of a run (with `keys`: the rows holding all of them) as a DataFrame."""
+    run = credentials.get_client().run(run_path)
+    frame = run.history_frame(
+        keys=list(keys) if keys else None, min_step=min_step, max_step=max_step
+    )
+    get_run_logger().info("fetched %d history rows of %s", len(frame), run_path)
+    return frame
+
+
+@task(name="Export W&B run history", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def export_run_history(
+    credentials: WandbCredentials,
+    run_path: str,
+    destination: str,
+    format: Literal["parquet", "csv"] | None = None,
+    keys: Sequence[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Stream a run's history to `destination` (a path or any fsspec URL), written atomically;
+    returns `{"run": path, "destination": url, "rows": n}`."""
+    run = credentials.get_client().run(run_path)
+    rows = export_history(
+        run, destination, format, keys=list(keys) if keys else None, storage_options=storage_options
+    )
+    get_run_logger().info("exported %d history rows of %s to %s", rows, run_path, destination)
+    return {"run": run_path, "destination": destination, "rows": rows}
+
+
+@task(name="Export W&B project histories", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def export_project_histories(
+    credentials: WandbCredentials,
+    path: str,
+    destination_dir: str,
+    filters: Mapping[str, Any] | None = None,
+    format: Literal["parquet", "csv"] = "parquet",
+    keys: Sequence[str] | None = None,
+    max_workers: int = 4,
+    storage_options: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Export the history of every run of `entity/project` matching `filters` to
+    `<destination_dir>/<run_id>.<format>`, several runs at once; a progress artifact follows."""
+    if format not in ("parquet", "csv"):
+        raise InvalidInputError(f"format must be 'parquet' or 'csv', got {format!r}")
+    if max_workers < 1:
+        raise InvalidInputError(f"max_workers must be >= 1, got {max_workers}")
+    logger = get_run_logger()
+    api = credentials.get_client()
+    runs = list(api.runs(path, filters=filters, per_page=500))
+    progress = cast(
+        UUID,
+        create_progress_artifact(
+            0.0,
+            key=artifact_key("wandb-export", path),
+            description=f"History export of {len(runs)} runs of {path}",
+        ),
+    )
+    results: list[dict[str, Any]] = []
+
+    def export_one(run_id: str) -> dict[str, Any]:
+        target = posixpath.join(destination_dir.rstrip("/"), f"{run_id}.{format}")
+        run = api.run(f"{path}/{run_id}")
+        rows = export_history(
+            run,
+            target,
+            format,
+            keys=list(keys) if keys else None,
+            storage_options=storage_options,
+        )
+        return {"run": f"{path}/{run_id}", "destination": target, "rows": rows}
+
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="wandb-export") as pool:
+        futures = [pool.submit(export_one, run.id) for run in runs]
+        for done, future in enumerate(as_completed(futures), start=1):
+            results.append(future.result())
+            update_progress_artifact(progress, 100.0 * done / len(futures))
+    if not runs:
+        update_progress_artifact(progress, 100.0)
+    results.sort(key=lambda r: r["run"])
+    logger.info("exported %d runs of %s to %s", len(results), path, destination_dir)
+    return results

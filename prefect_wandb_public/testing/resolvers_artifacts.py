@@ -1,0 +1,562 @@
+"""Resolvers for run files and artifacts: store objects to the wire shapes of
+`schema_artifacts.graphql`, mutations to store calls.
+
+`Resolvers` merges `root()` into its root value and `project_fields` / `run_fields` into its
+project and run nodes. `__typename` keys let graphql-core pick the concrete type of the abstract
+`ArtifactCollection` and `ArtifactCreator`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from prefect_wandb_public.testing.files_http import (
+    artifact_file_url,
+    blob_url,
+    hex_of,
+    manifest_url,
+    run_file_url,
+)
+from prefect_wandb_public.testing.filters import FilterError, compile_filter, sort_documents
+from prefect_wandb_public.testing.resolvers import Resolvers, _json_arg, connection
+from prefect_wandb_public.testing.store import (
+    Artifact,
+    ArtifactCollection,
+    ManifestEntry,
+    Project,
+    Run,
+    RunFile,
+    StoreError,
+    StoreNotFound,
+    _mimetype,
+    check_file_name,
+    encode_id,
+    iso,
+    json_dumps,
+)
+
+DEFAULT_VERSIONS_ORDER = "-versionIndex"
+DEFAULT_VERSIONS_FILTERS = '{"state": "COMMITTED"}'
+DEFAULT_COLLECTIONS_ORDER = "-createdAt"
+
+
+def like_to_regex(pattern: str) -> re.Pattern[str]:
+    """A MySQL LIKE pattern (`%` any run, `_` one character) as a full-match regex."""
+    parts = ("." if ch == "_" else ".*" if ch == "%" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts), re.S)
+
+
+class ArtifactResolvers:
+    """Files and artifacts for the `Resolvers` of one store."""
+
+    def __init__(self, base: Resolvers) -> None:
+        self.base = base
+        self.store = base.store
+        self.public_url: Callable[[], str] = lambda: ""
+
+    # ------------------------------------------------------------------ hooks
+    def root(self) -> dict[str, Any]:
+        return {
+            "artifact": self.artifact_by_id,
+            "artifactCollection": self.collection_by_id,
+            "createRunFiles": self.create_run_files,
+            "markRunFilesUploaded": self.mark_run_files_uploaded,
+            "deleteFiles": self.delete_files,
+            "createArtifact": self.create_artifact,
+            "useArtifact": self.use_artifact,
+            "updateArtifact": self.update_artifact,
+            "deleteArtifact": self.delete_artifact,
+            "addAliases": self.add_aliases,
+            "deleteAliases": self.delete_aliases,
+        }
+
+    def project_fields(self, proj: Project) -> dict[str, Any]:
+        return {
+            "artifactCollectionMembership": lambda name: self.membership_by_name(proj, name),
+            "artifact": lambda name, enableTracking=None: self._maybe(
+                self.store.resolve_artifact(proj.entity, proj.name, name), self.artifact_node
+            ),
+            "artifactType": lambda name: (
+                self.type_node(proj, name) if name in proj.artifact_types else None
+            ),
+            "artifactTypes": lambda after=None, first=None, includeAll=None: self.base_connection(
+                list(proj.artifact_types), first, after, lambda name: self.type_node(proj, name)
+            ),
+            "artifactCollection": lambda name: self._maybe(
+                proj.collections.get(name), self.collection_node
+            ),
+            "artifactCollections": lambda after=None, first=None, filters=None, order=None: (
+                self.collections(proj, None, after, first, filters, order)
+            ),
+        }
+
+    def run_fields(self, run: Run) -> dict[str, Any]:
+        return {
+            "__typename": "Run",
+            "fileCount": len(run.files),
+            "files": lambda names=None, after=None, first=None, pattern=None: self.run_files(
+                run, names, after, first, pattern
+            ),
+            "outputArtifacts": lambda after=None, first=None: self.base_connection(
+                self.store.run_artifacts(run, "output"), first, after, self.artifact_node
+            ),
+            "inputArtifacts": lambda after=None, first=None: self.base_connection(
+                self.store.run_artifacts(run, "input"), first, after, self.artifact_node
+            ),
+        }
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def base_connection(
+        items: Sequence[Any], first: int | None, after: str | None, node: Callable[..., Any]
+    ) -> dict[str, Any]:
+        return connection(items, first, after, node)
+
+    @staticmethod
+    def _maybe(value: Any, node: Callable[[Any], Any]) -> Any:
+        return None if value is None else node(value)
+
+    def _project(self, entity: str, project: str) -> Project:
+        return self.store.require_project(entity, project)
+
+    # ------------------------------------------------------------------ run files
+    def run_files(
+        self,
+        run: Run,
+        names: Sequence[str] | None,
+        after: str | None,
+        first: int | None,
+        pattern: str | None,
+    ) -> dict[str, Any]:
+        wanted = [n for n in names or [] if n is not None]
+        if wanted and pattern:
+            raise StoreError("files: pattern cannot be combined with names")
+        files = sorted(run.files.values(), key=lambda f: f.name)
+        if wanted:
+            keep = set(wanted)
+            files = [f for f in files if f.name in keep]
+        elif pattern:
+            regex = like_to_regex(pattern)
+            files = [f for f in files if regex.fullmatch(f.name)]
+        return self.base_connection(files, first, after, lambda f: self.run_file_node(run, f))
+
+    def run_file_node(self, run: Run, record: RunFile) -> dict[str, Any]:
+        base = self.public_url()
+        url = run_file_url(base, run.entity, run.project, run.name, record.name)
+        return {
+            "__typename": "File",
+            "id": record.id,
+            "name": record.name,
+            "displayName": record.name,
+            "url": lambda upload=False: url,
+            "directUrl": blob_url(base, record.md5),
+            "sizeBytes": record.size,
+            "mimetype": record.mimetype,
+            "updatedAt": iso(record.updated_at),
+            "md5": record.md5,
+            "digest": record.md5,
+            "storagePath": f"{run.entity}/{run.project}/{run.name}/{record.name}",
+            "uploadUrl": url,
+            "uploadHeaders": [],
+        }
+
+    def create_run_files(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        run = self.store.require_run(input["entityName"], input["projectName"], input["runName"])
+        base = self.public_url()
+        files = []
+        for name in input["files"]:
+            check_file_name(name)
+            url = run_file_url(base, run.entity, run.project, run.name, name)
+            files.append(
+                {
+                    "id": encode_id("File", "upload", run.name, name),
+                    "name": name,
+                    "displayName": name,
+                    "url": url,
+                    "uploadUrl": url,
+                    "directUrl": url,
+                    "sizeBytes": 0,
+                    "uploadHeaders": [],
+                }
+            )
+        return {"runID": run.id, "uploadHeaders": [], "files": files}
+
+    def mark_run_files_uploaded(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        run = self.store.require_run(input["entityName"], input["projectName"], input["runName"])
+        missing = [name for name in input["files"] if name not in run.files]
+        if missing:
+            raise StoreNotFound(f"files {missing} of run {run.name} were not uploaded (not found)")
+        return {"success": True}
+
+    def delete_files(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        return {"success": self.store.delete_run_files(input["files"]) > 0}
+
+    # ------------------------------------------------------------------ artifacts
+    def artifact_by_id(self, id: str) -> Any:
+        try:
+            return self.artifact_node(self.store.artifact_by_id(id))
+        except StoreNotFound:
+            return None
+
+    def artifact_node(self, artifact: Artifact) -> dict[str, Any]:
+        store = self.store
+        coll = store.collection_of(artifact)
+        proj = self._project(artifact.entity, artifact.project)
+        return {
+            "__typename": "Artifact",
+            "id": artifact.id,
+            "artifactSequence": lambda: self.collection_node(coll),
+            "versionIndex": artifact.version_index,
+            "artifactType": lambda: self.type_node(proj, artifact.type),
+            "description": artifact.description,
+            "metadata": json_dumps(artifact.metadata),
+            "ttlDurationSeconds": artifact.ttl_duration_seconds or -1,
+            "ttlIsInherited": artifact.ttl_duration_seconds is None,
+            "tags": [{"id": encode_id("Tag", t), "name": t} for t in artifact.tags],
+            "historyStep": None,
+            "state": artifact.state,
+            "size": artifact.size,
+            "digest": artifact.digest,
+            "digestAlgorithm": "MANIFEST_MD5",
+            "commitHash": artifact.digest[:12],
+            "fileCount": len(artifact.entries),
+            "createdAt": iso(artifact.created_at),
+            "updatedAt": iso(artifact.updated_at or artifact.created_at),
+            "aliases": lambda: self.alias_nodes(coll, artifact),
+            "currentManifest": lambda: self.manifest_node(artifact),
+            "files": lambda names=None, after=None, first=None: self.artifact_files(
+                artifact, names, after, first
+            ),
+            "usedBy": lambda after=None, first=None: self.base_connection(
+                self.users_of(artifact), first, after, self.base.run_node
+            ),
+            "createdBy": lambda: self.creator_of(artifact),
+            "artifactMemberships": lambda after=None, first=None: self.base_connection(
+                [artifact], first, after, lambda a: self.membership_node(coll, a)
+            ),
+        }
+
+    def users_of(self, artifact: Artifact) -> list[Run]:
+        runs = (self.store.get_run(*key) for key in artifact.used_by)
+        return [run for run in runs if run is not None]
+
+    def creator_of(self, artifact: Artifact) -> Any:
+        if artifact.created_by is None:
+            return None
+        run = self.store.get_run(artifact.entity, artifact.project, artifact.created_by)
+        return None if run is None else self.base.run_node(run)
+
+    def alias_nodes(self, coll: ArtifactCollection, artifact: Artifact) -> list[dict[str, Any]]:
+        """`vN` first, then every alias of the collection pointing at this version."""
+        names = [artifact.version, *self.store.aliases_of(artifact)]
+        return [self.alias_node(coll, name, artifact) for name in names]
+
+    def alias_node(
+        self, coll: ArtifactCollection, alias: str, artifact: Artifact | None
+    ) -> dict[str, Any]:
+        return {
+            "__typename": "ArtifactAlias",
+            "id": encode_id("ArtifactAlias", coll.id, alias),
+            "alias": alias,
+            "artifactCollection": lambda: self.collection_node(coll),
+            "artifact": lambda: self._maybe(artifact, self.artifact_node),
+        }
+
+    def manifest_node(self, artifact: Artifact) -> dict[str, Any]:
+        url = manifest_url(self.public_url(), artifact.id)
+        return {
+            "id": encode_id("ArtifactManifest", artifact.id),
+            "type": "FULL",
+            "file": {
+                "__typename": "File",
+                "id": encode_id("File", "manifest", artifact.id),
+                "name": "wandb_manifest.json",
+                "displayName": "wandb_manifest.json",
+                "url": lambda upload=False: url,
+                "directUrl": url,
+                "sizeBytes": 0,
+                "mimetype": "application/json",
+            },
+        }
+
+    def artifact_files(
+        self,
+        artifact: Artifact,
+        names: Sequence[str] | None,
+        after: str | None,
+        first: int | None,
+    ) -> dict[str, Any]:
+        entries = list(artifact.entries.values())
+        if names:
+            keep = set(names)
+            entries = [e for e in entries if e.path in keep]
+        return self.base_connection(
+            entries, first, after, lambda e: self.artifact_file_node(artifact, e)
+        )
+
+    def artifact_file_node(self, artifact: Artifact, entry: ManifestEntry) -> dict[str, Any]:
+        base = self.public_url()
+        url = artifact_file_url(base, artifact, entry.path, entry.birth_artifact_id, entry.digest)
+        return {
+            "__typename": "File",
+            "id": encode_id("File", artifact.id, entry.path),
+            "name": entry.path,
+            "displayName": entry.path,
+            "url": lambda upload=False: url,
+            "directUrl": blob_url(base, entry.digest),
+            "sizeBytes": entry.size,
+            "mimetype": _mimetype(entry.path),
+            "updatedAt": iso(artifact.created_at),
+            "md5": entry.digest,
+            "digest": entry.digest,
+            "storagePath": f"wandb_artifacts/{hex_of(entry.digest)}",
+        }
+
+    def membership_by_name(self, proj: Project, name: str) -> Any:
+        collection, _, alias = name.partition(":")
+        coll = proj.collections.get(collection)
+        if coll is None:
+            return None
+        artifact = self.store.version_of(coll, alias or "latest")
+        return None if artifact is None else self.membership_node(coll, artifact)
+
+    def membership_node(self, coll: ArtifactCollection, artifact: Artifact) -> dict[str, Any]:
+        return {
+            "__typename": "ArtifactCollectionMembership",
+            "id": encode_id("ArtifactCollectionMembership", coll.id, artifact.version_index),
+            "versionIndex": artifact.version_index,
+            "createdAt": iso(artifact.created_at),
+            "aliases": lambda: self.alias_nodes(coll, artifact),
+            "artifactCollection": lambda: self.collection_node(coll),
+            "artifact": lambda: self.artifact_node(artifact),
+            "files": lambda names=None, after=None, first=None: self.artifact_files(
+                artifact, names, after, first
+            ),
+        }
+
+    # ------------------------------------------------------------------ collections and types
+    def collection_by_id(self, id: str) -> Any:
+        with self.store.lock:
+            for proj in self.store.projects.values():
+                for coll in proj.collections.values():
+                    if coll.id == id:
+                        return self.collection_node(coll)
+        return None
+
+    def collection_node(self, coll: ArtifactCollection) -> dict[str, Any]:
+        proj = self._project(coll.entity, coll.project)
+        live = [a for a in coll.versions if a.state != "DELETED"]
+        updated = max((a.updated_at or a.created_at for a in live), default=coll.created_at)
+        return {
+            "__typename": "ArtifactSequence",
+            "id": coll.id,
+            "name": coll.name,
+            "description": coll.description,
+            "createdAt": iso(coll.created_at),
+            "updatedAt": iso(updated),
+            "project": lambda: self.base.project_node(proj),
+            "defaultArtifactType": lambda: self.type_node(proj, coll.type),
+            "tags": {"edges": []},
+            "aliases": lambda after=None, first=None: self.base_connection(
+                list(coll.aliases.items()),
+                first,
+                after,
+                lambda item: self.alias_node(coll, item[0], self.store.version_of(coll, item[0])),
+            ),
+            "artifacts": lambda after=None, first=None, order=None, filters=None: self.versions(
+                coll, after, first, order, filters
+            ),
+            "artifactMembership": lambda aliasName: self._maybe(
+                self.store.version_of(coll, aliasName), lambda a: self.membership_node(coll, a)
+            ),
+            "latestArtifact": lambda: self._maybe(
+                self.store.version_of(coll, "latest"), self.artifact_node
+            ),
+        }
+
+    def versions(
+        self,
+        coll: ArtifactCollection,
+        after: str | None,
+        first: int | None,
+        order: str | None,
+        filters: str | None,
+    ) -> dict[str, Any]:
+        """A collection's live versions matching `filters` (default: committed ones), newest
+        first unless `order` says otherwise."""
+        docs = [
+            {
+                "state": a.state,
+                "versionIndex": a.version_index,
+                "digest": a.digest,
+                "createdAt": iso(a.created_at),
+                "updatedAt": iso(a.updated_at or a.created_at),
+                "description": a.description,
+                "metadata": a.metadata,
+                "aliases": self.store.aliases_of(a),
+                "tags": a.tags,
+                "_seq": a.version_index,
+                "_artifact": a,
+            }
+            for a in coll.versions
+            if a.state != "DELETED"
+        ]
+        chosen = self._select(
+            docs, filters or DEFAULT_VERSIONS_FILTERS, order or DEFAULT_VERSIONS_ORDER
+        )
+        conn = self.base_connection(chosen, first, after, lambda a: a)
+        conn["edges"] = [
+            {
+                "node": self.artifact_node(e["node"]),
+                "version": e["node"].version,
+                "cursor": e["cursor"],
+            }
+            for e in conn["edges"]
+        ]
+        return conn
+
+    def collections(
+        self,
+        proj: Project,
+        type_name: str | None,
+        after: str | None,
+        first: int | None,
+        filters: str | None,
+        order: str | None,
+    ) -> dict[str, Any]:
+        docs = [
+            {
+                "name": c.name,
+                "type": c.type,
+                "description": c.description,
+                "createdAt": iso(c.created_at),
+                "_seq": index,
+                "_artifact": c,
+            }
+            for index, c in enumerate(proj.collections.values())
+            if type_name is None or c.type == type_name
+        ]
+        chosen = self._select(docs, filters, order or DEFAULT_COLLECTIONS_ORDER)
+        return self.base_connection(chosen, first, after, self.collection_node)
+
+    @staticmethod
+    def _select(docs: list[dict[str, Any]], filters: str | None, order: str) -> list[Any]:
+        decoded = _json_arg(filters, "filters") or {}
+        try:
+            predicate = compile_filter(decoded)
+            return [
+                doc["_artifact"] for doc in sort_documents(list(filter(predicate, docs)), order)
+            ]
+        except FilterError as exc:
+            raise StoreError(str(exc)) from exc
+
+    def type_node(self, proj: Project, type_name: str) -> dict[str, Any]:
+        return {
+            "__typename": "ArtifactType",
+            "id": encode_id("ArtifactType", proj.internal_id, type_name),
+            "name": type_name,
+            "description": None,
+            "createdAt": iso(proj.artifact_types[type_name]),
+            "project": lambda: self.base.project_node(proj),
+            "artifactCollection": lambda name: self._typed_collection(proj, type_name, name),
+            "artifactCollections": lambda after=None, first=None, filters=None, order=None: (
+                self.collections(proj, type_name, after, first, filters, order)
+            ),
+            "artifact": lambda name: self._typed_artifact(proj, type_name, name),
+        }
+
+    def _typed_collection(self, proj: Project, type_name: str, name: str) -> Any:
+        coll = proj.collections.get(name)
+        return None if coll is None or coll.type != type_name else self.collection_node(coll)
+
+    def _typed_artifact(self, proj: Project, type_name: str, name: str) -> Any:
+        artifact = self.store.resolve_artifact(proj.entity, proj.name, name)
+        return (
+            None if artifact is None or artifact.type != type_name else self.artifact_node(artifact)
+        )
+
+    # ------------------------------------------------------------------ artifact mutations
+    def create_artifact(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        """Link content that already exists (digest dedup); the public API's `log_artifact`."""
+        names = list(input.get("artifactCollectionNames") or [])
+        if input.get("artifactCollectionName"):
+            names.insert(0, input["artifactCollectionName"])
+        if len(set(names)) != 1:
+            raise StoreError("createArtifact needs exactly one artifact collection name")
+        collection = names[0]
+        metadata = self._json_object(input.get("metadata"), "metadata")
+        artifact = self.store.link_artifact(
+            input["entityName"],
+            input["projectName"],
+            collection,
+            input["artifactTypeName"],
+            input["digest"],
+            run_id=input.get("runName"),
+            aliases=[
+                a["alias"]
+                for a in input.get("aliases") or []
+                if a["artifactCollectionName"] == collection
+            ],
+            description=input.get("description"),
+            metadata=metadata,
+            tags=[t["tagName"] for t in input.get("tags") or []],
+        )
+        return {"artifact": self.artifact_node(artifact)}
+
+    def use_artifact(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        artifact = self.store.artifact_by_id(input["artifactID"])
+        self.store.use_artifact(
+            artifact, input["entityName"], input["projectName"], input["runName"]
+        )
+        return {"artifact": self.artifact_node(artifact)}
+
+    def update_artifact(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        artifact = self.store.artifact_by_id(input["artifactID"])
+        self.store.update_artifact(
+            artifact,
+            description=input.get("description"),
+            metadata=self._json_object(input.get("metadata"), "metadata"),
+            tags_to_add=[t["tagName"] for t in input.get("tagsToAdd") or []],
+            tags_to_delete=[t["tagName"] for t in input.get("tagsToDelete") or []],
+            ttl_duration_seconds=input.get("ttlDurationSeconds"),
+        )
+        return {"artifact": self.artifact_node(artifact)}
+
+    def delete_artifact(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        artifact = self.store.artifact_by_id(input["artifactID"])
+        node = self.artifact_node(artifact)
+        self.store.delete_artifact(artifact, delete_aliases=bool(input.get("deleteAliases")))
+        return {"artifact": {**node, "state": "DELETED"}}
+
+    def add_aliases(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        artifact = self.store.artifact_by_id(input["artifactID"])
+        self.store.add_aliases(artifact, self._aliases_for(artifact, input["aliases"]))
+        return {"success": True}
+
+    def delete_aliases(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        artifact = self.store.artifact_by_id(input["artifactID"])
+        self.store.delete_aliases(artifact, self._aliases_for(artifact, input["aliases"]))
+        return {"success": True}
+
+    @staticmethod
+    def _aliases_for(artifact: Artifact, aliases: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Alias names of the inputs; each must name the artifact's own collection."""
+        names = []
+        for item in aliases:
+            where = (item["entityName"], item["projectName"], item["artifactCollectionName"])
+            if where != (artifact.entity, artifact.project, artifact.collection):
+                raise StoreError(
+                    f"alias {item['alias']!r} names collection {'/'.join(where)}, not the "
+                    f"artifact's {artifact.entity}/{artifact.project}/{artifact.collection}"
+                )
+            names.append(item["alias"])
+        return names
+
+    @staticmethod
+    def _json_object(value: Any, name: str) -> dict[str, Any] | None:
+        decoded = _json_arg(value, name)
+        if decoded is not None and not isinstance(decoded, dict):
+            raise StoreError(f"{name} must be a JSON object")
+        return decoded

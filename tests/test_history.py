@@ -1,0 +1,483 @@
+"""Run history: full scans, the DataFrame fast path, sampled history and `Runs.histories`.
+
+Ground truth is what each test seeded; faults are injected into the page requests mid-scan and
+the result must still equal it. The official SDK reads the same runs in the oracle test.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from prefect_wandb_public import Api
+from prefect_wandb_public.api import HistoryScan, Run
+from prefect_wandb_public.errors import CommError, InvalidInputError
+from prefect_wandb_public.testing import LocalWandbServer
+
+
+def seed(
+    server: LocalWandbServer, entity: str, project: str, rows: list[dict[str, Any]], **kwargs: Any
+) -> list[dict[str, Any]]:
+    """Create run `r` with `rows`; returns the rows as the server stores them (ints for steps)."""
+    server.create_run(entity, project, kwargs.pop("run_id", "r"), history=rows, **kwargs)
+    return [dict(row) for row in rows]
+
+
+def sparse_rows(count: int = 120, start: int = 500) -> list[dict[str, Any]]:
+    """Steps from `start` with irregular gaps; `acc` on every third row; a nested dict."""
+    rng = random.Random(3)
+    rows, step = [], start
+    for i in range(count):
+        row: dict[str, Any] = {"_step": step, "loss": round(rng.random(), 6), "epoch": i // 10}
+        if i % 3 == 0:
+            row["acc"] = i / 100
+        if i % 5 == 0:
+            row["nested"] = {"x": i, "y": {"z": -i}}
+        rows.append(row)
+        step += rng.choice((1, 1, 2, 7, 40))
+    return rows
+
+
+def dense_rows(count: int, start: int = 0) -> list[dict[str, Any]]:
+    return [{"_step": start + i, "loss": i / 7, "acc": i % 13, "lr": 0.001} for i in range(count)]
+
+
+def pages_requested(server: LocalWandbServer, operation: str = "HistoryPage") -> int:
+    return server.request_log.count(operation=operation)
+
+
+@pytest.fixture
+def run(api: Api, entity: str, project: str, server: LocalWandbServer) -> Iterator[Run]:
+    """Run `r` of a sparse history (loaded; the request log starts empty)."""
+    seed(server, entity, project, sparse_rows())
+    loaded = api.run(f"{entity}/{project}/r")
+    server.request_log.clear()
+    yield loaded
+
+
+# ---------------------------------------------------------------------------- scans
+def test_scan_returns_every_row_when_steps_start_late_and_have_gaps(
+    run: Run, server: LocalWandbServer
+) -> None:
+    truth = sparse_rows()
+    scan = run.scan_history(page_size=7)
+
+    rows = list(scan)
+
+    assert rows == truth
+    assert scan.start == truth[0]["_step"] and scan.stop == truth[-1]["_step"] + 1
+    assert pages_requested(server) == len(list(scan.ranges()))
+
+
+def test_scan_honours_min_step_inclusive_and_max_step_exclusive(run: Run) -> None:
+    truth = sparse_rows()
+    low, high = truth[10]["_step"], truth[50]["_step"]
+
+    rows = list(run.scan_history(page_size=5, min_step=low, max_step=high))
+
+    assert rows == truth[10:50]
+    assert list(run.scan_history(min_step=truth[-1]["_step"] + 1)) == []
+    assert list(run.scan_history(min_step=low, max_step=low)) == []
+
+
+def test_empty_pages_do_not_end_the_scan(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    rows = [*dense_rows(10), *dense_rows(10, 20_000), *dense_rows(10, 40_000)]
+    truth = seed(server, entity, project, rows)
+    run = api.run(f"{entity}/{project}/r")
+    server.request_log.clear()
+
+    scan = run.scan_history(page_size=10)
+    rows = list(scan)
+
+    assert rows == truth
+    assert list(scan.ranges()) == [(k * 10_000, min(k * 10_000 + 10_000, 40_010)) for k in range(5)]
+    assert pages_requested(server) == 5  # two of them empty
+
+
+def test_scan_with_keys_returns_only_rows_holding_all_of_them(
+    run: Run, server: LocalWandbServer
+) -> None:
+    truth = [
+        {"_step": r["_step"], "acc": r["acc"], "nested.y.z": r["nested"]["y"]["z"]}
+        for r in sparse_rows()
+        if "acc" in r and "nested" in r
+    ]
+
+    rows = list(run.scan_history(keys=["acc", "nested.y.z"], page_size=3))
+
+    assert [{k: row[k] for k in ("_step", "acc", "nested.y.z")} for row in rows] == truth
+    assert all(set(row) == {"_step", "acc", "nested.y.z"} for row in rows)
+    assert pages_requested(server, "SampledHistoryPage") >= 2
+    assert pages_requested(server) == 0
+
+
+def test_keys_pages_use_an_inclusive_max_step_without_duplicates(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    seed(server, entity, project, dense_rows(30))
+    run = api.run(f"{entity}/{project}/r")
+
+    rows = list(run.scan_history(keys=["acc"], page_size=4))
+
+    assert [row["_step"] for row in rows] == list(range(30))
+
+
+def test_running_run_is_read_up_to_the_last_step_seen_at_start(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    truth = seed(server, entity, project, dense_rows(50), state="running")
+    run = api.run(f"{entity}/{project}/r")
+    scan = run.scan_history(page_size=8)
+    with server.store.lock:
+        server.store.require_run(entity, project, "r").history.extend(dense_rows(25, 50))
+
+    assert list(scan) == truth
+    assert len(list(run.scan_history(page_size=8))) == 75
+
+
+def test_unknown_keys_give_an_empty_scan_with_a_warning(run: Run, server: LocalWandbServer) -> None:
+    with pytest.warns(UserWarning, match=r"no history key\(s\) \['nope'\]"):
+        scan = run.scan_history(keys=["loss", "nope"])
+
+    assert list(scan) == []
+    assert scan.to_pandas().empty
+    assert pages_requested(server, "SampledHistoryPage") == 0
+
+
+def test_a_parent_of_nested_keys_counts_as_known(run: Run) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = list(run.scan_history(keys=["nested"]))
+
+    assert [row["nested"] for row in rows] == [r["nested"] for r in sparse_rows() if "nested" in r]
+
+
+def test_empty_run_scans_to_nothing(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    seed(server, entity, project, [])
+    run = api.run(f"{entity}/{project}/r")
+
+    assert list(run.scan_history()) == []
+    assert run.history_frame().empty
+    assert pages_requested(server) == 0
+
+
+def test_closing_a_scan_midway_stops_fetching(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    seed(server, entity, project, dense_rows(400))
+    run = api.run(f"{entity}/{project}/r")
+    scan = run.scan_history(page_size=10, max_workers=2)
+
+    first = [next(scan) for _ in range(15)]
+    scan.close()
+    requested = pages_requested(server)
+
+    assert [row["_step"] for row in first] == list(range(15))
+    assert requested <= 2 + 2 * 2 + 1  # consumed pages plus the bounded prefetch window
+    assert list(scan) == []
+    assert pages_requested(server) == requested
+
+
+# ---------------------------------------------------------------------------- faults
+@pytest.mark.parametrize("kind", ["status", "reset", "truncate"])
+def test_a_failed_page_mid_scan_is_retried_without_losing_or_duplicating_rows(
+    api: Api, entity: str, project: str, server: LocalWandbServer, kind: str
+) -> None:
+    truth = seed(server, entity, project, dense_rows(200))
+    run = api.run(f"{entity}/{project}/r")
+    scan = run.scan_history(page_size=10, max_workers=1)
+    rows = [next(scan) for _ in range(55)]  # pages 0-5 consumed or in flight
+    server.inject_fault(operation="HistoryPage", kind=kind, status=503)
+
+    rows += list(scan)
+
+    assert rows == truth
+    faulted = [r for r in server.request_log.records if r.fault == kind]
+    assert [r.operation for r in faulted] == ["HistoryPage"]
+    assert pages_requested(server) == 20 + 1
+    if kind == "status":
+        assert server.request_log.count(operation="HistoryPage", status=503) == 1
+
+
+def test_a_failed_keys_page_is_retried(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    seed(server, entity, project, dense_rows(60))
+    run = api.run(f"{entity}/{project}/r")
+    scan = run.scan_history(keys=["acc"], page_size=10, max_workers=1)
+    rows = [next(scan) for _ in range(25)]
+    server.inject_fault(operation="SampledHistoryPage", kind="reset")
+
+    rows += list(scan)
+
+    assert rows == [{"_step": i, "acc": i % 13} for i in range(60)]
+    assert pages_requested(server, "SampledHistoryPage") == 6 + 1
+
+
+@pytest.mark.parametrize("kind", ["status", "truncate"])
+def test_a_failed_page_of_the_dataframe_path_is_retried(
+    api: Api, entity: str, project: str, server: LocalWandbServer, kind: str
+) -> None:
+    truth = seed(server, entity, project, dense_rows(120))
+    run = api.run(f"{entity}/{project}/r")
+    server.inject_fault(operation="HistoryPage", kind=kind, status=503)
+
+    frame = run.history_frame(page_size=10)
+
+    pd.testing.assert_frame_equal(frame, pd.DataFrame.from_records(truth))
+    assert pages_requested(server) == 12 + 1
+
+
+def test_a_page_that_keeps_failing_raises_after_the_retry_budget(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    seed(server, entity, project, dense_rows(100))
+    run = api.run(f"{entity}/{project}/r")
+    scan = run.scan_history(page_size=10, max_workers=1)
+    server.inject_fault(operation="HistoryPage", status=503, times=50)
+
+    with pytest.raises(CommError) as failure:
+        list(scan)
+
+    assert failure.value.status == 503
+    assert server.request_log.count(operation="HistoryPage", status=503) < 50
+
+
+# ---------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        (lambda run: run.scan_history(min_step=10, max_step=5), "min_step"),
+        (lambda run: run.scan_history(page_size=0), "page_size"),
+        (lambda run: run.scan_history(page_size=-3), "page_size"),
+        (lambda run: run.scan_history(keys="loss"), "keys"),
+        (lambda run: run.scan_history(keys=["loss", 3]), "keys"),
+        (lambda run: run.scan_history(max_workers=0), "max_workers"),
+        (lambda run: run.history_frame(min_step=3, max_step=1), "min_step"),
+        (lambda run: run.history(samples=0), "samples"),
+        (lambda run: run.history(samples=-1), "samples"),
+        (lambda run: run.history(stream="gpu"), "stream"),
+        (lambda run: run.history(keys=["loss"], stream="system"), "stream"),
+        (lambda run: run.history(x_axis=""), "x_axis"),
+    ],
+    ids=[
+        "min_step>max_step",
+        "page_size=0",
+        "page_size<0",
+        "keys-not-a-list",
+        "keys-not-strings",
+        "max_workers=0",
+        "frame-min_step>max_step",
+        "samples=0",
+        "samples<0",
+        "unknown-stream",
+        "keys-with-system-stream",
+        "empty-x_axis",
+    ],
+)
+def test_bad_input_raises_before_any_request(
+    run: Run, server: LocalWandbServer, call: Any, names: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=names):
+        call(run)
+
+    assert server.request_log.records == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "names"),
+    [({"samples": 0}, "samples"), ({"format": "polars"}, "format"), ({"stream": "x"}, "stream")],
+)
+def test_bad_histories_input_raises_before_any_request(
+    api: Api, server: LocalWandbServer, entity: str, project: str, kwargs: Any, names: str
+) -> None:
+    runs = api.runs(f"{entity}/{project}")
+
+    with pytest.raises(InvalidInputError, match=names):
+        runs.histories(**kwargs)
+
+    assert server.request_log.records == []
+
+
+# ---------------------------------------------------------------------------- DataFrames
+def test_history_frame_equals_the_rows_of_the_scan(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    rows = [
+        {**row, "flag": row["_step"] % 2 == 0, "tag": f"t{row['_step'] % 3}"}
+        for row in dense_rows(95, 3)
+    ]
+    rows[40]["late"] = 1.5  # a key appearing in one page only
+    truth = seed(server, entity, project, rows)
+    run = api.run(f"{entity}/{project}/r")
+
+    frame = run.history_frame(page_size=20)
+
+    expected = pd.DataFrame.from_records(truth)
+    pd.testing.assert_frame_equal(frame[expected.columns], expected)
+    assert frame["_step"].dtype == "int64"
+
+
+def test_history_frame_keeps_nested_values_and_sparse_keys(run: Run) -> None:
+    truth = sparse_rows()
+
+    frame = run.history_frame(page_size=9)
+
+    assert frame["_step"].tolist() == [r["_step"] for r in truth]
+    assert frame["loss"].tolist() == [r["loss"] for r in truth]
+    acc = frame["acc"].tolist()
+    assert [a for a, r in zip(acc, truth, strict=True) if "acc" in r] == [
+        r["acc"] for r in truth if "acc" in r
+    ]
+    assert all(math.isnan(a) for a, r in zip(acc, truth, strict=True) if "acc" not in r)
+    nested = [n for n, r in zip(frame["nested"], truth, strict=True) if "nested" in r]
+    assert nested == [r["nested"] for r in truth if "nested" in r]
+
+
+def test_history_frame_handles_nan_and_a_key_changing_type(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    rows = dense_rows(30)
+    rows[4]["loss"] = float("nan")
+    rows[25]["acc"] = "n/a"
+    seed(server, entity, project, rows)
+    run = api.run(f"{entity}/{project}/r")
+
+    frame = run.history_frame(page_size=10)
+
+    assert len(frame) == 30
+    assert math.isnan(frame["loss"][4]) and frame["loss"][5] == rows[5]["loss"]
+    assert frame["acc"][25] == "n/a" and frame["acc"][24] == rows[24]["acc"]
+
+
+def test_history_frame_with_keys_and_to_arrow(run: Run) -> None:
+    truth = [r for r in sparse_rows() if "acc" in r]
+
+    frame = run.history_frame(keys=["acc"], page_size=11)
+    table = run.scan_history(keys=["acc"], page_size=11).to_arrow()
+
+    assert frame["acc"].tolist() == [r["acc"] for r in truth]
+    assert table.column("_step").to_pylist() == [r["_step"] for r in truth]
+
+
+# ---------------------------------------------------------------------------- sampled
+def test_history_samples_evenly_with_both_ends(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    seed(server, entity, project, dense_rows(1000))
+    run = api.run(f"{entity}/{project}/r")
+
+    rows = run.history(samples=10, pandas=False)
+    frame = run.history(samples=10)
+
+    assert isinstance(rows, list) and isinstance(frame, pd.DataFrame)
+    steps = [row["_step"] for row in rows]
+    assert len(steps) == 10 and steps[0] == 0 and steps[-1] == 999
+    assert steps == sorted(steps) and frame["_step"].tolist() == steps
+    assert len(run.history(samples=5000, pandas=False)) == 1000
+
+
+def test_history_with_keys_uses_sampled_history_and_x_axis(
+    run: Run, server: LocalWandbServer
+) -> None:
+    truth = [r for r in sparse_rows() if "acc" in r]
+
+    rows = run.history(keys=["acc"], x_axis="epoch", samples=500, pandas=False)
+
+    assert rows == [{"epoch": r["epoch"], "acc": r["acc"]} for r in truth]
+    assert server.request_log.count(operation="RunSampledHistory") == 1
+
+
+def test_history_with_unknown_keys_warns(run: Run) -> None:
+    with pytest.warns(UserWarning, match="nope"):
+        rows = run.history(keys=["nope"], pandas=False)
+
+    assert rows == []
+
+
+def test_system_stream_reads_system_metrics(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    system = [{"system.cpu": 10.0 + i, "_timestamp": 1.7e9 + i} for i in range(40)]
+    seed(server, entity, project, dense_rows(5), system_history=system)
+    run = api.run(f"{entity}/{project}/r")
+
+    rows = run.history(stream="system", samples=4, pandas=False)
+
+    assert isinstance(rows, list)
+    assert [row["system.cpu"] for row in rows] == [10.0, 23.0, 36.0, 49.0]
+    assert all(row["_wandb"] is True for row in rows)
+
+
+def test_runs_histories_fetch_every_run_with_its_id(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    for index in range(3):
+        seed(server, entity, project, dense_rows(20 + index), run_id=f"run{index}")
+    runs = api.runs(f"{entity}/{project}", order="+created_at")
+
+    rows = runs.histories(samples=5)
+    frame = runs.histories(samples=5, keys=["acc"], format="pandas")
+
+    assert isinstance(rows, list) and isinstance(frame, pd.DataFrame)
+    assert [row["run_id"] for row in rows] == ["run0"] * 5 + ["run1"] * 5 + ["run2"] * 5
+    assert list(frame.columns) == ["_step", "acc", "run_id"]
+    assert frame.groupby("run_id")["_step"].max().to_dict() == {
+        "run0": 19,
+        "run1": 20,
+        "run2": 21,
+    }
+
+
+def test_histories_of_an_empty_project_is_empty(api: Api, entity: str, server: Any) -> None:
+    server.create_project(entity, "history-empty")
+    runs = api.runs(f"{entity}/history-empty")
+
+    assert runs.histories() == []
+    assert runs.histories(format="pandas").empty
+
+
+def test_scan_object_is_a_history_scan(run: Run) -> None:
+    scan = run.scan_history()
+
+    assert isinstance(scan, HistoryScan)
+    assert iter(scan) is scan
+    assert "steps [500," in repr(scan)
+
+
+# ---------------------------------------------------------------------------- oracle
+@pytest.mark.oracle
+def test_official_sdk_reads_the_same_rows(
+    run: Run, server: LocalWandbServer, entity: str, project: str, monkeypatch: Any, tmp_path: Any
+) -> None:
+    for name, value in {
+        "WANDB_API_KEY": server.api_key,
+        "WANDB_BASE_URL": server.url,
+        "WANDB_SILENT": "true",
+        "WANDB_CACHE_DIR": str(tmp_path / "cache"),
+        "WANDB_DIR": str(tmp_path / "dir"),
+        "WANDB_CONFIG_DIR": str(tmp_path / "config"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    import wandb
+
+    official = wandb.Api(overrides={"base_url": server.url}, api_key=server.api_key)
+    theirs = official.run(f"{entity}/{project}/r")
+
+    assert list(theirs.scan_history(page_size=7)) == list(run.scan_history(page_size=7))
+    assert list(theirs.scan_history(keys=["acc"])) == list(run.scan_history(keys=["acc"]))
+    assert theirs.history(samples=9, pandas=False) == run.history(samples=9, pandas=False)
+    assert theirs.history(keys=["acc"], samples=9, pandas=False) == run.history(
+        keys=["acc"], samples=9, pandas=False
+    )
+    assert server.request_log.count(operation="RunParquetHistory") == 2
