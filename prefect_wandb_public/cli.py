@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,7 +29,9 @@ def _server(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from prefect_wandb_public.demo import run_demo
 
-    return run_demo(output=args.output)
+    if not args.verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    return run_demo(output=args.output, api_key=args.api_key)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.set_defaults(handler=_server)
     demo = commands.add_parser("demo", help="run the demo on an embedded local server")
     demo.add_argument("--output", default="demo-output", help="directory for exported files")
+    demo.add_argument("--api-key", default=None, help="key for the embedded server (40+ chars)")
+    demo.add_argument("--verbose", action="store_true", help="show Prefect's task logs")
     demo.set_defaults(handler=_demo)
     return parser
 

@@ -1,13 +1,17 @@
-"""The demo: an embedded local W&B server with the demo project, explored through `Api`."""
+"""The demo and the sample flows' command line: an embedded local W&B server with the demo
+project, a credentials block pointing at it, and the flows run against it."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from prefect_wandb_public.api import Api
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.seed import DemoSeed, seed_demo
 
@@ -15,40 +19,60 @@ if TYPE_CHECKING:
     from prefect_wandb_public.credentials import WandbCredentials
 
 
-def run_demo(output: str = "demo-output") -> int:
-    """Seed the demo project, list the sweep's runs, print the best run; returns an exit code."""
-    with LocalWandbServer() as server:
-        seed = seed_demo(server.store)
-        api = Api(api_key=server.api_key, overrides={"base_url": server.url})
-        print(f"Local W&B server: {server.url}  (project {seed.entity}/{seed.project})")
-        sweep = api.sweep(f"{seed.entity}/{seed.project}/{seed.sweep}")
-        metric, goal = sweep.config["metric"]["name"], sweep.config["metric"]["goal"]
-        print(f"Sweep {sweep.id!r} ({sweep.config['method']}, {metric} {goal})")
-        runs = api.runs(
-            f"{seed.entity}/{seed.project}", filters={"sweep": seed.sweep}, order="+created_at"
-        )
-        print(f"{len(runs)} runs:")
-        for run in runs:
-            value = run.summary.get(metric)
-            shown = f"{value:.4f}" if isinstance(value, (int, float)) else "-"
-            print(f"  {run.id:8} {run.state:9} lr={run.config['lr']:<10} {metric}={shown}")
-        best = sweep.best_run()
-        if best is None:
-            print("no run reports the sweep metric")
-            return 1
-        print(f"Best run: {best.id} ({best.name}) {metric}={best.summary[metric]:.4f}  {best.url}")
-        api.close()
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+
+
+def load_sample_flow(name: str) -> ModuleType:
+    """Import `flows/<name>.py` of this checkout (the sample flows are scripts, not modules)."""
+    path = FLOWS_DIR / f"{name}.py"
+    if not path.exists():
+        raise FileNotFoundError(f"sample flow {path} not found: run the demo from a checkout")
+    spec = importlib.util.spec_from_file_location(f"prefect_wandb_public_sample_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_demo(output: str = "demo-output", api_key: str | None = None) -> int:
+    """Run the sample flows on an embedded local W&B server seeded with the demo project and
+    print what they did; returns an exit code. Prefect uses PREFECT_API_URL when set, else a
+    temporary local API."""
+    history_export = load_sample_flow("history_export").history_export
+    model_promotion = load_sample_flow("model_promotion").model_promotion
+    ci_lineage = load_sample_flow("ci_lineage").ci_lineage
+    out = Path(output).resolve()
+    with embedded_demo(api_key=api_key) as (block, seed):
+        project = f"{seed.entity}/{seed.project}"
+        print(f"Local W&B server: {block.base_url} (demo project {project})", flush=True)
+        exported = history_export(block, project, str(out / "history"))
+        promotion = model_promotion(block, project, sweep=seed.sweep, metric=None)
+        lineage = ci_lineage(block, project, dataset=f"{seed.dataset}:latest", model=seed.model)
+    rows = sum(row["rows"] or 0 for row in exported)
+    print()
+    print("Demo report")
+    print(
+        f"  best run:            {promotion['best_run']} ({promotion['metric']}={promotion['value']})"
+    )
+    moved = "promoted" if promotion["promoted"] else f"kept ({promotion['reason']})"
+    print(f"  production alias:    {promotion['candidate']} {moved}, was {promotion['previous']}")
+    print(f"  history export:      {len(exported)} runs, {rows} rows -> {out / 'history'}")
+    print(
+        f"  published artifact:  {lineage['artifact']} from {lineage['run']} using {lineage['dataset']}"
+    )
+    print(f"                       {lineage['url']}")
     return 0
 
 
 @contextmanager
-def embedded_demo() -> Iterator[tuple[WandbCredentials, DemoSeed]]:
+def embedded_demo(api_key: str | None = None) -> Iterator[tuple[WandbCredentials, DemoSeed]]:
     """A local W&B server with the demo project, and a credentials block pointing at it."""
     from pydantic import SecretStr
 
     from prefect_wandb_public.credentials import WandbCredentials
 
-    with LocalWandbServer() as server:
+    with LocalWandbServer(api_key=api_key) as server:
         seed = seed_demo(server.store)
         yield (
             WandbCredentials(

@@ -332,6 +332,25 @@ def test_corrupt_download_to_s3_leaves_nothing(
     assert fsspec.filesystem("s3").find(f"{s3_bucket}/bad") == []
 
 
+def test_reference_entries_are_skipped_with_a_warning(
+    api: Api,
+    server: LocalWandbServer,
+    entity: str,
+    project: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server.create_artifact(entity, project, "refs", "dataset", {"here.txt": b"h", "far.txt": b"f"})
+    stored = server.store.resolve_artifact(entity, project, "refs:v0")
+    assert stored is not None
+    stored.entries["far.txt"].ref = "s3://elsewhere/far.txt"
+    artifact = api.artifact(f"{entity}/{project}/refs:v0")
+    artifact.download(str(tmp_path / "refs"))
+    assert tree(tmp_path / "refs") == {"here.txt": b"h"}
+    assert "skipped 1 reference entries" in caplog.text
+    artifact.verify(str(tmp_path / "refs"))
+
+
 # ---------------------------------------------------------------------- verify
 
 

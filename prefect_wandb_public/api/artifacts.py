@@ -8,6 +8,7 @@ base64 md5 digests and sizes) is fetched on first use; `download` moves the file
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -248,6 +249,7 @@ mutation CreateArtifact($artifactTypeName: String!, $artifactCollectionNames: [S
     % ARTIFACT_FIELDS
 )
 
+logger = logging.getLogger(__name__)
 DEFAULT_VERSION_FILTERS: dict[str, Any] = {"state": "COMMITTED"}
 _VERSION_RE = re.compile(r"^v\d+$")
 _ALIAS_RE = re.compile(r"^[^/:]+$")
@@ -523,6 +525,12 @@ class Artifact:
             link=link,
         )
         stored = [e for e in entries if e.ref is None]
+        if len(stored) < len(entries):
+            logger.warning(
+                "artifact %s: skipped %d reference entries (only stored files are downloaded)",
+                self.qualified_name,
+                len(entries) - len(stored),
+            )
         if not stored:
             return []
         subset = [e.path for e in stored] if len(stored) <= 100 else None
