@@ -123,10 +123,20 @@ def seed_artifacts(
     }
 
 
+UPLOADS_PROJECT = "uploads-bench"
+
+
+def seed_uploads(server: LocalWandbServer) -> dict[str, Any]:
+    """An empty project to publish new artifact versions into."""
+    server.store.create_project(ENTITY, UPLOADS_PROJECT)
+    return {"entity": ENTITY, "project": UPLOADS_PROJECT}
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "artifacts": seed_artifacts,
     "history": seed_history,
     "runs": seed_runs,
+    "uploads": seed_uploads,
 }
 
 

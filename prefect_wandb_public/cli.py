@@ -29,6 +29,7 @@ def _server(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from prefect_wandb_public.demo import run_demo
 
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network calls
     if not args.verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     return run_demo(output=args.output, api_key=args.api_key)

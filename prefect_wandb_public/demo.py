@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -50,18 +51,18 @@ def run_demo(output: str = "demo-output", api_key: str | None = None) -> int:
         promotion = model_promotion(block, project, sweep=seed.sweep, metric=None)
         lineage = ci_lineage(block, project, dataset=f"{seed.dataset}:latest", model=seed.model)
     rows = sum(row["rows"] or 0 for row in exported)
-    print()
-    print("Demo report")
-    print(
-        f"  best run:            {promotion['best_run']} ({promotion['metric']}={promotion['value']})"
-    )
     moved = "promoted" if promotion["promoted"] else f"kept ({promotion['reason']})"
-    print(f"  production alias:    {promotion['candidate']} {moved}, was {promotion['previous']}")
-    print(f"  history export:      {len(exported)} runs, {rows} rows -> {out / 'history'}")
-    print(
-        f"  published artifact:  {lineage['artifact']} from {lineage['run']} using {lineage['dataset']}"
-    )
-    print(f"                       {lineage['url']}")
+    report = [
+        ("best run", f"{promotion['best_run']} ({promotion['metric']}={promotion['value']})"),
+        ("production alias", f"{promotion['candidate']} {moved}, was {promotion['previous']}"),
+        ("history export", f"{len(exported)} runs, {rows} rows -> {out / 'history'}"),
+        ("published artifact", f"{lineage['artifact']} by {lineage['run']}"),
+        ("  from dataset", lineage["dataset"]),
+        ("  link", lineage["url"]),
+    ]
+    print("\nDemo report")
+    for label, text in report:
+        print(f"  {label + ':':20} {text}")
     return 0
 
 
@@ -113,6 +114,7 @@ def run_flow_script(
     if add_arguments is not None:
         add_arguments(parser)
     args = parser.parse_args(argv)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network calls
     if args.serve:
         serve()
         return None

@@ -19,6 +19,8 @@ from prefect_wandb_public.api import RetryPolicy
 from prefect_wandb_public.testing import LocalWandbServer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# wandb-core (started by any official-SDK test) reports its errors to Sentry unless told not to.
+os.environ["WANDB_ERROR_REPORTING"] = "false"
 # Downloads cache into a directory of this test session, never the user's ~/.cache.
 os.environ["PREFECT_WANDB_CACHE_DIR"] = tempfile.mkdtemp(prefix="prefect-wandb-test-cache-")
 

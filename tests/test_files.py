@@ -180,7 +180,7 @@ def test_upload_file_round_trip(
     assert stored.mimetype == "text/csv"
     log = server.request_log
     assert log.count(operation="CreateRunFiles") == 1
-    assert log.count(method="PUT", path="/files/", status=200) == 1
+    assert log.count(method="PUT", path="/storage/run-files/", status=200) == 1  # presigned
     assert log.count(operation="MarkRunFilesUploaded") == 1
     assert stored.download(root=str(tmp_path / "back")) == str(
         tmp_path / "back" / "reports" / "eval.csv"
@@ -193,11 +193,12 @@ def test_upload_retries_a_failed_put(
 ) -> None:
     local = tmp_path / "weights.bin"
     local.write_bytes(b"\x00\x01" * 1000)
-    server.inject_fault("/files/", method="PUT", status=503, times=2)
+    uploads = "/storage/run-files/"  # the presigned upload URL createRunFiles hands out
+    server.inject_fault(uploads, method="PUT", status=503, times=2)
     stored = api.run(run_path).upload_file(str(local), root=str(tmp_path))
     assert stored.size == 2000
-    assert server.request_log.count(method="PUT", path="/files/", status=503) == 2
-    assert server.request_log.count(method="PUT", path="/files/", status=200) == 1
+    assert server.request_log.count(method="PUT", path=uploads, status=503) == 2
+    assert server.request_log.count(method="PUT", path=uploads, status=200) == 1
 
 
 @pytest.mark.parametrize("where", ["outside", "missing"])

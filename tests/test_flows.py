@@ -250,3 +250,66 @@ def test_deployments_carry_their_schedules(
     )
     assert [s.schedule.cron for s in daily.schedules] == ["30 6 * * *"]
     assert daily.parameters == {"credentials": "wandb", "alias": "production"}
+
+
+# --------------------------------------------------------------------------- CI lineage
+@pytest.fixture(scope="module")
+def ci_lineage() -> ModuleType:
+    return load_flow_module("ci_lineage")
+
+
+def test_ci_lineage_uses_the_dataset_and_publishes_with_lineage(
+    ci_lineage: ModuleType,
+    demo: tuple[LocalWandbServer, WandbCredentials, DemoSeed],
+    tmp_path: Path,
+) -> None:
+    _, block, seed = demo
+    path = f"{seed.entity}/{seed.project}"
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "weights.bin").write_bytes(b"\x01" * 1000)
+    (model_dir / "config.json").write_text('{"layers": 3}')
+    result = ci_lineage.ci_lineage(
+        block, path, dataset="mnist:latest", model="ci-model", model_paths=[str(model_dir)]
+    )
+    assert result["dataset"] == f"{path}/mnist:v0"
+    assert result["artifact"] == f"{path}/ci-model:v0"
+    api = block.get_client()
+    published = api.artifact(result["artifact"])
+    assert sorted(published.aliases) == ["candidate", "latest"]
+    assert sorted(published.manifest.entries) == ["config.json", "weights.bin"]
+    run = api.run(result["run"])
+    assert run.job_type == "ci"
+    assert [a.name for a in run.used_artifacts()] == ["mnist:v0"]
+    assert [a.name for a in run.logged_artifacts()] == ["ci-model:v0"]
+    assert published.logged_by() is not None and published.logged_by().id == run.id
+    link = PrefectArtifact.get("wandb-ci-lineage-ci-model")
+    assert link is not None and result["url"] in str(link.data)
+
+    again = ci_lineage.ci_lineage(
+        block, path, dataset="mnist:latest", model="ci-model", model_paths=[str(model_dir)]
+    )
+    assert again["artifact"] == result["artifact"], "identical content reuses the version"
+
+
+def test_ci_lineage_reports_wandb_assets(
+    ci_lineage: ModuleType, demo: tuple[LocalWandbServer, WandbCredentials, DemoSeed]
+) -> None:
+    from prefect.assets import Asset
+
+    _, block, seed = demo
+    path = f"{seed.entity}/{seed.project}"
+    captured: list[Asset] = []
+    original = ci_lineage.materialize
+
+    def spy(*assets: Asset, **kwargs: Any) -> Any:
+        captured.extend(assets)
+        captured.extend(Asset(key=key) for key in kwargs.get("asset_deps", []))
+        return original(*assets, **kwargs)
+
+    ci_lineage.materialize = spy
+    try:
+        ci_lineage.ci_lineage(block, path)
+    finally:
+        ci_lineage.materialize = original
+    assert [a.key for a in captured] == [f"wandb://{path}/mnist-cnn", f"wandb://{path}/mnist"]

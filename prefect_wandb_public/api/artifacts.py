@@ -1,8 +1,11 @@
 """Artifacts: `ArtifactType(s)`, `ArtifactCollection(s)`, `ArtifactVersions`, `Artifact`.
 
-An `Artifact` is one committed version (`name` is `collection:vN`). Its manifest (the files, their
-base64 md5 digests and sizes) is fetched on first use; `download` moves the files through
-`api/download.py` (streamed, verified, cached, parallel), `verify` re-hashes a local copy.
+An `Artifact` is either a draft (`Artifact(name, type)`, filled with `add_file`, `add_dir`,
+`add_reference`, `new_file` and published by `Api.log_artifact` or `Run.log_artifact` through
+`api/publish.py`) or one committed version (from `Api.artifact()` and the listings). A committed
+version's manifest (the files, their base64 md5 digests and sizes) is fetched on first use;
+`download` moves the files through `api/download.py` (streamed, verified, cached, parallel),
+`verify` re-hashes a local copy.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
 
 from prefect_wandb_public.api.download import (
     CHUNK_SIZE,
@@ -26,6 +30,19 @@ from prefect_wandb_public.api.download import (
 )
 from prefect_wandb_public.api.files import File
 from prefect_wandb_public.api.paging import Paginator, check_per_page
+from prefect_wandb_public.api.publish import (
+    DEFAULT_UPLOAD_WORKERS,
+    ArtifactManifestEntry,
+    DraftContents,
+    DraftSpec,
+    check_alias,
+    check_artifact_name,
+    check_artifact_type,
+    check_metadata,
+    publish_aliases,
+    publish_draft,
+    publish_tags,
+)
 from prefect_wandb_public.api.runs import LIGHT_RUN_FIELDS, Run
 from prefect_wandb_public.errors import (
     ChecksumError,
@@ -257,13 +274,12 @@ _COLLECTION_RE = re.compile(r"^[\w.\-]+$")
 _URL_BATCH = 5000
 
 
-def check_alias(alias: Any) -> str:
-    """Aliases are non-empty strings without `/` or `:`; `vN` names a version, not an alias."""
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or len(alias) > 128:
-        raise InvalidInputError(f"invalid alias {alias!r}: 1-128 characters, no '/' or ':'")
-    if _VERSION_RE.match(alias):
-        raise InvalidInputError(f"invalid alias {alias!r}: 'vN' is reserved for versions")
-    return alias
+class ArtifactNotLoggedError(InvalidInputError):
+    """The attribute or method needs a published version, and this artifact is still a draft."""
+
+
+class ArtifactFinalizedError(InvalidInputError):
+    """A committed version's files cannot change; build a new draft instead."""
 
 
 def parse_artifact_name(name: str) -> tuple[str, str]:
@@ -281,18 +297,6 @@ def default_artifact_root(name: str) -> str:
     """`$WANDB_ARTIFACT_DIR` (default `./artifacts`) joined with `collection:vN`."""
     base = os.environ.get("WANDB_ARTIFACT_DIR") or os.path.join(".", "artifacts")
     return os.path.join(base, name.replace(":", "-") if os.name == "nt" else name)
-
-
-@dataclass(frozen=True)
-class ArtifactManifestEntry:
-    """One file of an artifact: path, base64 md5 digest, size, and a reference URI if any."""
-
-    path: str
-    digest: str
-    size: int | None = None
-    ref: str | None = None
-    birth_artifact_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -328,37 +332,82 @@ class ArtifactManifest:
 
 
 class Artifact:
-    """One logged artifact version.
+    """A draft or one logged artifact version.
 
-    `name` is `collection:vN`; `aliases` (mutable), `description` and `metadata` are saved by
-    `save()`. `manifest` is fetched on first use.
+    `Artifact(name, type, description=None, metadata=None)` starts a draft: add files,
+    directories, references and new files, then publish it with `Api.log_artifact` or
+    `Run.log_artifact`, which return the committed version (the draft stays a draft and may be
+    published again). A draft has no id, entity, project or version: what needs the server
+    raises `ArtifactNotLoggedError`.
+
+    A committed version (from `Api.artifact()` and the listings) has `name`
+    `collection:<alias>` as fetched (`collection:vN` otherwise) and `source_name` always
+    `collection:vN`; `aliases` (mutable), `description` and `metadata` are saved by `save()`.
+    `manifest` is fetched on first use.
     """
 
-    def __init__(self, client: Api, attrs: Mapping[str, Any]) -> None:
-        self.client = client
-        self._load(attrs)
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        check_artifact_name(name)
+        check_artifact_type(type, name)
+        if description is not None and not isinstance(description, str):
+            raise InvalidInputError(f"artifact description must be a string: {description!r}")
+        self._client: Api | None = None
+        self._attrs: dict[str, Any] = {}
         self._manifest: ArtifactManifest | None = None
+        self._draft: DraftContents | None = DraftContents()
+        self._requested_name: str | None = None
+        self.name: str = name
+        self.source_name: str = name
+        self.collection_name: str = name
+        self.type: str = type
+        self.description: str | None = description
+        self.metadata: dict[str, Any] = check_metadata(metadata)
+        self.aliases: list[str] = []
+        self._saved_aliases: list[str] = []
+        self.tags: list[str] = []
+
+    @classmethod
+    def _from_attrs(
+        cls, client: Api, attrs: Mapping[str, Any], requested_name: str | None = None
+    ) -> Artifact:
+        """A committed version from the server's artifact fields; `requested_name` is the
+        `collection:alias` it was fetched by, if any."""
+        artifact = cls.__new__(cls)
+        artifact._client = client
+        artifact._draft = None
+        artifact._manifest = None
+        artifact._requested_name = requested_name
+        artifact._load(attrs)
+        return artifact
 
     def _load(self, attrs: Mapping[str, Any]) -> None:
         self._attrs = dict(attrs)
         sequence = attrs["artifactSequence"]
-        self.entity: str = sequence["project"]["entity"]["name"]
-        self.project: str = sequence["project"]["name"]
-        self.collection_name: str = sequence["name"]
-        self.id: str = attrs["id"]
-        self.version = f"v{attrs['versionIndex']}"
-        self.name = f"{self.collection_name}:{self.version}"
-        self.type: str = attrs["artifactType"]["name"]
-        self.description: str | None = attrs.get("description")
+        self._entity: str = sequence["project"]["entity"]["name"]
+        self._project: str = sequence["project"]["name"]
+        self.collection_name = sequence["name"]
+        self._id: str = attrs["id"]
+        self._version = f"v{attrs['versionIndex']}"
+        self.source_name = f"{self.collection_name}:{self._version}"
+        # As the SDK: the name keeps the alias it was fetched by (`coll:latest`), else `coll:vN`.
+        self.name = self._requested_name or self.source_name
+        self.type = attrs["artifactType"]["name"]
+        self.description = attrs.get("description")
         metadata = attrs.get("metadata")
-        self.metadata: dict[str, Any] = json.loads(metadata) if metadata else {}
-        self.aliases: list[str] = [
+        self.metadata = json.loads(metadata) if metadata else {}
+        self.aliases = [
             a["alias"]
             for a in attrs.get("aliases") or []
             if not _VERSION_RE.match(a["alias"]) and self._same_collection(a)
         ]
         self._saved_aliases = list(self.aliases)
-        self.tags: list[str] = [t["name"] for t in attrs.get("tags") or []]
+        self.tags = [t["name"] for t in attrs.get("tags") or []]
 
     def _same_collection(self, alias: Mapping[str, Any]) -> bool:
         coll = alias.get("artifactCollection")
@@ -388,23 +437,105 @@ class Artifact:
         membership = data["project"].get("artifactCollectionMembership")
         if not membership or not membership.get("artifact"):
             raise NotFoundError(f"artifact {entity}/{project}/{collection}:{alias} not found")
-        return cls(client, membership["artifact"])
+        requested = f"{collection}:{alias}" if ":" in name else None
+        return cls._from_attrs(client, membership["artifact"], requested)
 
     @classmethod
     def load_by_id(cls, client: Api, artifact_id: str) -> Artifact:
         data = client.transport.graphql(ARTIFACT_BY_ID_QUERY, {"id": artifact_id})
         if not data.get("artifact"):
             raise NotFoundError(f"artifact with id {artifact_id!r} not found")
-        return cls(client, data["artifact"])
+        return cls._from_attrs(client, data["artifact"])
+
+    # ------------------------------------------------------------------ draft or committed
+    def is_draft(self) -> bool:
+        """Whether this is a draft not yet published (no id, no version)."""
+        return self._draft is not None
+
+    def _logged(self, what: str) -> None:
+        if self._draft is not None:
+            raise ArtifactNotLoggedError(
+                f"artifact {self.name!r} is a draft: {what} needs a published version "
+                "(publish it with Api.log_artifact or Run.log_artifact)"
+            )
+
+    @property
+    def client(self) -> Api:
+        """The `Api` this version was loaded through (drafts have none)."""
+        self._logged("a client")
+        assert self._client is not None
+        return self._client
+
+    @property
+    def id(self) -> str:
+        self._logged("'id'")
+        return self._id
+
+    @property
+    def entity(self) -> str:
+        self._logged("'entity'")
+        return self._entity
+
+    @property
+    def project(self) -> str:
+        self._logged("'project'")
+        return self._project
+
+    @property
+    def version(self) -> str:
+        self._logged("'version'")
+        return self._version
+
+    # ------------------------------------------------------------------ building a draft
+    def _contents(self, action: str) -> DraftContents:
+        if self._draft is None:
+            raise ArtifactFinalizedError(
+                f"cannot {action} {self.qualified_name}: a committed version is immutable; "
+                f"start a new draft with Artifact({self.collection_name!r}, {self.type!r})"
+            )
+        return self._draft
+
+    def add_file(
+        self, local_path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False
+    ) -> ArtifactManifestEntry:
+        """Add a local file as `name` (default: its file name); it is hashed now and uploaded
+        when the draft is published. A different file already at `name` needs `overwrite`."""
+        return self._contents("add a file to").add_file(local_path, name, overwrite)
+
+    def add_dir(
+        self, local_dir: str | os.PathLike[str], name: str | None = None
+    ) -> list[ArtifactManifestEntry]:
+        """Add every file under `local_dir` at its relative path (under `name` if given)."""
+        return self._contents("add a directory to").add_dir(local_dir, name)
+
+    def add_reference(
+        self, uri: str, name: str | None = None, checksum: bool = True
+    ) -> list[ArtifactManifestEntry]:
+        """Track an object (or every object under a prefix) at an `s3://`, `gs://`, `file://`
+        or `http(s)://` URI without uploading it; its digest is the store's ETag or md5 (the
+        URI itself with `checksum=False`)."""
+        return self._contents("add a reference to").add_reference(uri, name, checksum)
+
+    def new_file(
+        self, name: str, mode: str = "w", encoding: str | None = None
+    ) -> AbstractContextManager[IO[Any]]:
+        """Open a new file (in a scratch directory the draft owns) that becomes entry `name`
+        when the `with` block ends without an error."""
+        return self._contents("add a file to").new_file(name, mode, encoding)
+
+    def _spec(self) -> DraftSpec:
+        return DraftSpec(
+            self.collection_name,
+            self.type,
+            self.description,
+            self.metadata,
+            self._contents("publish"),
+        )
 
     # ------------------------------------------------------------------ attributes
     @property
     def qualified_name(self) -> str:
         return f"{self.entity}/{self.project}/{self.name}"
-
-    @property
-    def source_name(self) -> str:
-        return self.name
 
     @property
     def collection(self) -> ArtifactCollection:
@@ -414,14 +545,21 @@ class Artifact:
 
     @property
     def size(self) -> int:
+        if self._draft is not None:
+            return self._draft.size
         return int(self._attrs.get("size") or 0)
 
     @property
     def digest(self) -> str:
+        """The artifact digest (computed locally for a draft)."""
+        if self._draft is not None:
+            return self._draft.digest()
         return str(self._attrs.get("digest") or "")
 
     @property
     def state(self) -> str:
+        if self._draft is not None:
+            return "PENDING"
         return str(self._attrs.get("state") or "")
 
     @property
@@ -434,6 +572,8 @@ class Artifact:
 
     @property
     def file_count(self) -> int:
+        if self._draft is not None:
+            return len(self._draft.entries)
         return int(self._attrs.get("fileCount") or 0)
 
     @property
@@ -449,7 +589,12 @@ class Artifact:
 
     @property
     def manifest(self) -> ArtifactManifest:
-        """The manifest, fetched once: its URL from GraphQL, then the JSON itself."""
+        """The manifest, fetched once: its URL from GraphQL, then the JSON itself. A draft's
+        manifest is its entries so far."""
+        if self._draft is not None:
+            return ArtifactManifest(
+                1, "wandb-storage-policy-v1", {"storageLayout": "V2"}, dict(self._draft.entries)
+            )
         if self._manifest is None:
             data = self.client.transport.graphql(MANIFEST_QUERY, {"id": self.id})
             node = ((data.get("artifact") or {}).get("currentManifest") or {}).get("file") or {}
@@ -466,6 +611,8 @@ class Artifact:
         return self._manifest
 
     def __repr__(self) -> str:
+        if self._draft is not None:
+            return f"<Artifact draft {self.name} ({self.type}, {self.file_count} files)>"
         return f"<Artifact {self.qualified_name} ({self.type})>"
 
     # ------------------------------------------------------------------ files
@@ -497,7 +644,8 @@ class Artifact:
         `root` may be any fsspec URL; default `./artifacts/<collection:vN>`. Files are verified
         against the manifest while streaming and land atomically; repeats come from the cache.
         """
-        target = os.fspath(root) if root is not None else default_artifact_root(self.name)
+        self._logged("download()")
+        target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
         entries = [
             e
             for e in self.manifest.entries.values()
@@ -545,13 +693,14 @@ class Artifact:
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:
         """Download the only file of a single-file artifact; returns its path."""
+        self._logged("file()")
         entries = list(self.manifest.entries.values())
         if len(entries) != 1:
             raise InvalidInputError(
                 f"artifact {self.qualified_name} has {len(entries)} files; file() needs exactly "
                 "one (use download())"
             )
-        target = os.fspath(root) if root is not None else default_artifact_root(self.name)
+        target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
         return self._fetch(entries, target)[0]
 
     def get_entry(self, name: str) -> ArtifactManifestEntry:
@@ -565,8 +714,9 @@ class Artifact:
     def get(self, name: str) -> pd.DataFrame | dict[str, Any] | list[Any] | str:
         """A file's content: `*.table.json` as a pandas DataFrame, other JSON decoded, any
         other file as its downloaded local path."""
+        self._logged("get()")
         entry = self.get_entry(name)
-        path = self._fetch([entry], default_artifact_root(self.name))[0]
+        path = self._fetch([entry], default_artifact_root(self.source_name))[0]
         if not entry.path.endswith(".json"):
             return path
         with open(path, encoding="utf-8") as handle:
@@ -584,9 +734,10 @@ class Artifact:
     def verify(self, root: str | os.PathLike[str] | None = None) -> None:
         """Check that `root` holds exactly the manifest's files with matching md5 digests;
         ChecksumError naming the first missing, extra or changed files."""
+        self._logged("verify()")
         import fsspec
 
-        target = os.fspath(root) if root is not None else default_artifact_root(self.name)
+        target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
         fs, base = fsspec.core.url_to_fs(target)
         base = base.rstrip("/")
         try:
@@ -626,6 +777,7 @@ class Artifact:
     # ------------------------------------------------------------------ changes
     def save(self) -> None:
         """Save alias changes (added/removed since loading), description and metadata."""
+        self._logged("save()")
         aliases = [check_alias(a) for a in self.aliases]
         try:
             metadata = json.dumps(self.metadata, allow_nan=False)
@@ -672,6 +824,7 @@ class Artifact:
     def delete(self, delete_aliases: bool = False) -> None:
         """Delete this version; refused by the server while it has aliases, unless
         `delete_aliases` removes them too."""
+        self._logged("delete()")
         self.client.transport.graphql(
             DELETE_ARTIFACT_MUTATION,
             {"input": {"artifactID": self.id, "deleteAliases": bool(delete_aliases)}},
@@ -778,7 +931,7 @@ class ArtifactVersions(Paginator[Artifact]):
         return conn
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Artifact:
-        return Artifact(self.client, node)
+        return Artifact._from_attrs(self.client, node)
 
     @property
     def length(self) -> int | None:
@@ -996,7 +1149,7 @@ class RunArtifacts(Paginator[Artifact]):
         return conn
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Artifact:
-        return Artifact(self.client, node)
+        return Artifact._from_attrs(self.client, node)
 
     @property
     def length(self) -> int | None:
@@ -1015,6 +1168,7 @@ def use_artifact(run: Run, artifact: Artifact, use_as: str | None = None) -> Art
         raise InvalidInputError(
             f"use_artifact needs an Artifact from Api.artifact(), got {artifact!r}"
         )
+    artifact._logged("using it as a run input")
     data = run.client.transport.graphql(
         USE_ARTIFACT_MUTATION,
         {
@@ -1025,7 +1179,7 @@ def use_artifact(run: Run, artifact: Artifact, use_as: str | None = None) -> Art
             "usedAs": use_as,
         },
     )
-    return Artifact(run.client, data["useArtifact"]["artifact"])
+    return Artifact._from_attrs(run.client, data["useArtifact"]["artifact"])
 
 
 def log_artifact(
@@ -1034,12 +1188,16 @@ def log_artifact(
     aliases: Sequence[str] | None = None,
     tags: Sequence[str] | None = None,
 ) -> Artifact:
-    """Declare an existing version as an output of `run` (same entity and project), adding
-    `aliases` and `tags`; returns the artifact as the server now has it."""
+    """Publish a draft as a new version logged by `run`, or declare an existing version an
+    output of `run` (same entity and project); adds `aliases` and `tags`. Returns the committed
+    version as the server now has it."""
     if not isinstance(artifact, Artifact):
         raise InvalidInputError(
-            f"log_artifact needs an Artifact from Api.artifact(), got {artifact!r}"
+            f"log_artifact needs a draft Artifact(name, type) or one from Api.artifact(), "
+            f"got {artifact!r}"
         )
+    if artifact.is_draft():
+        return publish(run.client, artifact, (run.entity, run.project), run.id, aliases, tags)
     if (artifact.entity, artifact.project) != (run.entity, run.project):
         raise InvalidInputError(
             f"run {'/'.join(run.path)} cannot log artifact {artifact.qualified_name}: "
@@ -1062,4 +1220,45 @@ def log_artifact(
             "tags": [{"tagName": t} for t in tags or []],
         },
     )
-    return Artifact(run.client, data["createArtifact"]["artifact"])
+    return Artifact._from_attrs(run.client, data["createArtifact"]["artifact"])
+
+
+def publish(
+    client: Api,
+    draft: Artifact,
+    where: tuple[str, str] | Callable[[], tuple[str, str]],
+    run_id: str | None = None,
+    aliases: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+    *,
+    workers: int = DEFAULT_UPLOAD_WORKERS,
+) -> Artifact:
+    """Publish `draft` to `where` (entity, project), as an output of run `run_id` if given,
+    with `latest`, the draft's aliases and `aliases`; returns the committed version.
+
+    The draft is checked before the first request; `where` may be a callable, asked only then
+    (the default entity costs a query). Without a run the project is created when missing."""
+    if not isinstance(draft, Artifact) or not draft.is_draft():
+        raise InvalidInputError(f"only a draft Artifact(name, type) can be published: {draft!r}")
+    for what, value in (("aliases", aliases), ("tags", tags)):
+        if isinstance(value, str):
+            raise InvalidInputError(f"{what} must be a list of strings, not the string {value!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+        raise InvalidInputError(f"workers must be an integer from 1 to 64, got {workers!r}")
+    spec = draft._spec()
+    spec.check()
+    names = publish_aliases([*draft.aliases, *(aliases or [])])
+    tag_names = publish_tags([*draft.tags, *(tags or [])])
+    entity, project = where() if callable(where) else where
+    attrs = publish_draft(
+        client,
+        spec,
+        entity=entity,
+        project=project,
+        run_id=run_id,
+        aliases=names,
+        tags=tag_names,
+        create_project=run_id is None,
+        workers=workers,
+    )
+    return Artifact._from_attrs(client, attrs)

@@ -346,3 +346,24 @@ class Api:
     def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> ArtifactVersions:
         """Same as `artifacts(type_name, name, per_page)` (the older name)."""
         return self.artifacts(type_name, name, per_page=per_page)
+
+    def log_artifact(
+        self,
+        artifact: Artifact,
+        project: str | None = None,
+        entity: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> Artifact:
+        """Publish a draft `Artifact(name, type)` with no run to `project` (`entity/project` or
+        `project`; default: the default project, created when missing); returns the committed
+        version. Identical content returns the existing version and uploads nothing."""
+        from prefect_wandb_public.api.artifacts import publish
+
+        return publish(
+            self,
+            artifact,
+            lambda: parse_project_path(
+                project, entity or self._entity_default, self.default_project
+            ),
+            aliases=aliases,
+        )

@@ -555,7 +555,9 @@ class Run:
         aliases: list[str] | None = None,
         tags: list[str] | None = None,
     ) -> Artifact:
-        """Declare an existing version (of this run's project) an output of this run."""
+        """Publish a draft `Artifact(name, type)` as a new version this run logged, or
+        declare an existing version (of this run's project) an output of this run; returns
+        the committed version."""
         from prefect_wandb_public.api.artifacts import log_artifact
 
         return log_artifact(self, artifact, aliases, tags)

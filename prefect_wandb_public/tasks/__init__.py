@@ -5,7 +5,12 @@ timeout) are retried with exponential backoff and jitter; nothing else is."""
 from __future__ import annotations
 
 from prefect_wandb_public.tasks._common import retry_on_transient
-from prefect_wandb_public.tasks.artifacts import download_artifact, promote_artifact, use_artifact
+from prefect_wandb_public.tasks.artifacts import (
+    download_artifact,
+    promote_artifact,
+    publish_artifact,
+    use_artifact,
+)
 from prefect_wandb_public.tasks.files import download_run_files
 from prefect_wandb_public.tasks.history import (
     export_project_histories,
@@ -22,6 +27,7 @@ __all__ = [
     "export_run_history",
     "fetch_run_history",
     "promote_artifact",
+    "publish_artifact",
     "query_runs",
     "retry_on_transient",
     "use_artifact",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prefect import task
@@ -38,11 +40,11 @@ class PinnedVersionOnly(CachePolicy):
 
 
 def artifact_record(artifact: Artifact) -> dict[str, Any]:
-    """An artifact as plain data."""
+    """An artifact as plain data, named by its version (`coll:vN`), whatever alias found it."""
     return {
         "id": artifact.id,
-        "name": artifact.name,
-        "qualified_name": artifact.qualified_name,
+        "name": artifact.source_name,
+        "qualified_name": f"{artifact.entity}/{artifact.project}/{artifact.source_name}",
         "entity": artifact.entity,
         "project": artifact.project,
         "type": artifact.type,
@@ -57,7 +59,7 @@ def artifact_record(artifact: Artifact) -> dict[str, Any]:
 
 
 def _resource_id(artifact: Artifact) -> str:
-    return f"wandb.artifact.{artifact.entity}/{artifact.project}/{artifact.name}"
+    return f"wandb.artifact.{artifact.entity}/{artifact.project}/{artifact.source_name}"
 
 
 @task(
@@ -194,3 +196,53 @@ def restore_alias(
     if alias not in target.aliases:
         target.aliases.append(alias)
         target.save()
+
+
+@task(name="Publish W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def publish_artifact(
+    credentials: WandbCredentials,
+    name: str,
+    type: str,
+    paths: Sequence[str],
+    project_path: str | None = None,
+    run_path: str | None = None,
+    aliases: Sequence[str] | None = None,
+    description: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Create a version of artifact `name` from local files and directories (`paths`), as an
+    output of the run at `run_path` (lineage) or, without a run, in `project_path`.
+
+    Identical content returns the existing version and uploads nothing, so a retried or
+    re-run publish is idempotent.
+    """
+    if isinstance(paths, str) or not paths:
+        raise InvalidInputError(
+            f"paths must be a non-empty list of files or directories: {paths!r}"
+        )
+    api = credentials.get_client()
+    draft = Artifact(name, type, description=description, metadata=dict(metadata or {}))
+    for path in paths:
+        if os.path.isdir(path):
+            draft.add_dir(path)
+        else:
+            draft.add_file(path)
+    if run_path is not None:
+        published = api.run(run_path).log_artifact(draft, aliases=list(aliases or []))
+    else:
+        parts = project_path.split("/") if project_path else []
+        if len(parts) > 2:
+            raise InvalidInputError(f"project_path must be 'entity/project': {project_path!r}")
+        entity = parts[0] if len(parts) == 2 else None
+        project = parts[-1] if parts else None
+        published = api.log_artifact(
+            draft, project=project, entity=entity, aliases=list(aliases or [])
+        )
+    get_run_logger().info("published %s (%d files)", published.qualified_name, published.file_count)
+    create_link_artifact(
+        published.url,
+        link_text=published.qualified_name,
+        key=artifact_key("wandb-published", published.collection_name),
+        description=f"W&B artifact {published.qualified_name}",
+    )
+    return artifact_record(published)

@@ -13,6 +13,7 @@ import json
 import re
 import socket
 import struct
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -128,9 +129,17 @@ def make_http_server(app: WandbHTTPApp, host: str, port: int) -> ThreadingHTTPSe
     class _Handler(_WandbRequestHandler):
         application = app
 
-    server = ThreadingHTTPServer((host, port), _Handler)
+    server = _QuietServer((host, port), _Handler)
     server.daemon_threads = True
     return server
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client dropping a keep-alive connection (wandb-core exiting) is not a server error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class _WandbRequestHandler(BaseHTTPRequestHandler):

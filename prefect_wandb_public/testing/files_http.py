@@ -5,6 +5,7 @@
 - `GET /storage/blobs/<hex md5>` (no key, `Range`): any stored bytes, the `directUrl` of run and
   artifact files, as presigned storage URLs behave.
 - `GET /storage/manifests/<artifact id>` (no key): an artifact's manifest JSON (version 1).
+- `PUT /storage/blobs/...` and `PUT /storage/manifests/...`: uploads, see `uploads_http`.
 - `GET /artifactsV2/.../<hex md5>/<name>` and `/artifacts/<entity>/<hex md5>` (API key): the
   SDK's fallback when a direct URL fails.
 
@@ -71,16 +72,17 @@ def artifact_file_url(base: str, artifact: Artifact, path: str, birth_id: str, b
 
 
 def manifest_json(artifact: Artifact) -> dict[str, Any]:
-    """Manifest JSON v1: `contents` keyed by path with digest (base64 md5), size, birth id."""
+    """Manifest JSON v1: `contents` keyed by path with digest (base64 md5), size, and the birth
+    id of a stored file or the URI (`ref`) and `extra` of a reference."""
     contents: dict[str, Any] = {}
     for path, entry in artifact.entries.items():
-        item: dict[str, Any] = {
-            "digest": entry.digest,
-            "size": entry.size,
-            "birthArtifactID": entry.birth_artifact_id,
-        }
-        if entry.ref is not None:
+        item: dict[str, Any] = {"digest": entry.digest, "size": entry.size}
+        if entry.ref is None:
+            item["birthArtifactID"] = entry.birth_artifact_id
+        else:
             item["ref"] = entry.ref
+        if entry.extra:
+            item["extra"] = dict(entry.extra)
         contents[path] = item
     return {
         "version": 1,
@@ -160,7 +162,11 @@ class FileRoutes:
 
 
 def register_file_routes(server: LocalWandbServer) -> None:
-    """Add the file routes to `server` and tell its resolvers the URL files are served at."""
+    """Add the file routes (and the artifact upload routes of `uploads_http`) to `server` and
+    tell its resolvers the URL files are served at."""
+    from prefect_wandb_public.testing.uploads_http import register_upload_routes
+
+    register_upload_routes(server)
     routes = FileRoutes(server.store)
     app = server.app
     app.add_route("GET", RUN_FILES_PREFIX, routes.get_run_file)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import yaml
@@ -155,6 +158,7 @@ class Resolvers:
             "id": base64.b64encode(f"Entity:{name}".encode()).decode(),
             "name": name,
             "projects": lambda after=None, first=None: self.models(name, after, first),
+            "organization": None,  # a personal entity: the SDK's CoreWeave probe reads null
         }
 
     def models(
@@ -276,7 +280,7 @@ class Resolvers:
             "sampledHistory": lambda specs: [self.sampled_history(run, spec) for spec in specs],
             "events": lambda samples=500: run.events.sample(None, None, samples),
             "parquetHistory": lambda liveKeys: self.parquet_history(run, liveKeys),
-            "exitcode": 0 if run.state == "finished" else None,
+            "exitcode": run.exitcode if run.exitcode is not None else _exitcode(run.state),
             "shouldStop": False,
             "failed": run.state in ("failed", "crashed"),
             "stopped": run.state == "killed",
@@ -291,7 +295,7 @@ class Resolvers:
             "keys": {
                 key: {
                     "typeCounts": [{"type": t, "count": c} for t, c in counts.items()],
-                    "previousValue": log.previous.get(key),
+                    "previousValue": json_safe(log.previous.get(key)),
                 }
                 for key, counts in log.key_types.items()
             },
@@ -316,8 +320,11 @@ class Resolvers:
         )
         rows = []
         for index in log.spread(log.indexes_with(keys, lo, hi), samples):
-            row = json.loads(log.row(index))
+            text = log.row(index)
+            row = json.loads(text)
             picked = {key: _lookup(row, key) for key in keys}
+            if _NON_FINITE_RE.search(text):
+                picked = json_safe(picked)
             if _MISSING not in picked.values():
                 rows.append(picked)
         return rows
@@ -337,7 +344,7 @@ class Resolvers:
         live = []
         for text in log.rows:
             row = json.loads(text)
-            live.append({k: row[k] for k in live_keys if k in row})
+            live.append(json_safe({k: row[k] for k in live_keys if k in row}))
         return {"parquetUrls": [], "liveData": live}
 
     def _sweep(self, proj: Project, name: str) -> Any:
@@ -408,6 +415,7 @@ class Resolvers:
                     project,
                     input.get("name") or secrets.token_hex(4),
                     state=input.get("state") or "running",
+                    created_at=datetime.now(timezone.utc),
                 )
             store.update_run(run, _run_changes(input))
         return {"bucket": self.run_node(run), "inserted": inserted}
@@ -437,8 +445,15 @@ def _state(value: str) -> str:
     return value
 
 
+def _exitcode(state: str) -> int | None:
+    return 0 if state == "finished" else None
+
+
 def _run_changes(input: Mapping[str, Any]) -> dict[str, Any]:
-    """Map UpsertBucketInput fields to Run attributes; config/summary replace the stored value."""
+    """Map UpsertBucketInput fields to Run attributes; config/summary replace the stored value.
+
+    A null field leaves the attribute as it is: wandb-core sends every variable of its
+    mutation, null for what it does not change."""
     simple = {
         "displayName": "display_name",
         "notes": "notes",
@@ -449,7 +464,9 @@ def _run_changes(input: Mapping[str, Any]) -> dict[str, Any]:
         "host": "host",
         "sweep": "sweep",
     }
-    changes: dict[str, Any] = {attr: input[key] for key, attr in simple.items() if key in input}
+    changes: dict[str, Any] = {
+        attr: input[key] for key, attr in simple.items() if input.get(key) is not None
+    }
     if input.get("tags") is not None:
         changes["tags"] = list(input["tags"])
     if input.get("state") is not None:
@@ -471,6 +488,21 @@ def _run_changes(input: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _MISSING = object()
+_NON_FINITE_RE = re.compile(r"NaN|Infinity")
+_NON_FINITE_NAMES = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def json_safe(value: Any) -> Any:
+    """`value` for a JSON (not JSONString) field: NaN and infinities become the strings "NaN",
+    "Infinity" and "-Infinity", as the service sends them (strict JSON; Go clients reject the
+    bare tokens)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else _NON_FINITE_NAMES[value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def _lookup(row: Mapping[str, Any], key: str) -> Any:

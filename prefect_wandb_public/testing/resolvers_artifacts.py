@@ -1,6 +1,11 @@
 """Resolvers for run files and artifacts: store objects to the wire shapes of
 `schema_artifacts.graphql`, mutations to store calls.
 
+Saving a version follows the service's pipeline (protocol notes §1.4): `createArtifact` makes a
+PENDING version (or returns the COMMITTED one with the same digest), `createArtifactManifest` /
+`updateArtifactManifest` hand out the manifest's upload URL, `createArtifactFiles` the files'
+(none for content the store already holds), and `commitArtifact` numbers the version.
+
 `Resolvers` merges `root()` into its root value and `project_fields` / `run_fields` into its
 project and run nodes. `__typename` keys let graphql-core pick the concrete type of the abstract
 `ArtifactCollection` and `ArtifactCreator`.
@@ -32,10 +37,12 @@ from prefect_wandb_public.testing.store import (
     StoreNotFound,
     _mimetype,
     check_file_name,
+    decode_id,
     encode_id,
     iso,
     json_dumps,
 )
+from prefect_wandb_public.testing.uploads_http import check_b64_md5
 
 DEFAULT_VERSIONS_ORDER = "-versionIndex"
 DEFAULT_VERSIONS_FILTERS = '{"state": "COMMITTED"}'
@@ -55,6 +62,10 @@ class ArtifactResolvers:
         self.base = base
         self.store = base.store
         self.public_url: Callable[[], str] = lambda: ""
+        # Where a run file is PUT: presigned (no key) once `filestream_http` registers.
+        self.run_upload_url: Callable[[Run, str], str] = lambda run, name: run_file_url(
+            self.public_url(), run.entity, run.project, run.name, name
+        )
 
     # ------------------------------------------------------------------ hooks
     def root(self) -> dict[str, Any]:
@@ -65,6 +76,10 @@ class ArtifactResolvers:
             "markRunFilesUploaded": self.mark_run_files_uploaded,
             "deleteFiles": self.delete_files,
             "createArtifact": self.create_artifact,
+            "createArtifactManifest": self.create_artifact_manifest,
+            "updateArtifactManifest": self.update_artifact_manifest,
+            "createArtifactFiles": self.create_artifact_files,
+            "commitArtifact": self.commit_artifact,
             "useArtifact": self.use_artifact,
             "updateArtifact": self.update_artifact,
             "deleteArtifact": self.delete_artifact,
@@ -85,7 +100,7 @@ class ArtifactResolvers:
                 list(proj.artifact_types), first, after, lambda name: self.type_node(proj, name)
             ),
             "artifactCollection": lambda name: self._maybe(
-                proj.collections.get(name), self.collection_node
+                self._visible_collection(proj, name), self.collection_node
             ),
             "artifactCollections": lambda after=None, first=None, filters=None, order=None: (
                 self.collections(proj, None, after, first, filters, order)
@@ -175,7 +190,7 @@ class ArtifactResolvers:
                     "name": name,
                     "displayName": name,
                     "url": url,
-                    "uploadUrl": url,
+                    "uploadUrl": self.run_upload_url(run, name),
                     "directUrl": url,
                     "sizeBytes": 0,
                     "uploadHeaders": [],
@@ -249,7 +264,10 @@ class ArtifactResolvers:
         return None if run is None else self.base.run_node(run)
 
     def alias_nodes(self, coll: ArtifactCollection, artifact: Artifact) -> list[dict[str, Any]]:
-        """`vN` first, then every alias of the collection pointing at this version."""
+        """`vN` first, then every alias of the collection pointing at this version (none while
+        the version is PENDING)."""
+        if artifact.version_index is None:
+            return []
         names = [artifact.version, *self.store.aliases_of(artifact)]
         return [self.alias_node(coll, name, artifact) for name in names]
 
@@ -436,7 +454,7 @@ class ArtifactResolvers:
                 "_artifact": c,
             }
             for index, c in enumerate(proj.collections.values())
-            if type_name is None or c.type == type_name
+            if (type_name is None or c.type == type_name) and c.versions
         ]
         chosen = self._select(docs, filters, order or DEFAULT_COLLECTIONS_ORDER)
         return self.base_connection(chosen, first, after, self.collection_node)
@@ -467,8 +485,15 @@ class ArtifactResolvers:
             "artifact": lambda name: self._typed_artifact(proj, type_name, name),
         }
 
-    def _typed_collection(self, proj: Project, type_name: str, name: str) -> Any:
+    @staticmethod
+    def _visible_collection(proj: Project, name: str) -> ArtifactCollection | None:
+        """A collection with at least one committed (or deleted) version; one holding only
+        PENDING versions is not visible yet."""
         coll = proj.collections.get(name)
+        return coll if coll is not None and coll.versions else None
+
+    def _typed_collection(self, proj: Project, type_name: str, name: str) -> Any:
+        coll = self._visible_collection(proj, name)
         return None if coll is None or coll.type != type_name else self.collection_node(coll)
 
     def _typed_artifact(self, proj: Project, type_name: str, name: str) -> Any:
@@ -479,7 +504,8 @@ class ArtifactResolvers:
 
     # ------------------------------------------------------------------ artifact mutations
     def create_artifact(self, input: Mapping[str, Any]) -> dict[str, Any]:
-        """Link content that already exists (digest dedup); the public API's `log_artifact`."""
+        """The COMMITTED version with this digest (digest dedup, as the public API's
+        `log_artifact` relies on), else a PENDING version to upload into."""
         names = list(input.get("artifactCollectionNames") or [])
         if input.get("artifactCollectionName"):
             names.insert(0, input["artifactCollectionName"])
@@ -487,7 +513,7 @@ class ArtifactResolvers:
             raise StoreError("createArtifact needs exactly one artifact collection name")
         collection = names[0]
         metadata = self._json_object(input.get("metadata"), "metadata")
-        artifact = self.store.link_artifact(
+        artifact = self.store.create_artifact_version(
             input["entityName"],
             input["projectName"],
             collection,
@@ -502,7 +528,81 @@ class ArtifactResolvers:
             description=input.get("description"),
             metadata=metadata,
             tags=[t["tagName"] for t in input.get("tags") or []],
+            deduplicate=input.get("enableDigestDeduplication") is not False,
         )
+        return {"artifact": self.artifact_node(artifact)}
+
+    def create_artifact_manifest(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        artifact = self.store.pending_artifact(input["artifactID"])
+        self.store.set_manifest_digest(artifact, input.get("digest") or "")
+        return {"artifactManifest": self.upload_manifest_node(artifact)}
+
+    def update_artifact_manifest(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        parts = decode_id(input["artifactManifestID"])
+        if len(parts) != 2 or parts[0] != "ArtifactManifest":
+            raise StoreNotFound(f"artifact manifest {input['artifactManifestID']!r} not found")
+        artifact = self.store.pending_artifact(parts[1])
+        if input.get("digest") is not None:
+            self.store.set_manifest_digest(artifact, input["digest"])
+        return {"artifactManifest": self.upload_manifest_node(artifact)}
+
+    def upload_manifest_node(self, artifact: Artifact) -> dict[str, Any]:
+        """The manifest record of a PENDING version with its upload URL; a digest that is a
+        base64 md5 becomes a `Content-MD5` upload header, as presigned URLs demand."""
+        url = manifest_url(self.public_url(), artifact.id)
+        digest = artifact.manifest_digest
+        return {
+            "id": encode_id("ArtifactManifest", artifact.id),
+            "type": "FULL",
+            "file": {
+                "__typename": "File",
+                "id": encode_id("File", "manifest", artifact.id),
+                "name": "wandb_manifest.json",
+                "displayName": "wandb_manifest.json",
+                "url": lambda upload=False: url,
+                "directUrl": url,
+                "uploadUrl": url,
+                "uploadHeaders": [f"Content-MD5:{digest}"] if check_b64_md5(digest) else [],
+                "sizeBytes": 0,
+                "mimetype": "application/json",
+            },
+        }
+
+    def create_artifact_files(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        """Upload URLs for the files of PENDING versions; a file whose bytes the store already
+        holds gets none (nothing to upload)."""
+        base = self.public_url()
+        nodes = []
+        for spec in input["artifactFiles"]:
+            artifact = self.store.pending_artifact(spec["artifactID"])
+            name = check_file_name(spec["name"])
+            digest = spec["md5"]
+            if not check_b64_md5(digest):
+                raise StoreError(f"file {name!r}: md5 {digest!r} is not a base64 md5 digest")
+            missing = not self.store.has_blob(digest)
+            nodes.append(
+                {
+                    "__typename": "File",
+                    "id": encode_id("File", artifact.id, name),
+                    "name": name,
+                    "displayName": name,
+                    "url": None,
+                    "directUrl": blob_url(base, digest),
+                    "sizeBytes": 0,
+                    "mimetype": spec.get("mimetype") or _mimetype(name),
+                    "md5": digest,
+                    "digest": digest,
+                    "storagePath": f"wandb_artifacts/{hex_of(digest)}",
+                    "uploadUrl": blob_url(base, digest) if missing else None,
+                    "uploadHeaders": [f"Content-MD5:{digest}"] if missing else [],
+                    "uploadMultipartUrls": None,
+                    "artifact": lambda artifact=artifact: self.artifact_node(artifact),
+                }
+            )
+        return {"files": self.base_connection(nodes, None, None, lambda node: node)}
+
+    def commit_artifact(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        artifact = self.store.commit_artifact(self.store.artifact_by_id(input["artifactID"]))
         return {"artifact": self.artifact_node(artifact)}
 
     def use_artifact(self, input: Mapping[str, Any]) -> dict[str, Any]:

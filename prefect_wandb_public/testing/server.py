@@ -21,6 +21,7 @@ from prefect_wandb_public.testing.app import Request, Response, WandbHTTPApp, ma
 from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
 from prefect_wandb_public.testing.files_http import register_file_routes
+from prefect_wandb_public.testing.filestream_http import register_file_stream_route
 from prefect_wandb_public.testing.resolvers import Resolvers
 from prefect_wandb_public.testing.store import WandbStore
 
@@ -71,6 +72,7 @@ class LocalWandbServer:
         self.app.operation_of = self._operation_of
         self.app.add_route("POST", "/graphql", self._graphql)
         register_file_routes(self)
+        register_file_stream_route(self)
         self._port = port
         self._httpd: Any = None
         self._thread: threading.Thread | None = None

@@ -116,9 +116,13 @@ class HistoryLog:
     Steps sit in an int64 array (a step range is a bisect), each row's compact ASCII JSON in one
     byte buffer with end offsets (no per-row string objects), and each row's key set as a shape
     id, so a keys filter picks its rows without parsing any JSON.
+
+    History rows carry `_step`; system-event rows (`numbered=False`) do not, as the service
+    stores them: their step is their line number.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, numbered: bool = True) -> None:
+        self.numbered = numbered
         self.steps: array[int] = array("q")
         self.key_types: dict[str, dict[str, int]] = {}
         self.previous: dict[str, Any] = {}
@@ -143,14 +147,15 @@ class HistoryLog:
     def append(self, row: Mapping[str, Any], default_step: int) -> None:
         """Add one row; `_step` comes from the row, else `default_step`; steps must increase."""
         data = dict(row)
-        step = data.get("_step", default_step)
+        step = data.get("_step", default_step) if self.numbered else len(self.steps)
         if isinstance(step, float) and step.is_integer():
             step = int(step)
         if not isinstance(step, int) or isinstance(step, bool):
             raise StoreError(f"history _step must be an integer, got {step!r}")
         if self.steps and step <= self.steps[-1]:
             raise StoreError(f"history steps must increase: {step} after {self.steps[-1]}")
-        data["_step"] = step
+        if self.numbered:
+            data["_step"] = step
         encoded = _ROW_ENCODER.encode(data).encode("ascii")  # ASCII: byte offsets = characters
         nested = not all(type(value) in _PLAIN_TYPE_NAMES for value in data.values()) and any(
             isinstance(value, Mapping) for value in data.values()
@@ -291,6 +296,30 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+HISTORY_FILE = "wandb-history.jsonl"
+EVENTS_FILE = "wandb-events.jsonl"
+SUMMARY_FILE = "wandb-summary.json"
+OUTPUT_FILE = "output.log"
+_JSON_STREAM_FILES = frozenset({HISTORY_FILE, EVENTS_FILE, SUMMARY_FILE})
+
+
+def _stream_line(name: str, number: int, text: str) -> dict[str, Any]:
+    """One JSON line of a streamed file, which must be an object."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{name} line {number} is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise StoreError(f"{name} line {number} is not a JSON object")
+    return value
+
+
+def _append_from(log: HistoryLog, offset: int, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append the rows of a chunk starting at line `offset`, skipping lines already stored."""
+    for row in rows[max(0, len(log) - offset) :]:
+        log.append(row, log.steps[-1] + 1 if log.steps else 0)
+
+
 @dataclass
 class RunFile:
     """A file saved with a run; bytes live in the store's blob table under `md5`."""
@@ -328,8 +357,10 @@ class Run:
     username: str = ""
     heartbeat_at: datetime | None = None
     history: HistoryLog = field(default_factory=HistoryLog)
-    events: HistoryLog = field(default_factory=HistoryLog)
+    events: HistoryLog = field(default_factory=lambda: HistoryLog(numbered=False))
     files: dict[str, RunFile] = field(default_factory=dict)
+    log_lines: list[str] = field(default_factory=list)
+    exitcode: int | None = None
     version: int = 0
 
     @property
@@ -411,11 +442,16 @@ class ManifestEntry:
     size: int
     birth_artifact_id: str
     ref: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Artifact:
-    """One artifact version inside a collection (sequence)."""
+    """One artifact version inside a collection (sequence).
+
+    A version being saved is PENDING: it has no number, no entries and no aliases yet, only
+    the manifest uploaded so far and the aliases its commit will apply; nothing lists it.
+    """
 
     id: str
     entity: str
@@ -434,6 +470,9 @@ class Artifact:
     updated_at: datetime | None = None
     tags: list[str] = field(default_factory=list)
     ttl_duration_seconds: int | None = None
+    manifest_digest: str = ""
+    manifest_body: bytes | None = None
+    pending_aliases: list[str] = field(default_factory=list)
 
     @property
     def version(self) -> str:
@@ -457,6 +496,7 @@ class ArtifactCollection:
     description: str | None = None
     versions: list[Artifact] = field(default_factory=list)
     aliases: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, Artifact] = field(default_factory=dict)  # by digest
 
 
 @dataclass
@@ -683,6 +723,50 @@ class WandbStore:
             run.version += 1
             self.touch()
             return run
+
+    def stream_run_files(
+        self,
+        run: Run,
+        chunks: Mapping[str, tuple[int, Sequence[str]]],
+        *,
+        complete: bool = False,
+        exitcode: int | None = None,
+        preempting: bool = False,
+    ) -> None:
+        """Apply one `file_stream` request: `chunks` maps a file name to (offset, lines).
+
+        History and system-event lines append (a line below the stored count is a retried
+        chunk, skipped); the last summary line replaces the summary; console lines overwrite
+        from their offset. Every request is a heartbeat; `complete` ends the run by `exitcode`.
+        """
+        parsed = {
+            name: (offset, [_stream_line(name, offset + i, text) for i, text in enumerate(lines)])
+            for name, (offset, lines) in chunks.items()
+            if name in _JSON_STREAM_FILES
+        }
+        with self.lock:
+            history = parsed.get(HISTORY_FILE)
+            if history is not None:
+                _append_from(run.history, *history)
+            events = parsed.get(EVENTS_FILE)
+            if events is not None:
+                _append_from(run.events, *events)
+                for row in events[1]:
+                    run.system_metrics.update(row)
+            summary = parsed.get(SUMMARY_FILE)
+            if summary is not None and summary[1]:
+                run.summary = summary[1][-1]
+            if OUTPUT_FILE in chunks:
+                offset, lines = chunks[OUTPUT_FILE]
+                run.log_lines[offset : offset + len(lines)] = list(lines)
+            if preempting:
+                run.state = "preempting"
+            if complete:
+                run.exitcode = exitcode
+                run.state = "finished" if not exitcode else "failed"
+            run.heartbeat_at = max(self._now(), run.created_at)
+            run.version += 1
+            self.touch()
 
     def delete_run(self, run: Run) -> None:
         with self.lock:
@@ -959,7 +1043,7 @@ class WandbStore:
             self._record_use(artifact, (entity, project, run_id))
             self.touch()
 
-    def link_artifact(
+    def create_artifact_version(
         self,
         entity: str,
         project: str,
@@ -972,65 +1056,157 @@ class WandbStore:
         description: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         tags: Sequence[str] = (),
+        deduplicate: bool = True,
     ) -> Artifact:
-        """`createArtifact` for content that already exists: the version of `collection` with
-        this digest, else a new version copying the manifest of any committed artifact with it.
-        The run (if given) records it as an output. StoreNotFound when no such content exists."""
+        """`createArtifact`: with `deduplicate`, the COMMITTED version of `collection` with this
+        digest (its aliases and tags applied at once, the run recording it as an output); else
+        the PENDING version with this digest (a save being resumed) or a new PENDING one, whose
+        aliases wait for `commit_artifact`."""
         _check_name("artifact", collection)
         _check_name("artifact type", type)
-        names = [check_alias(alias) for alias in aliases]
+        names = list(dict.fromkeys(check_alias(alias) for alias in aliases))
+        if not re.fullmatch(r"[0-9a-f]{32}", digest or ""):
+            raise StoreError(f"invalid artifact digest {digest!r}: expected 32 hex characters")
         with self.lock:
             proj = self.require_project(entity, project)
             if run_id is not None:
                 self.require_run(entity, project, run_id)
-            coll = proj.collections.get(collection)
-            found = None
-            if coll is not None:
-                found = next(
-                    (a for a in coll.versions if a.digest == digest and a.state == "COMMITTED"),
-                    None,
-                )
-            if found is None:
-                source = next(
-                    (
-                        a
-                        for a in self.artifacts.values()
-                        if a.digest == digest and a.state == "COMMITTED"
-                    ),
-                    None,
-                )
-                if source is None:
-                    raise StoreNotFound(
-                        f"artifact with digest {digest!r} not found; upload its files first"
-                    )
-                coll = self._collection(proj, collection, type)
-                found = Artifact(
+            coll = self._collection(proj, collection, type)
+            found = next(
+                (a for a in coll.versions if a.digest == digest and a.state == "COMMITTED"),
+                None,
+            )
+            if found is not None and deduplicate:
+                for alias in names:
+                    coll.aliases[alias] = found.version_index or 0
+                found.tags += [t for t in dict.fromkeys(tags) if t not in found.tags]
+                if run_id is not None:
+                    self._record_output(found, (entity, project, run_id))
+                self.touch()
+                return found
+            pending = coll.pending.get(digest)
+            if pending is None:
+                pending = Artifact(
                     id=encode_id("Artifact", self.next_int()),
                     entity=entity,
                     project=project,
                     collection=collection,
                     type=type,
-                    version_index=len(coll.versions),
+                    version_index=None,
                     digest=digest,
-                    entries=dict(source.entries),
+                    entries={},
                     created_at=self._next_time(),
-                    description=description,
-                    metadata=dict(metadata or {}),
+                    state="PENDING",
                     created_by=run_id,
                 )
-                coll.versions.append(found)
-                self.artifacts[found.id] = found
-                coll.aliases["latest"] = found.version_index or 0
-            assert coll is not None
-            if coll.type != type:
-                raise StoreError(f"artifact {collection!r} has type {coll.type!r}, not {type!r}")
-            for alias in names:
-                coll.aliases[alias] = found.version_index or 0
-            found.tags += [t for t in dict.fromkeys(tags) if t not in found.tags]
-            if run_id is not None:
-                self._record_output(found, (entity, project, run_id))
+                coll.pending[digest] = pending
+                self.artifacts[pending.id] = pending
+            pending.description = description
+            pending.metadata = dict(metadata or {})
+            pending.pending_aliases = names
+            pending.tags = list(dict.fromkeys(tags))
+            pending.created_by = pending.created_by or run_id
             self.touch()
-            return found
+            return pending
+
+    def pending_artifact(self, artifact_id: str) -> Artifact:
+        """A version still being saved; StoreError when it is already committed."""
+        artifact = self.artifact_by_id(artifact_id)
+        if artifact.state != "PENDING":
+            raise StoreError(f"artifact {artifact_id!r} is {artifact.state}, not PENDING")
+        return artifact
+
+    def set_manifest_digest(self, artifact: Artifact, digest: str) -> None:
+        """Record the digest (base64 md5) the manifest upload will carry."""
+        with self.lock:
+            artifact.manifest_digest = digest
+
+    def put_manifest(self, artifact: Artifact, body: bytes) -> None:
+        """Keep the uploaded manifest JSON of a PENDING version (replacing an earlier one); an
+        identical upload to a committed version is accepted and changes nothing."""
+        with self.lock:
+            if artifact.state == "COMMITTED" and artifact.manifest_body == body:
+                return
+            if artifact.state != "PENDING":
+                raise StoreError(f"artifact {artifact.id!r} is {artifact.state}, not PENDING")
+            artifact.manifest_body = bytes(body)
+
+    def commit_artifact(self, artifact: Artifact) -> Artifact:
+        """`commitArtifact`: check the uploaded manifest (its digest is the artifact's, every
+        stored file is present with its size), then number the version (`vN`, never reused),
+        move `latest` and the pending aliases to it and record it as its run's output.
+        Committing a COMMITTED version again returns it unchanged."""
+        with self.lock:
+            if artifact.state == "COMMITTED":
+                return artifact
+            if artifact.state != "PENDING":
+                raise StoreError(f"artifact {artifact.id!r} is {artifact.state}, not PENDING")
+            if artifact.manifest_body is None:
+                raise StoreError(f"artifact {artifact.id!r}: its manifest was not uploaded")
+            entries = self._manifest_entries(artifact)
+            digest = artifact_digest({path: e.digest for path, e in entries.items()})
+            if digest != artifact.digest:
+                raise StoreError(
+                    f"artifact {artifact.id!r}: the manifest's digest {digest} is not the "
+                    f"artifact's digest {artifact.digest}"
+                )
+            missing = [
+                path
+                for path, e in entries.items()
+                if e.ref is None
+                and (e.digest not in self.blobs or len(self.blobs[e.digest]) != e.size)
+            ]
+            if missing:
+                raise StoreError(
+                    f"artifact {artifact.id!r}: files {sorted(missing)[:5]} were not uploaded"
+                )
+            proj = self.require_project(artifact.entity, artifact.project)
+            coll = self.collection_of(artifact)
+            coll.pending.pop(artifact.digest, None)
+            index = len(coll.versions)
+            artifact.entries = entries
+            artifact.version_index = index
+            artifact.state = "COMMITTED"
+            coll.versions.append(artifact)
+            proj.artifact_types.setdefault(artifact.type, self._next_time())
+            for alias in ["latest", *artifact.pending_aliases]:
+                coll.aliases[alias] = index
+            artifact.pending_aliases = []
+            if artifact.created_by is not None:
+                self._record_output(
+                    artifact, (artifact.entity, artifact.project, artifact.created_by)
+                )
+            self.touch()
+            return artifact
+
+    @staticmethod
+    def _manifest_entries(artifact: Artifact) -> dict[str, ManifestEntry]:
+        """The entries of an uploaded manifest (JSON v1), file names checked."""
+        try:
+            data = json.loads(artifact.manifest_body or b"")
+        except ValueError as exc:
+            raise StoreError(f"artifact {artifact.id!r}: the manifest is not JSON") from exc
+        contents = data.get("contents") if isinstance(data, dict) else None
+        if not isinstance(contents, dict) or data.get("version") != 1:
+            raise StoreError(f"artifact {artifact.id!r}: not a version 1 manifest")
+        entries = {}
+        for path, item in sorted(contents.items()):
+            check_file_name(path)
+            if not isinstance(item, dict) or not isinstance(item.get("digest"), str):
+                raise StoreError(f"artifact {artifact.id!r}: manifest entry {path!r} has no digest")
+            entries[path] = ManifestEntry(
+                path,
+                item["digest"],
+                int(item.get("size") or 0),
+                str(item.get("birthArtifactID") or artifact.id),
+                item.get("ref"),
+                dict(item.get("extra") or {}),
+            )
+        return entries
+
+    def has_blob(self, b64_md5: str) -> bool:
+        with self.lock:
+            return b64_md5 in self.blobs
 
     def _record_use(self, artifact: Artifact, run_key: tuple[str, str, str]) -> None:
         if run_key not in artifact.used_by:

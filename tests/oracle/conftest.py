@@ -1,16 +1,18 @@
-"""The official SDK (wandb==0.31.0) as a second reader of the local server.
+"""The official SDK (wandb==0.31.0) as a second reader of the local server, and as a writer.
 
 Every WANDB_* directory points into a temp dir, output is silenced, and nothing leaves loopback.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from prefect_wandb_public import Api
 from prefect_wandb_public.testing import LocalWandbServer
 
 WANDB_DIR_VARIABLES = (
@@ -46,9 +48,46 @@ def wandb_sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             os.environ[name] = value
 
 
+@pytest.fixture
+def ours(wandb_server: LocalWandbServer) -> Iterator[Api]:
+    """Our client pointed at the session's local server."""
+    client = Api(api_key=wandb_server.api_key, overrides={"base_url": wandb_server.url})
+    yield client
+    client.close()
+
+
 @pytest.fixture(scope="session")
 def official(wandb_sdk: Any, wandb_server: LocalWandbServer) -> Any:
     """`wandb.Api` pointed at the session's local server."""
     return wandb_sdk.Api(
         api_key=wandb_server.api_key, overrides={"base_url": wandb_server.url}, timeout=30
     )
+
+
+def plain(value: Any) -> Any:
+    """SDK values made plain data: its summary and config are dict-like objects."""
+    if hasattr(value, "items"):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def same(a: Any, b: Any, *, exact_numbers: bool = True) -> bool:
+    """Deep equality where NaN equals NaN (history and summaries carry NaN). With
+    `exact_numbers=False` an integral float equals its int: the SDK's history scan goes through
+    wandb-core, which re-encodes rows and writes 2.0 as 2."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(
+            same(a[k], b[k], exact_numbers=exact_numbers) for k in a
+        )
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(
+            same(x, y, exact_numbers=exact_numbers) for x, y in zip(a, b, strict=True)
+        )
+    numbers = (int, float)
+    if not exact_numbers and type(a) in numbers and type(b) in numbers:
+        return bool(a == b)
+    return bool(type(a) is type(b) and a == b)
