@@ -65,7 +65,10 @@ class WandbCredentials(CredentialsBlock):
         default=6,
         ge=1,
         le=50,
-        description="HTTP attempts per request on transient failures before the task fails.",
+        description=(
+            "At most this many HTTP attempts (within 60 seconds) per request on transient "
+            "failures before the task fails and its own retries take over."
+        ),
     )
 
     def _cache_key(self) -> tuple[Any, ...]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Run, Runs
-from prefect_wandb_public.errors import NotFoundError
-from prefect_wandb_public.testing import LocalWandbServer
+from prefect_wandb_public.api.runs import RUN_QUERY
+from prefect_wandb_public.errors import CommError, NotFoundError
+from prefect_wandb_public.testing import LocalWandbServer, resolvers
 
 
 @pytest.fixture
@@ -224,3 +226,64 @@ def test_create_and_delete(api: Api, server: LocalWandbServer, entity: str, proj
 def test_runs_of_missing_project(api: Api, entity: str) -> None:
     with pytest.raises(NotFoundError, match=f"{entity}/no-such-project"):
         list(api.runs(f"{entity}/no-such-project"))
+
+
+def test_indexing_while_iterating_yields_each_run_once(api: Api, seeded: str) -> None:
+    runs = api.runs(seeded, order="+created_at", per_page=2)
+    seen = []
+    for run in runs:
+        seen.append(run.id)
+        if run.id == "r01":
+            assert runs[7].id == "r07"  # loads pages ahead of the iteration
+            assert len(runs) == 12
+    assert seen == [f"r{i:02d}" for i in range(12)]
+
+
+def test_breaking_out_of_a_listing_stops_paging(
+    api: Api, seeded: str, server: LocalWandbServer
+) -> None:
+    server.request_log.clear()
+    for run in api.runs(seeded, per_page=2):
+        if run.id == "r11":
+            break
+    assert server.request_log.count(operation="Runs") <= 2  # the page read + one prefetched
+
+
+def test_server_fields_are_read_only(api: Api, seeded: str) -> None:
+    run = api.run(f"{seeded}/r01")
+    with pytest.raises(AttributeError, match="state"):
+        run.state = "finished"  # type: ignore[misc]
+    assert run.state == "finished"
+
+
+@pytest.mark.parametrize(
+    ("field", "stored_as"),
+    [("config", "config"), ("summaryMetrics", "summary"), ("systemMetrics", "system_metrics")],
+)
+def test_a_json_field_the_server_sends_corrupt_is_an_error_naming_run_and_field(
+    api: Api,
+    server: LocalWandbServer,
+    entity: str,
+    project: str,
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+    stored_as: str,
+) -> None:
+    server.create_run(
+        entity, project, "corrupt", config={"lr": 0.1}, summary={"loss": float("nan")}
+    )
+    corrupt = getattr(server.store.require_run(entity, project, "corrupt"), stored_as)
+    serialize = resolvers.json_dumps
+    monkeypatch.setattr(  # the server writes this one field cut short, as a broken backend might
+        resolvers,
+        "json_dumps",
+        lambda value: serialize(value)[:-1] if value is corrupt else serialize(value),
+    )
+    sent = api.transport.graphql(
+        RUN_QUERY, {"project": project, "entity": entity, "name": "corrupt"}
+    )["project"]["run"][field]
+    with pytest.raises(ValueError):  # the client really receives text that is not JSON
+        json.loads(sent, strict=False)
+
+    with pytest.raises(CommError, match=rf"{field} of run {entity}/{project}/corrupt is not valid"):
+        api.run(f"{entity}/{project}/corrupt")

@@ -20,6 +20,8 @@ from prefect_wandb_public.api import (
     ArtifactType,
     ArtifactVersions,
 )
+from prefect_wandb_public.api.artifacts import _CollectionAliases
+from prefect_wandb_public.api.names import check_artifact_name, parse_artifact_name
 from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.store import artifact_digest
@@ -185,6 +187,32 @@ def test_malformed_artifact_name_is_refused_before_any_request(
     assert server.request_log.count() == 0
 
 
+@pytest.mark.parametrize(
+    "name", ["modèle", "données:v0", "a" * 129, "a" * 129 + ":latest", "ﬁle", "x\u00b2"]
+)
+def test_artifact_names_the_server_would_reject_are_refused_before_any_request(
+    api: Api, server: LocalWandbServer, entity: str, name: str
+) -> None:
+    server.request_log.clear()
+    with pytest.raises(InvalidInputError, match="invalid artifact name"):
+        api.artifact(f"{entity}/p/{name}")
+    assert server.request_log.count() == 0
+
+
+@pytest.mark.parametrize(
+    "name", ["mnist-cnn", "a.b_c-9", "A" * 128, "modèle", "a b", "a" * 129, "ﬁle", "x/y", ""]
+)
+def test_parsing_and_checking_an_artifact_name_agree(name: str) -> None:
+    def accepted(check: Any) -> bool:
+        try:
+            check(name)
+        except InvalidInputError:
+            return False
+        return True
+
+    assert accepted(parse_artifact_name) == accepted(check_artifact_name)
+
+
 # ---------------------------------------------------------------------- types and collections
 
 
@@ -201,6 +229,19 @@ def test_artifact_types_and_collections(api: Api, seeded: str) -> None:
     assert isinstance(coll, ArtifactCollection)
     assert coll.type == "model" and coll.is_sequence()
     assert sorted(coll.aliases) == ["latest", "production"]
+
+
+def test_collection_aliases_are_read_page_by_page(
+    api: Api, server: LocalWandbServer, entity: str, project: str
+) -> None:
+    names = [f"stage-{i}" for i in range(5)]
+    server.create_artifact(entity, project, "many", "model", {"a": b"a"}, aliases=names)
+    coll = api.artifact_collection("model", f"{entity}/{project}/many")
+    server.request_log.clear()
+    assert sorted(_CollectionAliases(coll, per_page=2)) == sorted([*names, "latest"])
+    assert server.request_log.count(operation="ArtifactCollectionAliases") == 3
+    assert sorted(coll.aliases) == sorted([*names, "latest"])
+    assert coll.aliases is coll.aliases  # fetched once
 
 
 def test_unknown_type_and_collection_are_not_found(api: Api, seeded: str) -> None:
@@ -393,6 +434,27 @@ def test_log_artifact_links_an_existing_version_as_output(
     assert [a.name for a in evaluate.logged_artifacts()] == ["mnist-cnn:v2"]
     assert server.request_log.count(operation="CreateArtifact") == 1
     assert len(api.artifacts("model", f"{seeded}/mnist-cnn")) == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"aliases": "prod"}, "aliases must be a list of strings, not the string 'prod'"),
+        ({"tags": "best"}, "tags must be a list of strings, not the string 'best'"),
+        ({"tags": ["no/slash"]}, "invalid tag 'no/slash'"),
+        ({"aliases": ["v7"]}, "reserved for versions"),
+    ],
+)
+def test_log_artifact_of_an_existing_version_checks_aliases_and_tags_first(
+    api: Api, seeded: str, server: LocalWandbServer, kwargs: dict[str, Any], match: str
+) -> None:
+    evaluate = api.run(f"{seeded}/evaluate")
+    v2 = api.artifact(f"{seeded}/mnist-cnn:v2")
+    server.request_log.clear()
+    with pytest.raises(InvalidInputError, match=match):
+        evaluate.log_artifact(v2, **kwargs)
+    assert server.request_log.count() == 0
+    assert sorted(api.artifact(f"{seeded}/mnist-cnn:v2").aliases) == ["latest"]
 
 
 def test_log_artifact_into_another_project_is_refused(

@@ -3,6 +3,7 @@ names, fsspec roots (memory://, s3:// on moto) and `verify`."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
@@ -15,7 +16,7 @@ import pytest
 from s3_fixtures import moto_endpoint, s3_bucket  # noqa: F401  (fixtures)
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import Downloader, DownloadItem
+from prefect_wandb_public.api import Downloader, DownloadItem, RetryPolicy, Transport
 from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError
 from prefect_wandb_public.testing import LocalWandbServer
 
@@ -41,6 +42,10 @@ def art(server: LocalWandbServer, entity: str, project: str) -> str:
     """Path of a three-file artifact (one of 3 MiB)."""
     server.create_artifact(entity, project, "data", "dataset", FILES)
     return f"{entity}/{project}/data:v0"
+
+
+def b64md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -206,6 +211,27 @@ def test_run_file_download_resumes_too(
     assert len(resumed) == 2 and resumed[0] != resumed[1]
 
 
+def test_resume_waits_follow_the_transports_policy_and_sleep(
+    server: LocalWandbServer, entity: str, project: str, tmp_path: Path
+) -> None:
+    server.create_artifact(entity, project, "huge", "model", {"w.bin": HUGE})
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_attempts=4, initial_backoff=0.25, max_backoff=0.25, jitter=0.0)
+    transport = Transport(server.url, server.api_key, retry=policy, sleep=sleeps.append)
+    try:
+        item = DownloadItem("w.bin", HUGE_BLOB, b64md5(HUGE), len(HUGE))
+        server.inject_fault(HUGE_BLOB, kind="reset", method="GET", times=2)
+        Downloader(transport, skip_cache=True).download([item], str(tmp_path / "w"))
+        assert sleeps == [0.25, 0.25]  # two drops, two waits, none of them real
+        assert (tmp_path / "w" / "w.bin").read_bytes() == HUGE
+        server.inject_fault(HUGE_BLOB, kind="reset", method="GET", times=50)
+        with pytest.raises(CommError, match="dropped 4 times"):
+            Downloader(transport, skip_cache=True).download([item], str(tmp_path / "x"))
+        assert len(sleeps) == 2 + 3
+    finally:
+        transport.close()
+
+
 def test_connection_that_keeps_dropping_gives_up(
     api: Api, art: str, tmp_path: Path, server: LocalWandbServer
 ) -> None:
@@ -318,6 +344,25 @@ def test_download_to_s3_streams_through_moto(
     assert fs.cat(f"{cached_root}/a/small.txt") == b"small"
 
 
+def test_download_to_s3_uploads_each_file_once_and_copies_nothing(
+    api: Api,
+    art: str,
+    s3_bucket: str,  # noqa: F811  (the fixture imported above)
+) -> None:
+    artifact = api.artifact(art)
+    artifact.manifest  # noqa: B018
+    fs = fsspec.filesystem("s3")
+    calls: list[str] = []
+    fs.s3.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    for skip_cache in (True, False):
+        calls.clear()
+        root = f"{s3_bucket}/once-{skip_cache}"
+        artifact.download(root, skip_cache=skip_cache, workers=1)
+        assert calls.count("CompleteMultipartUpload") == len(FILES)  # committed on success
+        assert not {"CopyObject", "DeleteObject", "DeleteObjects", "PutObject"} & set(calls)
+        artifact.verify(root)
+
+
 def test_corrupt_download_to_s3_leaves_nothing(
     api: Api,
     art: str,
@@ -329,7 +374,10 @@ def test_corrupt_download_to_s3_leaves_nothing(
     server.inject_fault(BLOBS, kind="corrupt", method="GET", times=20)
     with pytest.raises(ChecksumError):
         artifact.download(f"{s3_bucket}/bad", skip_cache=True, workers=1)
-    assert fsspec.filesystem("s3").find(f"{s3_bucket}/bad") == []
+    fs = fsspec.filesystem("s3")
+    assert fs.find(f"{s3_bucket}/bad") == []
+    bucket = s3_bucket.removeprefix("s3://")
+    assert fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", []) == []
 
 
 def test_reference_entries_are_skipped_with_a_warning(

@@ -12,8 +12,15 @@ import pytest
 import requests
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import File, Files
-from prefect_wandb_public.errors import InvalidInputError, NotFoundError
+from prefect_wandb_public.api import Downloader, DownloadItem, File, Files
+from prefect_wandb_public.api.download import DestinationExistsError
+from prefect_wandb_public.api.files import lacks_mark_uploaded
+from prefect_wandb_public.errors import (
+    CommError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from prefect_wandb_public.testing import LocalWandbServer
 
 FILES = {
@@ -142,6 +149,34 @@ def test_existing_file_without_replace_is_an_error_before_any_transfer(
     assert (tmp_path / "output.log").read_bytes() == FILES["output.log"]
 
 
+def test_downloader_names_its_own_argument_for_an_existing_file(
+    api: Api, run_path: str, tmp_path: Path
+) -> None:
+    (tmp_path / "output.log").write_bytes(b"mine")
+    file = api.run(run_path).file("output.log")
+    assert file.direct_url
+    item = DownloadItem("output.log", file.direct_url, file.md5, file.size)
+    with pytest.raises(DestinationExistsError, match="pass existing='replace'") as caught:
+        Downloader(api.transport).download([item], str(tmp_path), existing="error")
+    assert caught.value.destination == str(tmp_path / "output.log")
+    with pytest.raises(DestinationExistsError, match=r"replace=True .* exist_ok=True"):
+        file.download(root=str(tmp_path))
+
+
+@pytest.mark.parametrize("size", ["missing", None])
+def test_a_file_whose_size_the_server_omits_downloads_verified_by_md5(
+    api: Api, run_path: str, tmp_path: Path, size: object
+) -> None:
+    listed = api.run(run_path).file("media/plot.png")
+    attrs = {k: v for k, v in listed._attrs.items() if k != "sizeBytes"}
+    if size is None:
+        attrs["sizeBytes"] = None
+    unsized = File(api, attrs, run=listed.run)
+    assert unsized.size == 0  # the public attribute stays an int
+    path = unsized.download(root=str(tmp_path / "unsized"))
+    assert Path(path).read_bytes() == FILES["media/plot.png"]
+
+
 def test_download_to_an_fsspec_memory_root(api: Api, run_path: str, project: str) -> None:
     url = api.run(run_path).file("metrics.json").download(root=f"memory://{project}/files")
     fs, path = fsspec.core.url_to_fs(url)
@@ -215,6 +250,29 @@ def test_upload_of_a_bad_path_is_refused_before_any_request(
     with pytest.raises(InvalidInputError):
         run.upload_file(str(local), root=str(inside))
     assert server.request_log.count() == 0
+
+
+def test_only_a_missing_mark_mutation_is_tolerated_after_an_upload(api: Api) -> None:
+    """An older server rejects the unknown field by name; any other error about the mutation
+    (here: a real validation error that names it) must reach the caller."""
+    with pytest.raises(CommError) as missing:
+        api.transport.graphql("query Probe { markRunFilesUploaded { success } }")
+    assert "Cannot query field 'markRunFilesUploaded'" in missing.value.message
+    assert lacks_mark_uploaded(missing.value)
+    with pytest.raises(CommError) as other:
+        api.transport.graphql("mutation Probe { markRunFilesUploaded { success } }")
+    assert "markRunFilesUploaded" in other.value.message
+    assert not lacks_mark_uploaded(other.value)
+
+
+def test_a_failing_mark_uploaded_is_raised(
+    api: Api, run_path: str, tmp_path: Path, server: LocalWandbServer
+) -> None:
+    local = tmp_path / "notes.txt"
+    local.write_bytes(b"notes")
+    server.inject_fault(operation="MarkRunFilesUploaded", status=403, times=1)
+    with pytest.raises(PermissionDeniedError):
+        api.run(run_path).upload_file(str(local), root=str(tmp_path))
 
 
 def test_delete_file(api: Api, run_path: str, server: LocalWandbServer) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import random
+import threading
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -50,6 +52,20 @@ def dense_rows(count: int, start: int = 0) -> list[dict[str, Any]]:
 
 def pages_requested(server: LocalWandbServer, operation: str = "HistoryPage") -> int:
     return server.request_log.count(operation=operation)
+
+
+def prefetch_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("wandb-history")]
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Whether `condition` holds within `timeout` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 @pytest.fixture
@@ -144,12 +160,21 @@ def test_running_run_is_read_up_to_the_last_step_seen_at_start(
 
 
 def test_unknown_keys_give_an_empty_scan_with_a_warning(run: Run, server: LocalWandbServer) -> None:
-    with pytest.warns(UserWarning, match=r"no history key\(s\) \['nope'\]"):
+    with pytest.warns(UserWarning, match=r"no history key\(s\) \['nope'\]") as record:
         scan = run.scan_history(keys=["loss", "nope"])
 
     assert list(scan) == []
     assert scan.to_pandas().empty
     assert pages_requested(server, "SampledHistoryPage") == 0
+    assert record[0].filename == __file__, "the warning points at the caller's line"
+
+
+def test_unknown_keys_warning_points_at_the_caller_of_every_entry_point(run: Run) -> None:
+    with pytest.warns(UserWarning, match="nope") as record:
+        run.history_frame(keys=["nope"])
+        HistoryScan(run, keys=["nope"])
+
+    assert [warning.filename for warning in record] == [__file__, __file__]
 
 
 def test_a_parent_of_nested_keys_counts_as_known(run: Run) -> None:
@@ -186,6 +211,44 @@ def test_closing_a_scan_midway_stops_fetching(
     assert requested <= 2 + 2 * 2 + 1  # consumed pages plus the bounded prefetch window
     assert list(scan) == []
     assert pages_requested(server) == requested
+
+
+def test_breaking_out_of_a_scan_leaves_no_prefetch_thread(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    seed(server, entity, project, dense_rows(2000))
+    run = api.run(f"{entity}/{project}/r")
+    server.request_log.clear()
+    scan = run.scan_history(page_size=10, max_workers=4)
+
+    for row in scan:
+        first = row
+        break
+
+    assert first == dense_rows(1)[0]
+    assert eventually(lambda: not prefetch_threads()), prefetch_threads()
+    requested = pages_requested(server)
+    time.sleep(0.2)
+    assert pages_requested(server) == requested <= 1 + 2 * 4  # the prefetch window, no more
+    assert scan.stop == 2000, "the scan is still referenced: nothing was garbage-collected"
+
+
+def test_leaving_a_with_block_early_stops_the_prefetch_at_once(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    seed(server, entity, project, dense_rows(2000))
+    run = api.run(f"{entity}/{project}/r")
+    server.request_log.clear()
+
+    with run.scan_history(page_size=10, max_workers=4) as scan:
+        rows = [row for _, row in zip(range(25), scan, strict=False)]
+
+    assert prefetch_threads() == []
+    requested = pages_requested(server)
+    time.sleep(0.2)
+    assert pages_requested(server) == requested <= 3 + 2 * 4
+    assert [row["_step"] for row in rows] == list(range(25))
+    assert list(scan) == []
 
 
 # ---------------------------------------------------------------------------- faults
@@ -358,6 +421,21 @@ def test_history_frame_handles_nan_and_a_key_changing_type(
     assert len(frame) == 30
     assert math.isnan(frame["loss"][4]) and frame["loss"][5] == rows[5]["loss"]
     assert frame["acc"][25] == "n/a" and frame["acc"][24] == rows[24]["acc"]
+
+
+def test_to_arrow_falls_back_when_a_page_holds_nan(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    rows = dense_rows(30)
+    rows[4]["loss"] = float("nan")  # pyarrow's JSON reader refuses the page: it decodes to dicts
+    seed(server, entity, project, rows)
+    run = api.run(f"{entity}/{project}/r")
+
+    table = run.scan_history(page_size=10).to_arrow()
+
+    assert table.column("_step").to_pylist() == list(range(30))
+    losses = table.column("loss").to_pylist()
+    assert math.isnan(losses[4]) and losses[5] == rows[5]["loss"]
 
 
 def test_history_frame_with_keys_and_to_arrow(run: Run) -> None:

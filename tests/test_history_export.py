@@ -6,9 +6,12 @@ unwritable destination, a scan that dies mid-export) must leave nothing at the d
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import ExportError, Run, export_history
@@ -120,9 +124,10 @@ def test_export_with_keys_writes_only_rows_holding_all_of_them(run: Run, tmp_pat
 def test_export_with_unknown_keys_warns_and_writes_an_empty_table(run: Run, tmp_path: Any) -> None:
     target = tmp_path / "none.csv"
 
-    with pytest.warns(UserWarning, match="nope"):
+    with pytest.warns(UserWarning, match="nope") as record:
         written = export_history(run, target, keys=["nope"])
 
+    assert record[0].filename == __file__, "the warning points at the caller's line"
     assert written == 0
     assert target.read_text().splitlines() == ['"_step","nope"']
 
@@ -205,6 +210,55 @@ def test_a_scan_failing_mid_export_leaves_the_old_file_untouched(
     assert target.read_bytes() == b"yesterday's export"
     assert leftovers(tmp_path) == ["history.parquet"]
     assert server.request_log.count(operation="HistoryPage", status=200) >= 6
+
+
+class FullDiskFile(MemoryFile):
+    """A memory file that refuses to grow past its file system's `quota` bytes."""
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.fs.quota:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().write(data)
+
+
+class FullDiskFileSystem(MemoryFileSystem):
+    """`fulldisk://`: a private memory file system whose disk fills up after `quota` bytes."""
+
+    protocol = "fulldisk"
+
+    def __init__(self, *args: Any, quota: int, **kwargs: Any) -> None:
+        super().__init__(*args, global_store=False, **kwargs)
+        self.quota = quota
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if mode != "wb":
+            return super()._open(path, mode, **kwargs)
+        handle = FullDiskFile(self, self._strip_protocol(path))
+        handle.commit()
+        return handle
+
+
+fsspec.register_implementation("fulldisk", FullDiskFileSystem, clobber=True)
+
+
+def test_a_destination_failing_mid_export_stops_the_scan_at_once(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    server.create_run(entity, project, "long", history=[{"_step": i, "x": i} for i in range(4000)])
+    run = api.run(f"{entity}/{project}/long")
+    server.request_log.clear()
+
+    with pytest.raises(ExportError, match=r"fulldisk://.*No space") as failure:
+        export_history(
+            run, "fulldisk://exports/h.csv", storage_options={"quota": 2000}, page_size=10
+        )
+
+    # The error is kept (as a Prefect task state keeps it), and with it the frames it went through.
+    assert [t.name for t in threading.enumerate() if t.name.startswith("wandb-history")] == []
+    requested = server.request_log.count(operation="HistoryPage")
+    time.sleep(0.2)
+    assert server.request_log.count(operation="HistoryPage") == requested < 400
+    assert isinstance(failure.value.__cause__, OSError)
 
 
 def test_memory_filesystem_export_and_failure(run: Run, server: LocalWandbServer) -> None:

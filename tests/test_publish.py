@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import Artifact
+from prefect_wandb_public.api import Artifact, RetryPolicy, Transport
 from prefect_wandb_public.api.artifacts import ArtifactFinalizedError, ArtifactNotLoggedError
 from prefect_wandb_public.api.publish import BUFFERED_UPLOAD_LIMIT
 from prefect_wandb_public.errors import (
@@ -379,6 +379,26 @@ def test_a_lost_put_response_is_retried_and_a_rerun_uploads_nothing(
     assert blob_puts(server, status=None) == 0
 
 
+def test_upload_retries_wait_through_the_transports_policy_and_sleep(
+    api: Api, server: LocalWandbServer, project: str, tmp_path: Path
+) -> None:
+    big = os.urandom(BUFFERED_UPLOAD_LIMIT + 1000)  # streamed: retried by reopening the file
+    small = os.urandom(1000)  # one buffer: retried by the transport itself
+    root = write_tree(tmp_path / "both", {"big.bin": big, "small.bin": small})
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_attempts=4, initial_backoff=0.125, max_backoff=0.125, jitter=0.0)
+    api.transport = Transport(server.url, server.api_key, retry=policy, sleep=sleeps.append)
+    big_path, small_path = (BLOBS + hashlib.md5(data).hexdigest() for data in (big, small))
+    server.inject_fault(big_path, method="PUT", kind="reset", times=2)
+    server.inject_fault(small_path, method="PUT", status=503, times=1)
+    draft = Artifact("waits", "model")
+    draft.add_dir(root)
+    api.log_artifact(draft, project=project)
+    assert sleeps == [0.125] * 3  # every wait went through the seam, none really slept
+    assert server.request_log.count(path=big_path, method="PUT") == 3
+    assert server.request_log.count(path=small_path, method="PUT") == 2
+
+
 def test_a_failed_commit_leaves_the_version_pending_until_a_rerun(
     api: Api, server: LocalWandbServer, entity: str, project: str, tree: Path
 ) -> None:
@@ -667,7 +687,7 @@ def test_an_empty_artifact_is_refused_before_any_request(
 @pytest.mark.parametrize("name", ["../escape.txt", "/abs.txt", "a//b", "./a", "C:x", "a\\b"])
 def test_entry_names_outside_the_artifact_are_refused(tree: Path, name: str) -> None:
     draft = Artifact("d", "dataset")
-    with pytest.raises(InvalidInputError, match="invalid artifact file name"):
+    with pytest.raises(InvalidInputError, match="refusing file name"):
         draft.add_file(tree / "model.json", name=name)
 
 

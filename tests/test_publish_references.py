@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +17,7 @@ from s3_fixtures import moto_endpoint, s3_bucket  # noqa: F401  (fixtures)
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact
-from prefect_wandb_public.errors import InvalidInputError
+from prefect_wandb_public.errors import InvalidInputError, ServerError
 from prefect_wandb_public.testing import LocalWandbServer
 
 
@@ -95,22 +96,51 @@ def test_s3_references_take_the_etag_the_store_reports(
 
 
 @pytest.fixture
-def http_origin() -> Iterator[str]:
-    """A loopback HTTP server: `/etag.bin` has an ETag, `/plain.txt` none, `/gone` is 404."""
+def http_seen() -> list[tuple[str, str, str]]:
+    """(method, path with query, User-Agent) of every request `http_origin` received."""
+    return []
+
+
+@pytest.fixture
+def http_origin(http_seen: list[tuple[str, str, str]]) -> Iterator[str]:
+    """A loopback HTTP server: `/etag.bin` has an ETag, `/plain.txt` none, `/gone` is 404,
+    `/flaky.bin` answers 503 (Retry-After: 0) every other time, `/broken` always 500 and
+    `/nohead.bin` refuses HEAD (405) but answers GET."""
+    flaky = itertools.count()
 
     class Handler(BaseHTTPRequestHandler):
         def do_HEAD(self) -> None:
-            if self.path == "/etag.bin":
-                self.send_response(200)
-                self.send_header("ETag", '"abc123"')
-                self.send_header("Content-Length", "10")
-            elif self.path == "/plain.txt":
-                self.send_response(200)
-                self.send_header("Content-Length", "5")
+            self.answer(head=True)
+
+        def do_GET(self) -> None:
+            self.answer(head=False)
+
+        def answer(self, head: bool) -> None:
+            http_seen.append((self.command, self.path, self.headers.get("User-Agent", "")))
+            path = self.path.split("?", 1)[0]
+            headers: dict[str, str] = {}
+            if path == "/etag.bin":
+                status, headers = 200, {"ETag": '"abc123"', "Content-Length": "10"}
+            elif path == "/plain.txt":
+                status, headers = 200, {"Content-Length": "5"}
+            elif path == "/flaky.bin" and next(flaky) % 2 == 0:
+                status, headers = 503, {"Retry-After": "0"}
+            elif path == "/flaky.bin":
+                status, headers = 200, {"ETag": '"f1"', "Content-Length": "3"}
+            elif path == "/broken":
+                status, headers = 500, {"Retry-After": "0"}
+            elif path == "/nohead.bin" and head:
+                status = 405
+            elif path == "/nohead.bin":
+                status, headers = 200, {"ETag": '"g1"', "Content-Length": "4"}
             else:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
+                status = 404
+            self.send_response(status)
+            for key, value in {"Content-Length": "0", **headers}.items():
+                self.send_header(key, value)
             self.end_headers()
+            if not head and status == 200:
+                self.wfile.write(b"x" * int(headers["Content-Length"]))
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -138,6 +168,32 @@ def test_http_references_use_the_etag_else_the_url(http_origin: str) -> None:
     assert (plain.path, plain.digest, plain.size) == ("p.txt", f"{http_origin}/plain.txt", 5)
     with pytest.raises(InvalidInputError, match="not found"):
         draft.add_reference(f"{http_origin}/gone")
+
+
+def test_http_references_are_read_like_every_other_request(
+    http_origin: str, http_seen: list[tuple[str, str, str]]
+) -> None:
+    """Through a transport: our user agent, transient failures retried, HEAD refused -> GET,
+    and no query string (signed URLs carry credentials there) in any error."""
+    draft = Artifact("web", "dataset")
+    [flaky] = draft.add_reference(f"{http_origin}/flaky.bin")
+    assert (flaky.digest, flaky.size) == ("f1", 3)
+    [nohead] = draft.add_reference(f"{http_origin}/nohead.bin")
+    assert (nohead.digest, nohead.size) == ("g1", 4)
+    assert [(method, path) for method, path, _ in http_seen] == [
+        ("HEAD", "/flaky.bin"),
+        ("HEAD", "/flaky.bin"),
+        ("HEAD", "/nohead.bin"),
+        ("GET", "/nohead.bin"),
+    ]
+    with pytest.raises(ServerError, match=r"reference '.*/broken': .*HTTP 500") as broken:
+        draft.add_reference(f"{http_origin}/broken?X-Amz-Signature=s3cr3t")
+    with pytest.raises(InvalidInputError, match="not found") as gone:
+        draft.add_reference(f"{http_origin}/gone?token=s3cr3t")
+    for error in (broken.value, gone.value):
+        assert "s3cr3t" not in str(error) and "s3cr3t" not in repr(error)
+        assert error.__cause__ is None and error.__suppress_context__
+    assert all(agent.startswith("prefect-wandb-public/") for _, _, agent in http_seen)
 
 
 @pytest.mark.parametrize("uri", ["ftp://host/x", "memory://x", "/just/a/path", "s3:/x", 42])

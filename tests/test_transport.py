@@ -158,15 +158,15 @@ def test_parse_retry_after() -> None:
 def test_retryable_statuses() -> None:
     assert [
         s
-        for s in (400, 401, 403, 404, 409, 422, 429, 500, 501, 502, 503, 504)
+        for s in (400, 401, 403, 404, 408, 409, 410, 413, 422, 429, 500, 501, 502, 503, 504)
         if is_retryable_status(s)
-    ] == [429, 500, 502, 503, 504]
+    ] == [408, 429, 500, 502, 503, 504]
 
 
 # ---------------------------------------------------------------------- retried failures
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
 def test_transient_status_is_retried(
     api: Api, server: LocalWandbServer, run_path: str, status: int
 ) -> None:
@@ -644,3 +644,15 @@ def test_bad_timeout_is_refused(timeout: float) -> None:
 def test_unknown_override_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="base_uri"):
         Api(api_key="k" * 40, overrides={"base_uri": "http://127.0.0.1:1"})
+
+
+def test_presigned_query_strings_never_reach_messages() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    transport = Transport("http://127.0.0.1:9", "k" * 40, retry=FAST_RETRY)
+    url = f"http://127.0.0.1:{port}/blob?X-Amz-Signature=TOPSECRETSIG&X-Amz-Credential=AKIA"
+    with pytest.raises(CommError) as info:
+        transport.request("GET", url)
+    assert "TOPSECRETSIG" not in str(info.value) and "AKIA" not in str(info.value)
+    assert f"127.0.0.1:{port}/blob" in str(info.value)

@@ -18,30 +18,35 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+from prefect_wandb_public.api import destinations
 from prefect_wandb_public.api.download import (
-    CHUNK_SIZE,
     DEFAULT_WORKERS,
     Downloader,
     DownloadItem,
-    b64_of,
-    check_entry_name,
+    md5_of_stream,
 )
 from prefect_wandb_public.api.files import File
+from prefect_wandb_public.api.names import (
+    check_alias,
+    check_aliases,
+    check_artifact_name,
+    check_artifact_type,
+    check_entry_path,
+    check_tags,
+    is_version,
+    parse_artifact_name,
+)
 from prefect_wandb_public.api.paging import Paginator, check_per_page
 from prefect_wandb_public.api.publish import (
     DEFAULT_UPLOAD_WORKERS,
     ArtifactManifestEntry,
     DraftContents,
     DraftSpec,
-    check_alias,
-    check_artifact_name,
-    check_artifact_type,
     check_metadata,
     publish_aliases,
     publish_draft,
-    publish_tags,
 )
 from prefect_wandb_public.api.runs import LIGHT_RUN_FIELDS, Run
 from prefect_wandb_public.errors import (
@@ -79,10 +84,6 @@ query ArtifactMembershipByName($entity: String!, $project: String!, $name: Strin
 }
 """
     % ARTIFACT_FIELDS
-)
-
-ARTIFACT_BY_ID_QUERY = "query ArtifactByID($id: ID!) { artifact(id: $id) { %s } }" % (
-    ARTIFACT_FIELDS
 )
 
 MANIFEST_QUERY = """
@@ -268,10 +269,8 @@ mutation CreateArtifact($artifactTypeName: String!, $artifactCollectionNames: [S
 
 logger = logging.getLogger(__name__)
 DEFAULT_VERSION_FILTERS: dict[str, Any] = {"state": "COMMITTED"}
-_VERSION_RE = re.compile(r"^v\d+$")
-_ALIAS_RE = re.compile(r"^[^/:]+$")
-_COLLECTION_RE = re.compile(r"^[\w.\-]+$")
 _URL_BATCH = 5000
+T = TypeVar("T")
 
 
 class ArtifactNotLoggedError(InvalidInputError):
@@ -280,17 +279,6 @@ class ArtifactNotLoggedError(InvalidInputError):
 
 class ArtifactFinalizedError(InvalidInputError):
     """A committed version's files cannot change; build a new draft instead."""
-
-
-def parse_artifact_name(name: str) -> tuple[str, str]:
-    """`coll:alias` or `coll` -> (collection, alias or "latest"); collection names are letters,
-    digits, `_`, `-` and `.`."""
-    if not isinstance(name, str):
-        raise InvalidInputError(f"artifact name must be a string, got {type(name).__name__}")
-    collection, sep, alias = name.partition(":")
-    if not _COLLECTION_RE.match(collection) or (sep and not _ALIAS_RE.match(alias)):
-        raise InvalidInputError(f"invalid artifact name {name!r}: expected 'collection[:alias]'")
-    return collection, alias or "latest"
 
 
 def default_artifact_root(name: str) -> str:
@@ -404,7 +392,7 @@ class Artifact:
         self.aliases = [
             a["alias"]
             for a in attrs.get("aliases") or []
-            if not _VERSION_RE.match(a["alias"]) and self._same_collection(a)
+            if not is_version(a["alias"]) and self._same_collection(a)
         ]
         self._saved_aliases = list(self.aliases)
         self.tags = [t["name"] for t in attrs.get("tags") or []]
@@ -439,13 +427,6 @@ class Artifact:
             raise NotFoundError(f"artifact {entity}/{project}/{collection}:{alias} not found")
         requested = f"{collection}:{alias}" if ":" in name else None
         return cls._from_attrs(client, membership["artifact"], requested)
-
-    @classmethod
-    def load_by_id(cls, client: Api, artifact_id: str) -> Artifact:
-        data = client.transport.graphql(ARTIFACT_BY_ID_QUERY, {"id": artifact_id})
-        if not data.get("artifact"):
-            raise NotFoundError(f"artifact with id {artifact_id!r} not found")
-        return cls._from_attrs(client, data["artifact"])
 
     # ------------------------------------------------------------------ draft or committed
     def is_draft(self) -> bool:
@@ -664,7 +645,7 @@ class Artifact:
         link: bool = True,
     ) -> list[str]:
         for entry in entries:
-            check_entry_name(entry.path)
+            check_entry_path(entry.path)
         downloader = Downloader(
             self.client.transport,
             workers=workers,
@@ -735,10 +716,8 @@ class Artifact:
         """Check that `root` holds exactly the manifest's files with matching md5 digests;
         ChecksumError naming the first missing, extra or changed files."""
         self._logged("verify()")
-        import fsspec
-
         target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
-        fs, base = fsspec.core.url_to_fs(target)
+        fs, base = destinations.resolve(target, what="artifact root")
         base = base.rstrip("/")
         try:
             found = fs.find(base)
@@ -757,13 +736,8 @@ class Artifact:
             raise ChecksumError(f"{target}: files {missing[:5]} of {self.qualified_name} missing")
 
         def digest_of(path: str) -> str:
-            import hashlib
-
-            md5 = hashlib.md5()
             with fs.open(present[path], "rb") as handle:
-                while chunk := handle.read(CHUNK_SIZE):
-                    md5.update(chunk)
-            return b64_of(md5)
+                return md5_of_stream(handle)[0]
 
         with ThreadPoolExecutor(DEFAULT_WORKERS) as pool:
             digests = dict(zip(entries, pool.map(digest_of, entries), strict=True))
@@ -851,6 +825,18 @@ def _run_from(client: Api, node: Mapping[str, Any]) -> Run:
     return Run(client, project["entity"]["name"], project["name"], node["name"], node)
 
 
+class _CountedPaginator(Paginator[T]):
+    """A paginator whose connection carries `totalCount`: `len()` is the server's count, read
+    from the first page (fetched for it if not yet loaded)."""
+
+    @property
+    def length(self) -> int | None:
+        if self.last_response is None:
+            self.next_page()
+        conn = self.connection(self.last_response or {}) or {}
+        return int(conn.get("totalCount") or 0)
+
+
 class ArtifactFiles(Paginator[File]):
     """An artifact's files with their URLs (all, or the `names` given)."""
 
@@ -886,7 +872,7 @@ class ArtifactFiles(Paginator[File]):
         return f"<ArtifactFiles {self.artifact.qualified_name}>"
 
 
-class ArtifactVersions(Paginator[Artifact]):
+class ArtifactVersions(_CountedPaginator[Artifact]):
     """The versions of one collection, newest first unless `order` says otherwise; only
     committed ones unless `filters` says otherwise. `len()` is the server's count."""
 
@@ -932,13 +918,6 @@ class ArtifactVersions(Paginator[Artifact]):
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Artifact:
         return Artifact._from_attrs(self.client, node)
-
-    @property
-    def length(self) -> int | None:
-        if self.last_response is None:
-            self.next_page()
-        conn = self.connection(self.last_response or {}) or {}
-        return int(conn.get("totalCount") or 0)
 
     def __repr__(self) -> str:
         return f"<ArtifactVersions {self.entity}/{self.project}/{self.collection_name}>"
@@ -988,19 +967,7 @@ class ArtifactCollection:
     def aliases(self) -> list[str]:
         """The collection's aliases (fetched on first use)."""
         if self._aliases is None:
-            names: list[str] = []
-            cursor = None
-            while True:
-                data = self.client.transport.graphql(
-                    COLLECTION_ALIASES_QUERY, {"id": self.id, "cursor": cursor}
-                )
-                conn = (data.get("artifactCollection") or {}).get("aliases") or {}
-                edges = conn.get("edges") or []
-                names += [e["node"]["alias"] for e in edges if e.get("node")]
-                if not (conn.get("pageInfo") or {}).get("hasNextPage") or not edges:
-                    break
-                cursor = edges[-1]["cursor"]
-            self._aliases = names
+            self._aliases = list(_CollectionAliases(self))
         return self._aliases
 
     def versions(self, per_page: int = 50) -> ArtifactVersions:
@@ -1027,7 +994,24 @@ class ArtifactCollection:
         return f"<ArtifactCollection {self.entity}/{self.project}/{self.name} ({self.type})>"
 
 
-class ArtifactCollections(Paginator[ArtifactCollection]):
+class _CollectionAliases(Paginator[str]):
+    """The alias names of one collection, paged."""
+
+    QUERY = COLLECTION_ALIASES_QUERY
+
+    def __init__(self, collection: ArtifactCollection, per_page: int = 1000) -> None:
+        self.collection = collection
+        super().__init__(collection.client, {"id": collection.id}, per_page)
+
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        conn: Mapping[str, Any] | None = (data.get("artifactCollection") or {}).get("aliases")
+        return conn
+
+    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> str:
+        return str(node["alias"])
+
+
+class ArtifactCollections(_CountedPaginator[ArtifactCollection]):
     """The collections of one artifact type in a project; `len()` is the server's count."""
 
     QUERY = TYPE_COLLECTIONS_QUERY
@@ -1052,13 +1036,6 @@ class ArtifactCollections(Paginator[ArtifactCollection]):
         return ArtifactCollection(
             self.client, self.entity, self.project, node["name"], self.type_name, node
         )
-
-    @property
-    def length(self) -> int | None:
-        if self.last_response is None:
-            self.next_page()
-        conn = self.connection(self.last_response or {}) or {}
-        return int(conn.get("totalCount") or 0)
 
     def __repr__(self) -> str:
         return f"<ArtifactCollections {self.entity}/{self.project} {self.type_name}>"
@@ -1127,7 +1104,7 @@ class ArtifactTypes(Paginator[ArtifactType]):
         return f"<ArtifactTypes {self.entity}/{self.project}>"
 
 
-class RunArtifacts(Paginator[Artifact]):
+class RunArtifacts(_CountedPaginator[Artifact]):
     """The artifacts a run logged (`output`) or used (`input`); `len()` is the server's count."""
 
     def __init__(self, client: Api, run: Run, direction: str, per_page: int = 100) -> None:
@@ -1150,13 +1127,6 @@ class RunArtifacts(Paginator[Artifact]):
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Artifact:
         return Artifact._from_attrs(self.client, node)
-
-    @property
-    def length(self) -> int | None:
-        if self.last_response is None:
-            self.next_page()
-        conn = self.connection(self.last_response or {}) or {}
-        return int(conn.get("totalCount") or 0)
 
     def __repr__(self) -> str:
         return f"<RunArtifacts {'/'.join(self.run.path)} {self.direction}>"
@@ -1203,7 +1173,8 @@ def log_artifact(
             f"run {'/'.join(run.path)} cannot log artifact {artifact.qualified_name}: "
             "a run logs artifacts only to its own project"
         )
-    names = [check_alias(a) for a in aliases or []]
+    names = check_aliases(aliases)
+    tag_names = check_tags(tags)
     data = run.client.transport.graphql(
         CREATE_ARTIFACT_MUTATION,
         {
@@ -1217,7 +1188,7 @@ def log_artifact(
             "aliases": [
                 {"artifactCollectionName": artifact.collection_name, "alias": a} for a in names
             ],
-            "tags": [{"tagName": t} for t in tags or []],
+            "tags": [{"tagName": t} for t in tag_names],
         },
     )
     return Artifact._from_attrs(run.client, data["createArtifact"]["artifact"])
@@ -1240,15 +1211,14 @@ def publish(
     (the default entity costs a query). Without a run the project is created when missing."""
     if not isinstance(draft, Artifact) or not draft.is_draft():
         raise InvalidInputError(f"only a draft Artifact(name, type) can be published: {draft!r}")
-    for what, value in (("aliases", aliases), ("tags", tags)):
-        if isinstance(value, str):
-            raise InvalidInputError(f"{what} must be a list of strings, not the string {value!r}")
+    extra_aliases = check_aliases(aliases)
+    extra_tags = check_tags(tags)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
         raise InvalidInputError(f"workers must be an integer from 1 to 64, got {workers!r}")
     spec = draft._spec()
     spec.check()
-    names = publish_aliases([*draft.aliases, *(aliases or [])])
-    tag_names = publish_tags([*draft.tags, *(tags or [])])
+    names = publish_aliases([*draft.aliases, *extra_aliases])
+    tag_names = check_tags([*draft.tags, *extra_tags])
     entity, project = where() if callable(where) else where
     attrs = publish_draft(
         client,

@@ -1,11 +1,12 @@
 """The one byte mover for run files and artifact entries.
 
-Every file is streamed in chunks (never whole in memory) to a temporary name beside its target,
-md5-hashed while streaming, checked against the expected digest and size, and only then renamed
-(local) or moved into place (any other fsspec filesystem: `memory://`, `s3://`, ...). A dropped
-connection resumes with `Range` from the bytes already written; corrupt bytes are fetched again,
-then raise `ChecksumError` with nothing left at the destination. Files move in parallel on a
-bounded thread pool.
+Every file is streamed in chunks (never whole in memory) to its target, md5-hashed while
+streaming, checked against the expected digest and size, and only then made visible
+(`api/destinations.py`: a temporary name renamed locally, an upload committed on object stores,
+a temporary name moved elsewhere). A dropped connection resumes with `Range` from the bytes
+already written; corrupt bytes are fetched again, then raise `ChecksumError` with nothing left at
+the destination. Files move in parallel on a bounded thread pool. Waits between retries follow
+the transport's retry policy and go through its sleep.
 
 A content-addressed cache (`<cache>/md5/<hex[:2]>/<hex[2:]>`) serves repeats: a cached blob is
 hard-linked into a local destination (copied only when linking is impossible), so a second
@@ -19,32 +20,31 @@ refused with `InvalidInputError` before anything is written.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import queue
-import re
-import shutil
-import stat
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
+from typing import IO, TYPE_CHECKING, Any
 
 import requests
 import urllib3
 
+from prefect_wandb_public.api.destinations import (
+    CHUNK_SIZE,
+    AtomicFile,
+    DestinationRoot,
+    atomic_file,
+)
+from prefect_wandb_public.api.names import check_entry_path
 from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError
 
 if TYPE_CHECKING:
-    from fsspec import AbstractFileSystem
+    from prefect_wandb_public.api.transport import RetryPolicy, Transport
 
-    from prefect_wandb_public.api.transport import Transport
-
-CHUNK_SIZE = 1 << 20
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 64
 CHECKSUM_ATTEMPTS = 3
@@ -52,9 +52,14 @@ CHECKSUM_ATTEMPTS = 3
 PIPELINE_THRESHOLD = 16 << 20
 _PIPELINE_DEPTH = 8
 _NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError)
-_DRIVE_RE = re.compile(r"^[A-Za-z]:")
-_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-T = TypeVar("T")
+
+
+class DestinationExistsError(InvalidInputError):
+    """A file is already where a download would put it (and existing files are errors)."""
+
+    def __init__(self, message: str, destination: str) -> None:
+        super().__init__(message)
+        self.destination = destination
 
 
 def default_cache_dir() -> str:
@@ -62,22 +67,6 @@ def default_cache_dir() -> str:
     return os.environ.get("PREFECT_WANDB_CACHE_DIR") or os.path.join(
         os.path.expanduser("~"), ".cache", "prefect-wandb-public"
     )
-
-
-def check_entry_name(name: str) -> str:
-    """A `/`-separated relative path with no empty, `.` or `..` parts; InvalidInputError else."""
-    parts = name.split("/") if isinstance(name, str) else [""]
-    if (
-        not name
-        or "\\" in name
-        or "\x00" in name
-        or _DRIVE_RE.match(name)
-        or any(part in ("", ".", "..") for part in parts)
-    ):
-        raise InvalidInputError(
-            f"refusing file name {name!r}: names must be relative paths inside the download root"
-        )
-    return name
 
 
 def hex_md5(b64_md5: str) -> str:
@@ -95,6 +84,30 @@ def b64_of(hasher: Any) -> str:
     return base64.b64encode(hasher.digest()).decode()
 
 
+def b64_md5(data: bytes) -> str:
+    """The base64 md5 of `data` (the form W&B digests and Content-MD5 headers take)."""
+    return b64_of(hashlib.md5(data))
+
+
+def md5_of_stream(handle: IO[bytes]) -> tuple[str, int]:
+    """(base64 md5, size) of everything left in a binary file, read in chunks."""
+    hasher = hashlib.md5()
+    size = 0
+    while chunk := handle.read(CHUNK_SIZE):
+        hasher.update(chunk)
+        size += len(chunk)
+    return b64_of(hasher), size
+
+
+def retry_delay(policy: RetryPolicy, attempt: int, started: float) -> float | None:
+    """The wait before retrying after failed attempt number `attempt` (1-based) of work begun
+    at `started` (monotonic), or None when the policy's attempts or time are spent."""
+    delay = policy.backoff(attempt)
+    if attempt >= policy.max_attempts or time.monotonic() - started + delay > policy.max_elapsed:
+        return None
+    return delay
+
+
 @dataclass(frozen=True)
 class DownloadItem:
     """One file to fetch: its name under the root, its URL, and the digest and size promised."""
@@ -103,44 +116,6 @@ class DownloadItem:
     url: str
     md5: str | None = None
     size: int | None = None
-
-
-class _Sink(Protocol):
-    def write(self, data: bytes) -> None: ...
-    def reset(self) -> None: ...
-
-
-class _FileSink:
-    """A local temporary file being written; `reset` empties it for a fresh attempt."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self.handle = handle
-
-    def write(self, data: bytes) -> None:
-        self.handle.write(data)
-
-    def reset(self) -> None:
-        self.handle.seek(0)
-        self.handle.truncate()
-
-
-class _FsSink:
-    """A temporary file on an fsspec filesystem; `reset` starts it over (no seeking there)."""
-
-    def __init__(self, fs: AbstractFileSystem, path: str) -> None:
-        self.fs = fs
-        self.path = path
-        self.handle = fs.open(path, "wb")
-
-    def write(self, data: bytes) -> None:
-        self.handle.write(data)
-
-    def reset(self) -> None:
-        self.handle.close()
-        self.handle = self.fs.open(self.path, "wb")
-
-    def close(self) -> None:
-        self.handle.close()
 
 
 class _Hasher:
@@ -178,9 +153,10 @@ class _Hasher:
 class Downloader:
     """Moves files from URLs to a root (a local path or any fsspec URL), verified and atomic.
 
-    `workers` bounds the parallel transfers; `cache_dir` (default `default_cache_dir()`) holds
-    the content-addressed cache, `None` or `skip_cache=True` bypasses it; `link` hard-links
-    cached blobs into local destinations instead of copying them.
+    `workers` bounds the parallel transfers; `cache_dir` holds the content-addressed cache
+    (None: `default_cache_dir()`), and `skip_cache=True` bypasses the cache; `link` hard-links
+    cached blobs into local destinations instead of copying them. Retries follow the
+    transport's policy and wait through its sleep.
     """
 
     def __init__(
@@ -219,21 +195,23 @@ class Downloader:
 
         Names are checked first (nothing is written if one is bad). A destination that exists
         is overwritten (`existing="replace"`), kept as it is (`"keep"`), or an error raised
-        before any transfer (`"error"`).
+        before any transfer (`"error"`: DestinationExistsError).
         """
         if existing not in ("replace", "keep", "error"):
             raise InvalidInputError(f"existing must be replace, keep or error, not {existing!r}")
         for item in items:
-            check_entry_name(item.name)
+            check_entry_path(item.name)
         if len({item.name for item in items}) != len(items):
             raise InvalidInputError("two files share one name; refusing to download")
-        place = _Destination(root)
+        place = DestinationRoot(root)
         targets = [place.target(item.name) for item in items]
         present = set() if existing == "replace" else {t for t in targets if place.exists(t)}
         if present and existing == "error":
-            first = next(t for t in targets if t in present)
-            raise InvalidInputError(
-                f"{place.display(first)} already exists; pass replace=True to overwrite it"
+            first = place.display(next(t for t in targets if t in present))
+            raise DestinationExistsError(
+                f"{first} already exists; pass existing='replace' to overwrite it or "
+                "existing='keep' to keep it",
+                first,
             )
         groups: dict[str, list[int]] = {}
         for index, item in enumerate(items):
@@ -245,7 +223,7 @@ class Downloader:
         self._run_all(jobs, place)
         return [place.display(t) for t in targets]
 
-    def _run_all(self, jobs: list[list[tuple[DownloadItem, str]]], place: _Destination) -> None:
+    def _run_all(self, jobs: list[list[tuple[DownloadItem, str]]], place: DestinationRoot) -> None:
         if len(jobs) <= 1 or self.workers == 1:
             for job in jobs:
                 self._fetch(job, place)
@@ -261,15 +239,15 @@ class Downloader:
                     raise error
 
     # ------------------------------------------------------------------ one blob
-    def _fetch(self, job: list[tuple[DownloadItem, str]], place: _Destination) -> None:
+    def _fetch(self, job: list[tuple[DownloadItem, str]], place: DestinationRoot) -> None:
         """Fetch one blob (through the cache when possible) and place it at every target."""
         item, first_target = job[0]
         if self.cache_dir is not None and item.md5:
             blob = self._cached(item)
             for _, target in job:
-                place.put_blob(blob, target, link=self.link)
+                place.put_local_file(blob, target, link=self.link)
             return
-        place.write(first_target, lambda sink: self._transfer(item, sink))
+        place.write(first_target, lambda file: self._transfer(item, file))
         for _, target in job[1:]:
             place.copy(first_target, target)
 
@@ -284,25 +262,17 @@ class Downloader:
             cached_size = None
         if cached_size is not None and item.size in (None, cached_size):
             return path
-        temp = f"{path}.{uuid.uuid4().hex}.part"
-        try:
-            # Created read-only; the descriptor opened here may still write it.
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-            fd = _in_dir(temp, lambda: os.open(temp, flags, _READ_ONLY))
-            with open(fd, "wb") as handle:
-                self._transfer(item, _FileSink(handle))
-            os.replace(temp, path)
-        finally:
-            _remove_quietly(temp)
+        with atomic_file(None, path, read_only=True) as file:
+            self._transfer(item, file)
         return path
 
-    def _transfer(self, item: DownloadItem, sink: _Sink) -> None:
-        """Stream `item` into `sink` until digest and size match; ChecksumError after N tries."""
+    def _transfer(self, item: DownloadItem, file: AtomicFile) -> None:
+        """Stream `item` into `file` until digest and size match; ChecksumError after N tries."""
         got = ("", 0)
         for attempt in range(1, self.checksum_attempts + 1):
             if attempt > 1:
-                sink.reset()
-            got = self._stream(item, sink)
+                file.reset()
+            got = self._stream(item, file)
             if (item.md5 is None or got[0] == item.md5) and (
                 item.size is None or got[1] == item.size
             ):
@@ -313,40 +283,44 @@ class Downloader:
             f"{display_url(self.transport.absolute(item.url))})"
         )
 
-    def _stream(self, item: DownloadItem, sink: _Sink) -> tuple[str, int]:
-        """One pass over the URL: resume with `Range` after a dropped connection.
+    def _stream(self, item: DownloadItem, file: AtomicFile) -> tuple[str, int]:
+        """One pass over the URL: resume with `Range` after a dropped connection, waiting as
+        the transport's retry policy says, through its sleep.
 
         Returns (base64 md5, bytes written). A server that ignores `Range` restarts the pass.
         """
-        policy = self.transport.retry
-        hasher = _Hasher(threaded=(item.size or 0) >= PIPELINE_THRESHOLD)
+        transport = self.transport
+        threaded = (item.size or 0) >= PIPELINE_THRESHOLD
+        hasher = _Hasher(threaded)
         written = 0
         drops = 0
+        started = time.monotonic()
         try:
             while True:
                 headers = {"Range": f"bytes={written}-"} if written else None
-                response = self.transport.request("GET", item.url, headers=headers, stream=True)
+                response = transport.request("GET", item.url, headers=headers, stream=True)
                 try:
                     if written and not _resumes_at(response, written):
-                        sink.reset()
+                        file.reset()
                         hasher.finish()
-                        hasher = _Hasher(threaded=(item.size or 0) >= PIPELINE_THRESHOLD)
+                        hasher = _Hasher(threaded)
                         written = 0
                     for chunk in _chunks(response, self.chunk_size):
-                        sink.write(chunk)
+                        file.write(chunk)
                         hasher.update(chunk)
                         written += len(chunk)
                     return hasher.finish(), written
                 except _Dropped as exc:
                     drops += 1
-                    if drops >= policy.max_attempts:
+                    delay = retry_delay(transport.retry, drops, started)
+                    if delay is None:
                         raise CommError(
                             f"{item.name}: the connection dropped {drops} times "
                             f"({written} bytes received): {exc.__cause__}",
-                            url=display_url(self.transport.absolute(item.url)),
+                            url=display_url(transport.absolute(item.url)),
                             retryable=True,
                         ) from exc
-                    time.sleep(policy.backoff(drops))
+                    transport._sleep(delay)
                 finally:
                     response.close()
         except BaseException:
@@ -380,136 +354,3 @@ def _resumes_at(response: requests.Response, offset: int) -> bool:
 def display_url(url: str) -> str:
     """A URL without its query string (presigned URLs carry credentials there)."""
     return url.split("?", 1)[0]
-
-
-def _in_dir(path: str, create: Callable[[], T]) -> T:
-    """Run `create` (which makes `path`), making `path`'s directory first only if it is missing:
-    the common case costs no extra system call."""
-    try:
-        return create()
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return create()
-
-
-def _remove_quietly(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-class _Destination:
-    """Where files land: a local directory (rename, hard links) or any fsspec filesystem (move)."""
-
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        text = os.fspath(root)
-        if not text:
-            raise InvalidInputError("download root must not be empty")
-        self.local = "://" not in text and "::" not in text
-        if self.local:  # a plain path: no need to import fsspec
-            self.root = os.path.abspath(text)
-            return
-        import fsspec
-        from fsspec.implementations.local import LocalFileSystem
-
-        try:
-            fs, path = fsspec.core.url_to_fs(text)
-        except (ValueError, ImportError) as exc:
-            raise InvalidInputError(f"cannot open download root {text!r}: {exc}") from exc
-        self._fs: AbstractFileSystem = fs
-        self.local = isinstance(fs, LocalFileSystem)
-        self.root = os.path.abspath(path) if self.local else path.rstrip("/")
-
-    @property
-    def fs(self) -> AbstractFileSystem:
-        """The fsspec filesystem of a non-local root."""
-        return self._fs
-
-    def target(self, name: str) -> str:
-        if self.local:
-            return os.path.join(self.root, *name.split("/"))
-        return f"{self.root}/{name}"
-
-    def display(self, target: str) -> str:
-        return target if self.local else str(self.fs.unstrip_protocol(target))
-
-    def exists(self, target: str) -> bool:
-        return os.path.lexists(target) if self.local else bool(self.fs.exists(target))
-
-    def _temp(self, target: str) -> str:
-        head, _, tail = target.rpartition("/" if not self.local else os.sep)
-        return f"{head}{'/' if not self.local else os.sep}.{tail}.{uuid.uuid4().hex[:12]}.part"
-
-    def write(self, target: str, fill: Callable[[_Sink], None]) -> None:
-        """Write a temp file beside `target` with `fill(sink)`, then rename/move it into place."""
-        temp = self._temp(target)
-        if self.local:
-            try:
-                with _in_dir(temp, lambda: open(temp, "wb")) as handle:
-                    fill(_FileSink(handle))
-                os.replace(temp, target)
-            finally:
-                _remove_quietly(temp)
-            return
-        self.fs.makedirs(self.fs._parent(target), exist_ok=True)
-        try:
-            sink = _FsSink(self.fs, temp)
-            try:
-                fill(sink)
-            finally:
-                sink.close()
-            self.fs.mv(temp, target)
-        finally:
-            self._remove_remote(temp)
-
-    def put_blob(self, blob: str, target: str, *, link: bool) -> None:
-        """Place a cached blob at `target`: a hard link when possible, else a copy."""
-        if not self.local:
-            self.fs.makedirs(self.fs._parent(target), exist_ok=True)
-            temp = self._temp(target)
-            try:
-                self.fs.put_file(blob, temp)
-                self.fs.mv(temp, target)
-            finally:
-                self._remove_remote(temp)
-            return
-        try:
-            if os.path.samefile(blob, target):
-                return
-        except OSError:
-            pass
-        temp = self._temp(target)
-        try:
-            if link:
-                try:
-                    _in_dir(temp, lambda: os.link(blob, temp))
-                except OSError:
-                    _in_dir(temp, lambda: shutil.copyfile(blob, temp))
-            else:
-                _in_dir(temp, lambda: shutil.copyfile(blob, temp))
-            os.replace(temp, target)
-        finally:
-            _remove_quietly(temp)
-
-    def copy(self, source: str, target: str) -> None:
-        if self.local:
-            self.write(target, lambda sink: _copy_into(source, sink))
-        else:
-            temp = self._temp(target)
-            try:
-                self.fs.copy(source, temp)
-                self.fs.mv(temp, target)
-            finally:
-                self._remove_remote(temp)
-
-    def _remove_remote(self, temp: str) -> None:
-        try:
-            if self.fs.exists(temp):
-                self.fs.rm(temp)
-        except OSError:
-            pass
-
-
-def _copy_into(source: str, sink: _Sink) -> None:
-    with open(source, "rb") as src:
-        while chunk := src.read(CHUNK_SIZE):
-            sink.write(chunk)

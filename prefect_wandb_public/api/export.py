@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
+from prefect_wandb_public.api import destinations
 from prefect_wandb_public.api.history import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_WORKERS,
@@ -166,105 +166,23 @@ class PageConverter:
 def resolve_destination(
     destination: str, storage_options: Mapping[str, Any] | None = None
 ) -> tuple[Any, str]:
-    """(fsspec file system, path) for a local path or URL; InvalidInputError when unusable."""
-    import fsspec
-
-    try:
-        fs, path = fsspec.core.url_to_fs(
-            destination, skip_instance_cache=True, **dict(storage_options or {})
-        )
-    except (ValueError, ImportError, TypeError) as exc:
-        raise InvalidInputError(f"cannot open destination {destination!r}: {exc}") from exc
-    return fs, path
+    """(fsspec file system, path) for a local path or URL, from a fresh file system instance
+    built with `storage_options`; InvalidInputError when unusable."""
+    return destinations.resolve(destination, storage_options, what="destination", fresh=True)
 
 
 @contextlib.contextmanager
 def atomic_output(fs: Any, path: str, destination: str) -> Iterator[IO[bytes]]:
-    """A binary file that appears at `path` on `fs` only if the block succeeds.
-
-    Local paths: a hidden temporary file beside the target, fsynced, then renamed over it.
-    Object stores (S3, GCS, Azure): the file is opened with autocommit off, so the upload is
-    completed only on success and aborted otherwise. Any other fsspec file system (`memory://`,
-    ...): a hidden temporary file beside the target, then moved onto it. Failures to write are
-    raised as ExportError naming `destination`.
-    """
-    from fsspec.implementations.local import LocalFileSystem
-
-    if isinstance(fs, LocalFileSystem):
-        context = _local_output(path)
-    elif _protocols(fs) & _DEFERRED_COMMIT_PROTOCOLS:
-        context = _deferred_commit_output(fs, path)
-    else:
-        context = _moved_output(fs, path)
+    """A binary file that appears at `path` on `fs` only if the block succeeds (see
+    `api/destinations.py`; local files are fsynced before the rename). Failures to write are
+    raised as ExportError naming `destination`."""
     try:
-        with context as handle:
-            yield handle
+        with destinations.atomic_file(fs, path, durable=True) as file:
+            yield file.handle
     except OSError as exc:
         if isinstance(exc, WandbError):
             raise
         raise _export_error(destination, exc) from exc
-
-
-_DEFERRED_COMMIT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl"})
-
-
-def _protocols(fs: Any) -> set[str]:
-    protocol = fs.protocol
-    return {protocol} if isinstance(protocol, str) else set(protocol)
-
-
-def _temp_path(path: str) -> str:
-    parent, name = path.rsplit("/", 1) if "/" in path else ("", path)
-    temp = f".{name}.{secrets.token_hex(6)}.part"
-    return f"{parent}/{temp}" if parent else temp
-
-
-@contextlib.contextmanager
-def _local_output(path: str) -> Iterator[IO[bytes]]:
-    temp = os.path.join(os.path.dirname(path), os.path.basename(_temp_path(path)))
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    handle = open(temp, "xb")  # noqa: SIM115 - closed below on every path
-    try:
-        yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        os.replace(temp, path)
-    except BaseException:
-        handle.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-
-
-@contextlib.contextmanager
-def _deferred_commit_output(fs: Any, path: str) -> Iterator[IO[bytes]]:
-    handle = fs.open(path, "wb", autocommit=False)
-    try:
-        yield handle
-        handle.close()
-        handle.commit()
-    except BaseException:
-        for cleanup in (handle.close, handle.discard):
-            with contextlib.suppress(Exception):
-                cleanup()
-        raise
-
-
-@contextlib.contextmanager
-def _moved_output(fs: Any, path: str) -> Iterator[IO[bytes]]:
-    temp = _temp_path(path)
-    parent = fs._parent(path)
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    try:
-        with fs.open(temp, "wb") as handle:
-            yield handle
-        fs.mv(temp, path)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            fs.rm(temp)
-        raise
 
 
 def _export_error(destination: str, exc: BaseException) -> ExportError:
@@ -305,10 +223,13 @@ def export_history(
     scan = HistoryScan(run, keys, page_size, min_step, max_step, max_workers=max_workers)
     schema, json_columns = export_schema(scan.history_keys, scan.keys)
     convert = PageConverter(schema, json_columns, flat=bool(scan.keys))
-    with atomic_output(fs, path, target) as handle:
+    with (
+        atomic_output(fs, path, target) as handle,
+        contextlib.closing(scan.pages(convert)) as pages,  # a failed write stops the prefetch
+    ):
         if chosen == "parquet":
-            return _write_parquet(scan.pages(convert), handle, schema, row_group_size)
-        return _write_csv(scan.pages(convert), handle, schema)
+            return _write_parquet(pages, handle, schema, row_group_size)
+        return _write_csv(pages, handle, schema)
 
 
 def _write_parquet(

@@ -6,10 +6,11 @@ Artifact files are `File` objects too (`Artifact.files()`); their `download` str
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from prefect_wandb_public.api.download import Downloader, DownloadItem
+from prefect_wandb_public.api.download import DestinationExistsError, Downloader, DownloadItem
 from prefect_wandb_public.api.paging import Paginator
 from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
 
@@ -62,6 +63,9 @@ mutation MarkRunFilesUploaded($entity: String!, $project: String!, $run: String!
                                files: $files}) { success }
 }
 """
+
+# The GraphQL validation error of a server that predates markRunFilesUploaded.
+_NO_MARK_MUTATION_RE = re.compile(r"Cannot query field [\"']?markRunFilesUploaded\b")
 
 
 class Files(Paginator["File"]):
@@ -142,7 +146,14 @@ class File:
 
     @property
     def size(self) -> int:
-        return int(self._attrs.get("sizeBytes") or 0)
+        """The size in bytes (0 when the server did not say)."""
+        return self._known_size or 0
+
+    @property
+    def _known_size(self) -> int | None:
+        """The size the server reported, or None when it did not (nothing to check against)."""
+        size = self._attrs.get("sizeBytes")
+        return None if size is None else int(size)
 
     def __repr__(self) -> str:
         return f"<File {self.name} ({self.mimetype}) {self.size} bytes>"
@@ -161,9 +172,16 @@ class File:
         if not source:
             raise NotFoundError(f"file {self.name!r} has no download URL")
         downloader = Downloader(self.client.transport, workers=1, skip_cache=True)
-        item = DownloadItem(self.name, source, self.md5 or None, self.size)
+        item = DownloadItem(self.name, source, self.md5 or None, self._known_size)
         existing = "replace" if replace else "keep" if exist_ok else "error"
-        return downloader.download([item], root, existing=existing)[0]
+        try:
+            return downloader.download([item], root, existing=existing)[0]
+        except DestinationExistsError as exc:
+            raise DestinationExistsError(
+                f"{exc.destination} already exists; pass replace=True to overwrite it or "
+                "exist_ok=True to keep it",
+                exc.destination,
+            ) from None
 
     def delete(self) -> None:
         """Delete the file from its run."""
@@ -198,6 +216,12 @@ def upload_run_file(run: Run, path: str | os.PathLike[str], root: str | os.PathL
     try:
         transport.graphql(MARK_UPLOADED_MUTATION, {**target, "files": [name]})
     except CommError as exc:
-        if "markRunFilesUploaded" not in str(exc):
+        if not lacks_mark_uploaded(exc):
             raise
     return run.file(name)
+
+
+def lacks_mark_uploaded(error: CommError) -> bool:
+    """Whether `error` is the server saying it has no `markRunFilesUploaded` mutation (older
+    servers, which need no marking): GraphQL's "Cannot query field" validation error for it."""
+    return bool(_NO_MARK_MUTATION_RE.search(error.message))

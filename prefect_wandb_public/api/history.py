@@ -7,17 +7,25 @@ more rows than steps, so asking for `hi - lo` samples returns every row. Pages a
 a bounded thread pool and handed over in step order; rows decode with one `json.loads` per page,
 and the DataFrame path decodes a page with pyarrow's JSON reader instead of building dicts.
 pandas and pyarrow are imported only when a table is asked for.
+
+A scan left early stops its prefetch: closing it (`close()`, or leaving a `with` block) drops the
+pages not started and joins the threads; after a bare `break` the pages already asked for (at
+most 2 x max_workers) are fetched and the threads then exit, garbage collection or not.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import sys
 import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
 
@@ -28,6 +36,7 @@ if TYPE_CHECKING:
     from prefect_wandb_public.api.runs import Run, Runs
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 STREAMS = ("default", "system")
 HISTORIES_FORMATS = ("default", "pandas")
@@ -204,27 +213,115 @@ def _step_bounds_ok(table: pa.Table, lo: int, hi: int) -> bool:
     return isinstance(low, int) and isinstance(high, int) and lo <= low and high < hi
 
 
-def frame_from_parts(parts: Sequence[pa.Table | list[dict[str, Any]]]) -> pd.DataFrame:
-    """One DataFrame from page tables (concatenated in Arrow, types promoted) and dict pages."""
+def _concat_in_arrow(pages: Sequence[pa.Table | list[dict[str, Any]]]) -> pa.Table | None:
+    """The non-empty pages as one Arrow table (types promoted); None when there are none, when
+    one is a list of dicts, or when a key's type differs between pages."""
+    import pyarrow as pa
+
+    filled = [page for page in pages if len(page)]
+    if not filled or not all(isinstance(page, pa.Table) for page in filled):
+        return None
+    try:
+        return pa.concat_tables(filled, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+
+
+def _concat_in_pandas(pages: Sequence[pa.Table | list[dict[str, Any]]]) -> pd.DataFrame:
+    """The pages as one DataFrame via pandas, which holds a key of changing type as objects."""
     import pandas as pd
     import pyarrow as pa
 
-    tables = [p for p in parts if isinstance(p, pa.Table) and p.num_rows]
-    if len(tables) == len([p for p in parts if len(p)]):
-        if not tables:
-            return pd.DataFrame()
-        try:
-            return pa.concat_tables(tables, promote_options="permissive").to_pandas()
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            pass  # a key whose type differs between pages: let pandas hold it as objects
     frames = [
-        p.to_pandas() if isinstance(p, pa.Table) else pd.DataFrame.from_records(p)
-        for p in parts
-        if len(p)
+        page.to_pandas() if isinstance(page, pa.Table) else pd.DataFrame.from_records(page)
+        for page in pages
+        if len(page)
     ]
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def frame_from_parts(parts: Sequence[pa.Table | list[dict[str, Any]]]) -> pd.DataFrame:
+    """One DataFrame from page tables (concatenated in Arrow, types promoted) and dict pages."""
+    table = _concat_in_arrow(parts)
+    return table.to_pandas() if table is not None else _concat_in_pandas(parts)
+
+
+# ---------------------------------------------------------------------------- prefetch
+class PrefetchPool(Executor):
+    """A thread pool whose threads exit as soon as nothing is queued, so a scan its consumer
+    walked away from holds no thread once the pages in flight are fetched, collected or not."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
+        self._max_workers = max_workers
+        self._thread_name_prefix = thread_name_prefix
+        self._lock = threading.Lock()
+        self._queue: deque[tuple[Future[Any], Callable[[], Any]]] = deque()
+        self._threads: list[threading.Thread] = []  # started, maybe still running
+        self._taking = 0  # threads that will still take queued calls
+        self._started = 0
+        self._shut_down = False
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            if self._shut_down:
+                raise RuntimeError("cannot submit to a pool that was shut down")
+            self._queue.append((future, functools.partial(fn, *args, **kwargs)))
+            if self._taking < self._max_workers:
+                self._threads = [thread for thread in self._threads if thread.is_alive()]
+                thread = threading.Thread(
+                    target=self._work, name=f"{self._thread_name_prefix}_{self._started}"
+                )
+                self._threads.append(thread)
+                self._started += 1
+                self._taking += 1
+                thread.start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._taking -= 1
+                    return
+                future, call = self._queue.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = call()
+            except BaseException as exc:  # handed to the consumer, as ThreadPoolExecutor does
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No more submissions; with `cancel_futures` the queued calls are dropped, with `wait`
+        every thread is joined (the calls already running finish)."""
+        with self._lock:
+            self._shut_down = True
+            dropped = [future for future, _ in self._queue] if cancel_futures else []
+            if cancel_futures:
+                self._queue.clear()
+            threads = list(self._threads)
+        for future in dropped:
+            future.cancel()
+        if wait:
+            for thread in threads:
+                thread.join()
+
+
+_API_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_stacklevel() -> int:
+    """The `stacklevel` that makes a warning raised by this function's caller point at the
+    first frame outside this package's api modules: the user's call."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_API_DIR):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 # ---------------------------------------------------------------------------- scans
@@ -246,7 +343,10 @@ class HistoryScan:
     Built eagerly: one request reads the run's last step, row count and first step, so a run
     still being written is read consistently up to the last step it had at that moment. Iterate
     it for dicts (once), or call `to_pandas()` / `to_arrow()` for the columnar fast path. Pages
-    of about `page_size` rows are fetched ahead by up to `max_workers` threads.
+    of about `page_size` rows are fetched ahead by up to `max_workers` threads. To leave early,
+    use it as a context manager or call `close()`: no further page is asked for and the threads
+    are joined; after a bare `break` the pages already asked for are fetched, then the threads
+    exit.
     """
 
     def __init__(
@@ -338,7 +438,7 @@ class HistoryScan:
             warnings.warn(
                 f"run {'/'.join(self.run.path)} has no history key(s) {missing}: the scan is empty",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=_user_stacklevel(),
             )
             return False
         return True
@@ -370,17 +470,15 @@ class HistoryScan:
         """`decode(fetch(lo, hi), lo, hi)` for every range, run ahead on the thread pool and
         yielded in step order; at most 2 x max_workers pages are in flight or waiting. When the
         generator ends (done, closed, or a page failed), pages not started are dropped and those
-        in flight are waited for, so nothing keeps running behind the caller's back."""
+        in flight are waited for, so nothing keeps running behind the caller's back; while it is
+        suspended with every page of its window fetched, no thread is left (see PrefetchPool)."""
         ranges = self.ranges()
         first = next(ranges, None)
         if first is None:
             return
-        pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="wandb-history")
-        stopped = threading.Event()
+        pool = PrefetchPool(self.max_workers, thread_name_prefix="wandb-history")
 
         def job(lo: int, hi: int) -> T:
-            if stopped.is_set():
-                raise CancelledError
             return decode(self.fetch(lo, hi), lo, hi)
 
         pending: deque[Future[T]] = deque([pool.submit(job, *first)])
@@ -396,7 +494,6 @@ class HistoryScan:
                     pending.append(pool.submit(job, *following))
                 yield page
         finally:
-            stopped.set()
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _decode_dicts(self, raw: list[Any], lo: int, hi: int) -> list[dict[str, Any]]:
@@ -436,57 +533,38 @@ class HistoryScan:
             pages.close()
 
     def close(self) -> None:
-        """Stop iterating: pages in flight finish and are dropped, no further pages are asked."""
+        """Stop iterating: pages not started are dropped, those in flight are waited for and
+        dropped, the prefetch threads are joined; iterating afterwards yields nothing."""
         if self._rows is None:
             self._rows = self._iter_rows()
         self._rows.close()
+
+    def __enter__(self) -> HistoryScan:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def to_arrow(self) -> pa.Table:
         """Every row of the scan as one Arrow table (types promoted across pages)."""
         import pyarrow as pa
 
         parts = list(self.pages(self._decode_table))
-        if all(isinstance(p, pa.Table) for p in parts):
-            tables = [p for p in parts if isinstance(p, pa.Table) and p.num_rows]
-            if not tables:
-                return pa.table({})
-            try:
-                return pa.concat_tables(tables, promote_options="permissive")
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                pass
-        return pa.Table.from_pandas(frame_from_parts(parts), preserve_index=False)
+        table = _concat_in_arrow(parts)
+        if table is not None:
+            return table
+        if not any(len(part) for part in parts):
+            return pa.table({})
+        return pa.Table.from_pandas(_concat_in_pandas(parts), preserve_index=False)
 
     def to_pandas(self) -> pd.DataFrame:
         """Every row of the scan as a DataFrame, decoded page by page in Arrow (no dict rows)."""
         return frame_from_parts(list(self.pages(self._decode_table)))
-
-
-def scan_history(
-    run: Run,
-    keys: Sequence[str] | None = None,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    min_step: int | None = None,
-    max_step: int | None = None,
-    *,
-    max_workers: int = DEFAULT_WORKERS,
-) -> HistoryScan:
-    """Every history row of `run` in [min_step, max_step) (see `HistoryScan`)."""
-    return HistoryScan(run, keys, page_size, min_step, max_step, max_workers=max_workers)
-
-
-def history_frame(
-    run: Run,
-    keys: Sequence[str] | None = None,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    min_step: int | None = None,
-    max_step: int | None = None,
-    *,
-    max_workers: int = DEFAULT_WORKERS,
-) -> pd.DataFrame:
-    """Every history row of `run` as a DataFrame, through the columnar fast path."""
-    return scan_history(
-        run, keys, page_size, min_step, max_step, max_workers=max_workers
-    ).to_pandas()
 
 
 # ---------------------------------------------------------------------------- sampled

@@ -67,13 +67,16 @@ class Paginator(Generic[T]):
         return self._cursor
 
     def update_variables(self) -> None:
-        self.variables[self.CURSOR_VARIABLE] = self._cursor
-        self.variables[self.SIZE_VARIABLE] = self.per_page
+        """Point the query variables at the page after the current cursor."""
+        self.variables.update(self._page_variables(self._cursor))
 
-    def _request_page(self) -> dict[str, Any]:
-        """Send the query for the page after the current cursor; returns the raw response."""
-        self.update_variables()
-        return self.client.transport.graphql(self.QUERY, dict(self.variables))
+    def _page_variables(self, cursor: str | None) -> dict[str, Any]:
+        return {**self.variables, self.CURSOR_VARIABLE: cursor, self.SIZE_VARIABLE: self.per_page}
+
+    def _request_page(self, cursor: str | None) -> dict[str, Any]:
+        """Send the query for the page after `cursor`; returns the raw response. Touches no
+        shared state, so it can run on the prefetch thread."""
+        return self.client.transport.graphql(self.QUERY, self._page_variables(cursor))
 
     def _advance(self, data: dict[str, Any]) -> list[Mapping[str, Any]]:
         """Record a page's response and move the cursor past it; returns its edges."""
@@ -95,13 +98,15 @@ class Paginator(Generic[T]):
 
     def next_page(self) -> list[T]:
         """Fetch and append the next page; returns its objects."""
-        return self._convert_edges(self._advance(self._request_page()))
+        self.update_variables()
+        return self._convert_edges(self._advance(self._request_page(self._cursor)))
 
     def __iter__(self) -> Iterator[T]:
         """Yield every object; while one page is converted and consumed, the next is fetched
-        in the background (one page ahead at most), so server time and client work overlap."""
+        in the background (one page ahead at most), so server time and client work overlap.
+        A prefetched page is used only if nothing else moved the cursor meanwhile."""
         index = 0
-        ahead: Future[dict[str, Any]] | None = None
+        ahead: tuple[str | None, Future[dict[str, Any]]] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wandb-page") as pool:
             while True:
                 while index < len(self.objects):
@@ -109,9 +114,14 @@ class Paginator(Generic[T]):
                     index += 1
                 if not self._more:
                     return
-                data = ahead.result() if ahead is not None else self._request_page()
+                if ahead is not None and ahead[0] == self._cursor:
+                    data = ahead[1].result()
+                else:
+                    data = self._request_page(self._cursor)
                 edges = self._advance(data)
-                ahead = pool.submit(self._request_page) if self._more else None
+                ahead = None
+                if self._more:
+                    ahead = (self._cursor, pool.submit(self._request_page, self._cursor))
                 self._convert_edges(edges)
 
     def _load_until(self, count: int | None) -> None:

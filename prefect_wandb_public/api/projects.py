@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from prefect_wandb_public.api.fields import optional_int, text, wire_field
 from prefect_wandb_public.api.paging import Paginator
 from prefect_wandb_public.errors import NotFoundError
 
@@ -73,22 +74,10 @@ class Project:
             raise NotFoundError(f"project {entity}/{name} not found")
         return cls(client, entity, name, data["project"])
 
-    @property
-    def id(self) -> str:
-        return str(self._attrs.get("id") or "")
-
-    @property
-    def internal_id(self) -> int | None:
-        value = self._attrs.get("internalId")
-        return int(value) if value is not None else None
-
-    @property
-    def created_at(self) -> str | None:
-        return self._attrs.get("createdAt")
-
-    @property
-    def read_only(self) -> bool:
-        return bool(self._attrs.get("readOnly"))
+    id: str = wire_field("id", text)
+    internal_id: int | None = wire_field("internalId", optional_int)
+    created_at: str | None = wire_field("createdAt")
+    read_only: bool = wire_field("readOnly", bool)
 
     @property
     def path(self) -> list[str]:

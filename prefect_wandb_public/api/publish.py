@@ -15,7 +15,6 @@ does not hold yet, and once committed, identical content returns the committed v
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import itertools
@@ -23,6 +22,7 @@ import json
 import os
 import posixpath
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -37,17 +37,20 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import requests
-
-from prefect_wandb_public.api.download import CHUNK_SIZE, b64_of, display_url
-from prefect_wandb_public.api.transport import RetryPolicy
-from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError
+from prefect_wandb_public.api import destinations
+from prefect_wandb_public.api.download import b64_md5, display_url, md5_of_stream, retry_delay
+from prefect_wandb_public.api.names import (
+    check_aliases,
+    check_artifact_name,
+    check_artifact_type,
+    check_entry_path,
+)
+from prefect_wandb_public.api.transport import RetryPolicy, Transport
+from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
-    from prefect_wandb_public.api.transport import Transport
 
-NAME_MAXLEN = 128
 MAX_METADATA_KEYS = 100
 DEFAULT_UPLOAD_WORKERS = 8
 MANIFEST_NAME = "wandb_manifest.json"
@@ -55,74 +58,16 @@ MANIFEST_NAME = "wandb_manifest.json"
 BUFFERED_UPLOAD_LIMIT = 8 << 20
 FILES_PER_REQUEST = 1000
 REFERENCE_SCHEMES = ("s3", "gs", "gcs", "file", "http", "https")
-# Types the service keeps for itself: any type starting with `wandb-`, and these name prefixes.
-RESERVED_TYPE_PREFIX = "wandb-"
-RESERVED_NAME_PREFIX_BY_TYPE = {"job": "", "run_table": "run-", "code": "source-"}
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-_ALIAS_RE = re.compile(r"^[^/:]+$")
-_VERSION_RE = re.compile(r"^v\d+$")
-_TAG_RE = re.compile(r"^[-\w]+( +[-\w]+)*$")
-_DRIVE_RE = re.compile(r"^[A-Za-z]:")
 _ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 _GAVE_UP = " (gave up after "
+# A query string in a message (presigned and signed URLs carry credentials there).
+_QUERY_RE = re.compile(r"\?[^\s'\"()]*")
 
 
 # ---------------------------------------------------------------------- input checks
-def check_artifact_name(name: Any) -> str:
-    """Artifact (collection) names: 1-128 letters, digits, `-`, `_` and `.`."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or len(name) > NAME_MAXLEN:
-        raise InvalidInputError(
-            f"invalid artifact name {name!r}: 1-{NAME_MAXLEN} letters, digits, '-', '_' or '.'"
-        )
-    return name
-
-
-def check_artifact_type(type_name: Any, name: str) -> str:
-    """Artifact types: the same characters as names; `wandb-*` types (and some names of the
-    types `job`, `run_table` and `code`) are reserved for the service."""
-    if not isinstance(type_name, str) or not _NAME_RE.match(type_name):
-        raise InvalidInputError(
-            f"invalid artifact type {type_name!r}: 1-{NAME_MAXLEN} letters, digits, '-', '_' or '.'"
-        )
-    if len(type_name) > NAME_MAXLEN:
-        raise InvalidInputError(f"invalid artifact type {type_name!r}: over {NAME_MAXLEN} chars")
-    reserved_prefix = RESERVED_NAME_PREFIX_BY_TYPE.get(type_name)
-    if type_name.startswith(RESERVED_TYPE_PREFIX) or (
-        reserved_prefix is not None and name.startswith(reserved_prefix)
-    ):
-        raise InvalidInputError(
-            f"artifact type {type_name!r} is reserved for internal use (artifact {name!r})"
-        )
-    return type_name
-
-
-def check_alias(alias: Any) -> str:
-    """Aliases are non-empty strings without `/` or `:`; `vN` names a version, not an alias."""
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or len(alias) > NAME_MAXLEN:
-        raise InvalidInputError(
-            f"invalid alias {alias!r}: 1-{NAME_MAXLEN} characters, no '/' or ':'"
-        )
-    if _VERSION_RE.match(alias):
-        raise InvalidInputError(f"invalid alias {alias!r}: 'vN' is reserved for versions")
-    return alias
-
-
 def publish_aliases(aliases: Sequence[str] | None) -> list[str]:
     """`latest` first, then the custom aliases in order, each once (checked)."""
-    if isinstance(aliases, str):
-        raise InvalidInputError(f"aliases must be a list of strings, not the string {aliases!r}")
-    return list(dict.fromkeys(["latest", *(check_alias(a) for a in aliases or [])]))
-
-
-def publish_tags(tags: Sequence[str]) -> list[str]:
-    """Tags are words of letters, digits, `-` and `_`, separated by spaces; each kept once."""
-    for tag in tags:
-        if not isinstance(tag, str) or not _TAG_RE.match(tag):
-            raise InvalidInputError(
-                f"invalid tag {tag!r}: words of letters, digits, '-' or '_' separated by spaces"
-            )
-    return list(dict.fromkeys(tags))
+    return list(dict.fromkeys(["latest", *check_aliases(aliases)]))
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:
@@ -138,22 +83,6 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidInputError(f"artifact metadata has over {MAX_METADATA_KEYS} keys")
     return dict(metadata)
-
-
-def check_entry_path(name: Any) -> str:
-    """A manifest path: `/`-separated, relative, with no empty, `.` or `..` parts."""
-    parts = name.split("/") if isinstance(name, str) else [""]
-    if (
-        not name
-        or "\\" in name
-        or "\x00" in name
-        or _DRIVE_RE.match(name)
-        or any(part in ("", ".", "..") for part in parts)
-    ):
-        raise InvalidInputError(
-            f"invalid artifact file name {name!r}: a relative path with no '.' or '..' parts"
-        )
-    return str(name)
 
 
 # ---------------------------------------------------------------------- manifest entries
@@ -195,17 +124,8 @@ def manifest_digest(digests: Mapping[str, str]) -> str:
 
 def md5_file(path: str) -> tuple[str, int]:
     """(base64 md5, size) of a local file, read in chunks."""
-    hasher = hashlib.md5()
-    size = 0
     with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            hasher.update(chunk)
-            size += len(chunk)
-    return b64_of(hasher), size
-
-
-def _md5_text(text: str) -> str:
-    return base64.b64encode(hashlib.md5(text.encode()).digest()).decode()
+        return md5_of_stream(handle)
 
 
 class DraftContents:
@@ -369,7 +289,7 @@ def _file_reference(uri: str, name: str | None, checksum: bool) -> list[Artifact
     def digest_of(path: str) -> str:
         if checksum:
             return md5_file(path)[0]
-        return _md5_text(Path(path).resolve().as_uri())
+        return b64_md5(Path(path).resolve().as_uri().encode())
 
     if os.path.isfile(local):
         return [
@@ -399,24 +319,34 @@ def _file_reference(uri: str, name: str | None, checksum: bool) -> list[Artifact
     return entries
 
 
+@cache
+def _reference_transport() -> Transport:
+    """The transport that reads http(s) references: retries, the user agent and typed errors,
+    and no credentials to send (its base URL is a reserved `.invalid` host, so no reference URL
+    is ever under it). Drafts have no client, so they share this one."""
+    return Transport("https://references.invalid", secrets.token_hex(20))
+
+
 def _http_reference(uri: str, name: str | None) -> ArtifactManifestEntry:
     """An http(s) object: its ETag (quotes removed) is the digest, else the URL itself; the
     size is its Content-Length. Asked with HEAD (GET, unread, when HEAD is refused)."""
+    transport = _reference_transport()
+    shown = display_url(uri)
     try:
-        response = requests.head(uri, allow_redirects=True, timeout=30)
-        if response.status_code in (405, 501):
-            response = requests.get(uri, stream=True, timeout=30)
-            response.close()
-    except requests.RequestException as exc:
-        raise CommError(f"reference {display_url(uri)!r}: {exc}", url=display_url(uri)) from exc
-    if response.status_code == 404:
-        raise InvalidInputError(f"reference {display_url(uri)!r}: not found (HTTP 404)")
-    if response.status_code >= 400:
-        raise CommError(
-            f"reference {display_url(uri)!r}: HTTP {response.status_code}",
-            status=response.status_code,
-            url=display_url(uri),
-        )
+        try:
+            response = transport.request("HEAD", uri)
+        except CommError as exc:
+            if exc.status not in (405, 501):
+                raise
+            response = transport.request("GET", uri, stream=True)
+        response.close()
+    except NotFoundError:
+        raise InvalidInputError(f"reference {shown!r}: not found (HTTP 404)") from None
+    except CommError as exc:
+        detail = "HTTP 401" if exc.status == 401 else _QUERY_RE.sub("", exc.message)
+        raise type(exc)(
+            f"reference {shown!r}: {detail}", status=exc.status, url=shown, retryable=exc.retryable
+        ) from None
     etag = response.headers.get("ETag")
     size = response.headers.get("Content-Length")
     return ArtifactManifestEntry(
@@ -430,12 +360,7 @@ def _http_reference(uri: str, name: str | None) -> ArtifactManifestEntry:
 
 def _object_store_reference(uri: str, name: str | None) -> list[ArtifactManifestEntry]:
     """An s3:// or gs:// object (or every object under a prefix), digest from its ETag."""
-    import fsspec
-
-    try:
-        fs, path = fsspec.core.url_to_fs(uri)
-    except (ImportError, ValueError) as exc:
-        raise InvalidInputError(f"reference {uri!r}: cannot open its store: {exc}") from exc
+    fs, path = destinations.resolve(uri, what="reference")
     path = path.rstrip("/")
     scheme = uri.split("://", 1)[0].lower()
     try:
@@ -607,7 +532,7 @@ def publish_draft(
     manifest_body = json.dumps(
         contents.manifest_json(artifact_id), separators=(",", ":"), sort_keys=True
     ).encode()
-    manifest_md5 = base64.b64encode(hashlib.md5(manifest_body).digest()).decode()
+    manifest_md5 = b64_md5(manifest_body)
     manifest = transport.graphql(
         ops["manifest"],
         {
@@ -704,20 +629,20 @@ def _upload_all(transport: Transport, uploads: Sequence[_Upload], workers: int) 
 
 
 def _upload_file(transport: Transport, item: _Upload, stop: threading.Event) -> None:
+    """PUT one local file: small files as one buffer (the transport retries it), large ones
+    streamed from disk (reopened for every attempt)."""
     entry = item.entry
     local_path = entry.local_path
     assert local_path is not None and entry.size is not None
     headers = {**item.headers, "Content-MD5": entry.digest}
-
-    def body() -> Any:
-        handle = open(local_path, "rb")  # noqa: SIM115 - closed by _put
-        if (entry.size or 0) > BUFFERED_UPLOAD_LIMIT:
-            return handle
-        with handle:
-            return handle.read()
-
+    label = repr(local_path)
     try:
-        _put(transport, item.url, body, headers, repr(local_path), stop)
+        if entry.size > BUFFERED_UPLOAD_LIMIT:
+            _put_streamed(transport, item.url, local_path, headers, label, stop)
+        else:
+            with open(local_path, "rb") as handle:
+                body = handle.read()
+            _put(transport, item.url, body, headers, label)
     except CommError as exc:
         if exc.status == 400 and md5_file(local_path)[0] != entry.digest:
             raise ChecksumError(
@@ -727,40 +652,49 @@ def _upload_file(transport: Transport, item: _Upload, stop: threading.Event) -> 
         raise
 
 
+def _label(exc: CommError, label: str) -> None:
+    """Make `exc`'s message say what was being uploaded."""
+    exc.message = f"uploading {label}: {exc.message}"
+    exc.args = (exc.message,)
+
+
 def _put(
+    transport: Transport, url: str, body: bytes, headers: Mapping[str, str], label: str
+) -> None:
+    """PUT a buffered body; the transport retries it as its policy says."""
+    try:
+        transport.request("PUT", url, data=body, headers=headers).close()
+    except CommError as exc:
+        _label(exc, label)
+        raise
+
+
+def _put_streamed(
     transport: Transport,
     url: str,
-    body: Any,
+    path: str,
     headers: Mapping[str, str],
     label: str,
-    stop: threading.Event | None = None,
+    stop: threading.Event,
 ) -> None:
-    """PUT with the transport's retry policy; `body` is bytes or a callable giving a fresh body
-    (bytes or an open file, closed here) for every attempt, so a streamed upload retries too."""
-    policy = transport.retry
+    """PUT a local file streamed from disk, reopened for every attempt (a file object cannot be
+    re-sent), with the transport's retry policy and sleep; stops retrying once `stop` is set."""
     started = time.monotonic()
     for attempt in itertools.count(1):
-        payload = body() if callable(body) else body
         try:
-            transport.request("PUT", url, data=payload, headers=headers, retry=_ONE_ATTEMPT).close()
+            with open(path, "rb") as handle:
+                transport.request(
+                    "PUT", url, data=handle, headers=headers, retry=_ONE_ATTEMPT
+                ).close()
             return
         except CommError as exc:
-            elapsed = time.monotonic() - started
-            delay = policy.backoff(attempt)
-            if (
-                not exc.retryable
-                or attempt >= policy.max_attempts
-                or elapsed + delay > policy.max_elapsed
-                or (stop is not None and stop.is_set())
-            ):
+            delay = retry_delay(transport.retry, attempt, started)
+            if not exc.retryable or delay is None or stop.is_set():
                 message = exc.message.split(_GAVE_UP, 1)[0]
                 exc.message = (
-                    f"uploading {label}: {message} (gave up after {attempt} attempt"
-                    f"{'s' if attempt > 1 else ''} in {elapsed:.1f} s)"
+                    f"{message} (gave up after {attempt} attempt{'s' if attempt > 1 else ''} "
+                    f"in {time.monotonic() - started:.1f} s)"
                 )
-                exc.args = (exc.message,)
+                _label(exc, label)
                 raise
-            time.sleep(delay)
-        finally:
-            if hasattr(payload, "close"):
-                payload.close()
+            transport._sleep(delay)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from prefect_wandb_public.api.fields import text, wire_field
 from prefect_wandb_public.api.paging import Paginator
 from prefect_wandb_public.errors import NotFoundError
 
@@ -80,33 +81,13 @@ class BetaReport:
         spec = self._attrs.get("spec")
         self.spec: dict[str, Any] = json.loads(spec) if isinstance(spec, str) else dict(spec or {})
 
-    @property
-    def id(self) -> str:
-        return str(self._attrs.get("id") or "")
-
-    @property
-    def name(self) -> str | None:
-        return self._attrs.get("name")
-
-    @property
-    def display_name(self) -> str | None:
-        return self._attrs.get("displayName")
-
-    @property
-    def description(self) -> str | None:
-        return self._attrs.get("description")
-
-    @property
-    def user(self) -> dict[str, Any] | None:
-        return self._attrs.get("user")
-
-    @property
-    def updated_at(self) -> str | None:
-        return self._attrs.get("updatedAt")
-
-    @property
-    def created_at(self) -> str | None:
-        return self._attrs.get("createdAt")
+    id: str = wire_field("id", text)
+    name: str | None = wire_field("name")
+    display_name: str | None = wire_field("displayName")
+    description: str | None = wire_field("description")
+    user: dict[str, Any] | None = wire_field("user")
+    updated_at: str | None = wire_field("updatedAt")
+    created_at: str | None = wire_field("createdAt")
 
     @property
     def sections(self) -> list[Any]:

@@ -7,9 +7,10 @@ import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from prefect_wandb_public.api.fields import count, optional_int, text, wire_field
 from prefect_wandb_public.api.paging import Paginator
 from prefect_wandb_public.api.paths import check_segment
-from prefect_wandb_public.errors import InvalidInputError, NotFoundError
+from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,13 +139,14 @@ def check_order(order: str) -> str:
     return order
 
 
-def decode_json_field(value: Any) -> Any:
-    """JSONString fields arrive as text (NaN/Infinity tolerated); objects pass through."""
+def decode_json_field(value: Any, run_path: str, field: str) -> Any:
+    """JSONString fields arrive as text (NaN/Infinity tolerated); objects pass through. Text
+    that is not JSON is a CommError naming the run and the field, never a silent `{}`."""
     if isinstance(value, str):
         try:
             return json.loads(value, strict=False)
-        except ValueError:
-            return {}
+        except ValueError as exc:
+            raise CommError(f"{field} of run {run_path} is not valid JSON: {exc}") from exc
     return value if value is not None else {}
 
 
@@ -300,11 +302,14 @@ class Run:
     def _apply(self, attrs: dict[str, Any]) -> None:
         self._attrs.update(attrs)
         if "config" in attrs:
-            raw = decode_json_field(attrs["config"])
+            path = "/".join(self.path)
+            raw = decode_json_field(attrs["config"], path, "config")
             self.rawconfig: dict[str, Any] = unwrap_config(raw) if isinstance(raw, Mapping) else {}
             self._config = {k: v for k, v in self.rawconfig.items() if k not in _HIDDEN_CONFIG_KEYS}
-            self._summary = dict(decode_json_field(attrs.get("summaryMetrics")) or {})
-            self._system_metrics = dict(decode_json_field(attrs.get("systemMetrics")) or {})
+            summary = decode_json_field(attrs.get("summaryMetrics"), path, "summaryMetrics")
+            self._summary = dict(summary or {})
+            system = decode_json_field(attrs.get("systemMetrics"), path, "systemMetrics")
+            self._system_metrics = dict(system or {})
             self._full = True
         self._display_name = self._attrs.get("displayName") or self.id
         self.tags: list[str] = list(self._attrs.get("tags") or [])
@@ -325,46 +330,16 @@ class Run:
 
     display_name = name
 
-    @property
-    def storage_id(self) -> str:
-        return str(self._attrs.get("id") or "")
-
-    @property
-    def state(self) -> str | None:
-        return self._attrs.get("state")
-
-    @property
-    def sweep_name(self) -> str | None:
-        return self._attrs.get("sweepName")
-
-    @property
-    def created_at(self) -> str | None:
-        return self._attrs.get("createdAt")
-
-    @property
-    def heartbeat_at(self) -> str | None:
-        return self._attrs.get("heartbeatAt")
-
-    @property
-    def commit(self) -> str | None:
-        return self._attrs.get("commit")
-
-    @property
-    def read_only(self) -> bool:
-        return bool(self._attrs.get("readOnly"))
-
-    @property
-    def history_line_count(self) -> int:
-        return int(self._attrs.get("historyLineCount") or 0)
-
-    @property
-    def project_id(self) -> int | None:
-        value = self._attrs.get("projectId")
-        return int(value) if value is not None else None
-
-    @property
-    def user(self) -> dict[str, Any] | None:
-        return self._attrs.get("user")
+    storage_id: str = wire_field("id", text)
+    state: str | None = wire_field("state")
+    sweep_name: str | None = wire_field("sweepName")
+    created_at: str | None = wire_field("createdAt")
+    heartbeat_at: str | None = wire_field("heartbeatAt")
+    commit: str | None = wire_field("commit")
+    read_only: bool = wire_field("readOnly", bool)
+    history_line_count: int = wire_field("historyLineCount", count)
+    project_id: int | None = wire_field("projectId", optional_int)
+    user: dict[str, Any] | None = wire_field("user")
 
     @property
     def username(self) -> str | None:
@@ -499,9 +474,9 @@ class Run:
         """Every history row in [min_step, max_step), in step order, pages fetched ahead in
         parallel; with `keys` only rows holding all of them. `.to_pandas()` is the fast path.
         `use_cache` is accepted for compatibility: nothing is cached on disk."""
-        from prefect_wandb_public.api.history import scan_history
+        from prefect_wandb_public.api.history import HistoryScan
 
-        return scan_history(self, keys, page_size, min_step, max_step, max_workers=max_workers)
+        return HistoryScan(self, keys, page_size, min_step, max_step, max_workers=max_workers)
 
     def history_frame(
         self,
@@ -513,9 +488,10 @@ class Run:
         max_workers: int = 4,
     ) -> pd.DataFrame:
         """Every history row as a DataFrame, decoded columnar page by page (no dict rows)."""
-        from prefect_wandb_public.api.history import history_frame
+        from prefect_wandb_public.api.history import HistoryScan
 
-        return history_frame(self, keys, page_size, min_step, max_step, max_workers=max_workers)
+        scan = HistoryScan(self, keys, page_size, min_step, max_step, max_workers=max_workers)
+        return scan.to_pandas()
 
     # ------------------------------------------------------------------ files and artifacts
     def files(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from prefect_wandb_public.api.fields import count, wire_field
 from prefect_wandb_public.api.paging import Paginator
 from prefect_wandb_public.api.query_generator import QueryGenerator
 from prefect_wandb_public.api.runs import Runs
@@ -123,29 +124,16 @@ class Sweep:
     def name(self) -> str:
         return str(self.config.get("name") or self._attrs.get("displayName") or self.id)
 
-    @property
-    def state(self) -> str | None:
-        return self._attrs.get("state")
+    state: str | None = wire_field("state")
 
     @property
     def method(self) -> str | None:
         return self._attrs.get("method") or self.config.get("method")
 
-    @property
-    def best_loss(self) -> float | None:
-        return self._attrs.get("bestLoss")
-
-    @property
-    def expected_run_count(self) -> int | None:
-        return self._attrs.get("runCountExpected")
-
-    @property
-    def run_count(self) -> int:
-        return int(self._attrs.get("runCount") or 0)
-
-    @property
-    def created_at(self) -> str | None:
-        return self._attrs.get("createdAt")
+    best_loss: float | None = wire_field("bestLoss")
+    expected_run_count: int | None = wire_field("runCountExpected")
+    run_count: int = wire_field("runCount", count)
+    created_at: str | None = wire_field("createdAt")
 
     @property
     def path(self) -> list[str]:
@@ -166,16 +154,16 @@ class Sweep:
         return QueryGenerator.format_order_key(prefix + name)
 
     def best_run(self, order: str | None = None) -> Run | None:
-        """The run ranked first by `order` (default: the sweep metric's goal), or None."""
-        order = order or self.order
-        if order is None:
-            return None
+        """The run ranked first by `order` (a bare metric means `summary_metrics.<metric>`,
+        descending unless prefixed `+`), by default the sweep metric's goal; with neither, the
+        first run created (as the official client answers). None when the sweep has no runs."""
+        order = QueryGenerator.format_order_key(order) if order else self.order
         runs = Runs(
             self.client,
             self.entity,
             self.project,
             filters={"$and": [{"sweep": self.id}]},
-            order=order,
+            order=order or "+created_at",
             per_page=1,
         )
         return runs[0] if runs else None

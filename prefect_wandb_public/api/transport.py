@@ -35,7 +35,6 @@ from prefect_wandb_public.errors import (
 )
 
 USER_AGENT = f"prefect-wandb-public/{__version__} (W&B Public Client compatible)"
-NOT_RETRIED = frozenset({400, 401, 403, 404, 409, 410, 413, 422, 501})
 _OPERATION_RE = re.compile(r"^\s*(?:#[^\n]*\n\s*)*(?:query|mutation)\s+(\w+)", re.M)
 
 
@@ -66,8 +65,8 @@ class RetryPolicy:
 
 
 def is_retryable_status(status: int) -> bool:
-    """429 and 5xx except 501 are transient; every other status is final."""
-    return status == 429 or (500 <= status < 600 and status != 501)
+    """408, 429 and 5xx except 501 are transient; every other status is final."""
+    return status in (408, 429) or (500 <= status < 600 and status != 501)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -145,9 +144,12 @@ class Transport:
         """Resolve a server-relative URL (`/storage?...`) against base_url."""
         return self.base_url + url if url.startswith("/") else url
 
-    def scrub(self, text: str) -> str:
-        """Remove the key (and its Basic form) from any text that may reach a user."""
-        return text.replace(self._secret, "***").replace(self._auth_header, "Basic ***")
+    def scrub(self, text: str, url: str | None = None) -> str:
+        """Remove the key (and its Basic form) from any text that may reach a user, and the
+        query string of `url` (presigned URLs carry their signature there)."""
+        text = text.replace(self._secret, "***").replace(self._auth_header, "Basic ***")
+        query = urlsplit(url).query if url else ""
+        return text.replace(query, "<redacted>") if query else text
 
     # ------------------------------------------------------------------ doors
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -219,7 +221,7 @@ class Transport:
             except requests.RequestException as exc:
                 failure = CommError(
                     f"{method} {self._display(url)} failed: {type(exc).__name__}: "
-                    f"{self.scrub(str(exc))}",
+                    f"{self.scrub(str(exc), url)}",
                     url=self._display(url),
                     retryable=True,
                 )
@@ -260,7 +262,7 @@ class Transport:
 
     def _status_error(self, method: str, url: str, response: requests.Response) -> CommError:
         status = response.status_code
-        detail = self.scrub(_error_message(response))
+        detail = self.scrub(_error_message(response), url)
         where = f"{method} {self._display(url)}"
         message = f"{where} returned HTTP {status}" + (f": {detail}" if detail else "")
         kwargs: dict[str, Any] = {"status": status, "url": self._display(url)}
@@ -281,7 +283,7 @@ class Transport:
             return RateLimitError(message, retryable=True, **kwargs)
         if status >= 500:
             return ServerError(message, retryable=is_retryable_status(status), **kwargs)
-        return CommError(message, retryable=False, **kwargs)
+        return CommError(message, retryable=is_retryable_status(status), **kwargs)
 
     def _graphql_error(self, name: str, errors: Any) -> CommError:
         messages = [self.scrub(str(e.get("message") if isinstance(e, dict) else e)) for e in errors]

@@ -14,7 +14,7 @@ from prefect.context import TaskRunContext
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
-from prefect_wandb_public.api.artifacts import Artifact
+from prefect_wandb_public.api.artifacts import Artifact, default_artifact_root
 from prefect_wandb_public.credentials import WandbCredentials
 from prefect_wandb_public.errors import InvalidInputError, NotFoundError
 from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key, json_safe
@@ -23,8 +23,9 @@ PINNED_VERSION = re.compile(r":v\d+$")
 
 
 class PinnedVersionOnly(CachePolicy):
-    """Cache only when the `name` input pins a version (`...:v3`), which never changes;
-    an alias or `latest` may point elsewhere tomorrow, so those are never cached."""
+    """Cache by inputs and task source, but only downloads of a pinned version (`...:v3`),
+    which never changes, into a root that still exists. An alias or `latest` may point
+    elsewhere tomorrow, so those reads always go to the server."""
 
     def compute_key(
         self,
@@ -36,7 +37,10 @@ class PinnedVersionOnly(CachePolicy):
         name = inputs.get("name")
         if not isinstance(name, str) or not PINNED_VERSION.search(name):
             return None
-        return "pinned"
+        root = inputs.get("root") or default_artifact_root(name.rsplit("/", 1)[-1])
+        if isinstance(root, str) and "://" not in root and not os.path.isdir(root):
+            return None
+        return (INPUTS + TASK_SOURCE).compute_key(task_ctx, inputs, flow_parameters, **kwargs)
 
 
 def artifact_record(artifact: Artifact) -> dict[str, Any]:
@@ -64,7 +68,7 @@ def _resource_id(artifact: Artifact) -> str:
 
 @task(
     name="Download W&B artifact",
-    cache_policy=PinnedVersionOnly() + INPUTS + TASK_SOURCE,
+    cache_policy=PinnedVersionOnly(),
     persist_result=True,
     timeout_seconds=3600,
     **TRANSIENT_RETRIES,

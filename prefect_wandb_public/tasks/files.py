@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from prefect_wandb_public.credentials import WandbCredentials
-from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES
+from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, lazy_run
 
 
 @task(
@@ -28,7 +28,7 @@ def download_run_files(
 ) -> list[str]:
     """Download a run's files (all, the `names` given, or a SQL LIKE `pattern` such as
     `%.json`) under `root` (any fsspec URL), md5-verified; returns the written paths."""
-    run = credentials.get_client().run(run_path)
+    run = lazy_run(credentials.get_client(), run_path)
     files = run.files(names=list(names) if names else None, pattern=pattern, per_page=200)
     paths = [f.download(root=root, replace=replace) for f in files]
     get_run_logger().info("downloaded %d files of %s to %s", len(paths), run_path, root)

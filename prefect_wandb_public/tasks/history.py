@@ -16,10 +16,12 @@ from prefect.logging import get_run_logger
 from prefect_wandb_public.api.export import export_history
 from prefect_wandb_public.credentials import WandbCredentials
 from prefect_wandb_public.errors import InvalidInputError
-from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key
+from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key, lazy_run
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from prefect_wandb_public.api import Run
 
 
 @task(name="Fetch W&B run history", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -31,7 +33,7 @@ def fetch_run_history(
     max_step: int | None = None,
 ) -> pd.DataFrame:
     """Every history row of a run (with `keys`: the rows holding all of them) as a DataFrame."""
-    run = credentials.get_client().run(run_path)
+    run = lazy_run(credentials.get_client(), run_path)
     frame = run.history_frame(
         keys=list(keys) if keys else None, min_step=min_step, max_step=max_step
     )
@@ -50,7 +52,7 @@ def export_run_history(
 ) -> dict[str, Any]:
     """Stream a run's history to `destination` (a path or any fsspec URL), written atomically;
     returns `{"run": path, "destination": url, "rows": n}`."""
-    run = credentials.get_client().run(run_path)
+    run = lazy_run(credentials.get_client(), run_path)
     rows = export_history(
         run, destination, format, keys=list(keys) if keys else None, storage_options=storage_options
     )
@@ -76,8 +78,7 @@ def export_project_histories(
     if max_workers < 1:
         raise InvalidInputError(f"max_workers must be >= 1, got {max_workers}")
     logger = get_run_logger()
-    api = credentials.get_client()
-    runs = list(api.runs(path, filters=filters, per_page=500))
+    runs = list(credentials.get_client().runs(path, filters=filters, per_page=500))
     progress = cast(
         UUID,
         create_progress_artifact(
@@ -86,25 +87,23 @@ def export_project_histories(
             description=f"History export of {len(runs)} runs of {path}",
         ),
     )
-    results: list[dict[str, Any]] = []
 
-    def export_one(run_id: str) -> dict[str, Any]:
-        target = posixpath.join(destination_dir.rstrip("/"), f"{run_id}.{format}")
-        run = api.run(f"{path}/{run_id}")
+    def export_one(run: Run) -> dict[str, Any]:
+        target = posixpath.join(destination_dir.rstrip("/"), f"{run.id}.{format}")
         rows = export_history(
-            run,
-            target,
-            format,
-            keys=list(keys) if keys else None,
-            storage_options=storage_options,
+            run, target, format, keys=list(keys) if keys else None, storage_options=storage_options
         )
-        return {"run": f"{path}/{run_id}", "destination": target, "rows": rows}
+        return {"run": "/".join(run.path), "destination": target, "rows": rows}
 
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="wandb-export") as pool:
-        futures = [pool.submit(export_one, run.id) for run in runs]
+    results: list[dict[str, Any]] = []
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="wandb-export")
+    try:
+        futures = [pool.submit(export_one, run) for run in runs]
         for done, future in enumerate(as_completed(futures), start=1):
-            results.append(future.result())
+            results.append(future.result())  # the first failure stops the rest (finally)
             update_progress_artifact(progress, 100.0 * done / len(futures))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     if not runs:
         update_progress_artifact(progress, 100.0)
     results.sort(key=lambda r: r["run"])

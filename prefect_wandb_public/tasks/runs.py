@@ -40,11 +40,8 @@ def query_runs(
     api = credentials.get_client()
     page = per_page if max_runs is None else max(1, min(per_page, max_runs))
     runs = api.runs(path, filters=filters, order=order, per_page=page, lazy=False)
-    records: list[dict[str, Any]] = []
-    for run in runs:
-        if max_runs is not None and len(records) >= max_runs:
-            break
-        records.append(run_record(run))
+    selected = runs[:max_runs] if max_runs is not None else list(runs)
+    records = [run_record(run) for run in selected]
     logger.info("queried %d runs of %s", len(records), path or "the default project")
     create_table_artifact(
         [{column: record[column] for column in _TABLE_COLUMNS} for record in records],

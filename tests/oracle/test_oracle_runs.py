@@ -175,3 +175,24 @@ def test_updates_by_one_client_are_read_by_the_other(ours: Api, official: Any, s
     again = ours.run(f"{seeded}/run2")
     assert again.summary["oracle_back"] == "sdk" and again.notes == "written by the SDK"
     assert again.config["lr"] == 0.5 and again.config["added"] == "by ours"
+
+
+@pytest.mark.parametrize("order", ["acc", "+acc", "-acc", "val.loss", "+summary_metrics.acc"])
+def test_best_run_with_an_explicit_order_agrees(
+    ours: Api, official: Any, seeded: str, order: str
+) -> None:
+    mine = ours.sweep(f"{seeded}/sweep1").best_run(order=order)
+    theirs = official.sweep(f"{seeded}/sweep1").best_run(order=order)
+    assert mine is not None and theirs is not None
+    assert mine.id == theirs.id
+
+
+def test_best_run_without_any_order_is_the_first_created(
+    ours: Api, official: Any, wandb_server: LocalWandbServer
+) -> None:
+    wandb_server.create_sweep(ENTITY, PROJECT, "no-metric", {"method": "grid"})
+    for name in ("older", "newer"):
+        wandb_server.create_run(ENTITY, PROJECT, f"nm-{name}", sweep="no-metric")
+    mine = ours.sweep(f"{PATH}/no-metric").best_run()
+    theirs = official.sweep(f"{PATH}/no-metric").best_run()
+    assert mine is not None and mine.id == theirs.id == "nm-older"

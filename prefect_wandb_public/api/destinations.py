@@ -1,0 +1,299 @@
+"""Where files land: nothing partial is ever visible at a destination.
+
+One implementation for downloads, the download cache and history exports, chosen by the file
+system of the target:
+
+- local paths (plain, or `file://`): a hidden temporary file beside the target, renamed over it
+  with `os.replace` on success, removed otherwise;
+- object stores whose files commit explicitly (S3, GCS, Azure: opened with `autocommit=False`):
+  the bytes are written once and the upload is completed with `commit()` on success, aborted
+  with `discard()` otherwise;
+- any other fsspec file system (`memory://`, ...): a hidden temporary name beside the target,
+  moved onto it on success, removed otherwise.
+
+A plain local path never imports fsspec.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import stat
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+from prefect_wandb_public.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+CHUNK_SIZE = 1 << 20
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+# Stores whose files upload on close unless opened with autocommit=False, then commit/discard.
+DEFERRED_COMMIT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl"})
+# Stores whose server-side copy creates the target object whole (no partial object is visible).
+SERVER_COPY_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs"})
+T = TypeVar("T")
+
+
+def is_plain_path(location: str) -> bool:
+    """Whether `location` is a local path rather than a URL (`s3://...`, `simplecache::...`)."""
+    return "://" not in location and "::" not in location
+
+
+def resolve(
+    location: str,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    what: str = "destination",
+    fresh: bool = False,
+) -> tuple[AbstractFileSystem, str]:
+    """(fsspec file system, path) for a local path or URL; InvalidInputError naming `what`
+    when no file system serves it. `fresh` skips fsspec's instance cache."""
+    import fsspec
+
+    options = dict(storage_options or {})
+    if fresh:
+        options["skip_instance_cache"] = True
+    try:
+        fs, path = fsspec.core.url_to_fs(location, **options)
+    except (ValueError, ImportError, TypeError) as exc:
+        raise InvalidInputError(f"cannot open {what} {location!r}: {exc}") from exc
+    return fs, path
+
+
+def is_local(fs: AbstractFileSystem | None) -> bool:
+    """None (the OS directly) or fsspec's local file system."""
+    if fs is None:
+        return True
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
+def _protocols(fs: AbstractFileSystem) -> set[str]:
+    protocol = fs.protocol
+    return {protocol} if isinstance(protocol, str) else set(protocol)
+
+
+def temp_path(path: str, sep: str = "/") -> str:
+    """A hidden, unique temporary name beside `path` (`dir/.name.<hex>.part`)."""
+    parent, _, name = path.rpartition(sep)
+    temp = f".{name}.{secrets.token_hex(6)}.part"
+    return f"{parent}{sep}{temp}" if parent or path.startswith(sep) else temp
+
+
+def in_dir(path: str, create: Callable[[], T]) -> T:
+    """Run `create` (which makes `path`), making `path`'s directory first only if it is missing:
+    the common case costs no extra system call."""
+    try:
+        return create()
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        return create()
+
+
+def remove_quietly(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+class AtomicFile:
+    """A binary file that appears at `path` complete or not at all.
+
+    Write with `write()` (or through `handle`), then `commit()` or `discard()`; `reset()` drops
+    what was written so far and starts over. `fs` is None for a local path, else the fsspec file
+    system of `path`. Local files may be `durable` (fsynced before the rename) or `read_only`
+    (created with mode 0444; the descriptor opened here may still write).
+    """
+
+    def __init__(
+        self,
+        fs: AbstractFileSystem | None,
+        path: str,
+        *,
+        durable: bool = False,
+        read_only: bool = False,
+    ) -> None:
+        self.local = is_local(fs)
+        self.fs = fs
+        self.path = os.path.abspath(path) if self.local else path
+        self.deferred = not self.local and bool(_protocols(self.fs) & DEFERRED_COMMIT_PROTOCOLS)
+        self._durable = durable
+        self._mode = READ_ONLY if read_only else 0o666
+        self._temp = None if self.deferred else temp_path(self.path, os.sep if self.local else "/")
+        self.handle: IO[bytes] = self._open()
+
+    @property
+    def _fs(self) -> AbstractFileSystem:
+        assert self.fs is not None
+        return self.fs
+
+    def _open(self) -> IO[bytes]:
+        if self.local:
+            temp = self._temp
+            assert temp is not None
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            fd = in_dir(temp, lambda: os.open(temp, flags, self._mode))
+            return open(fd, "wb")
+        if self.deferred:
+            handle: IO[bytes] = self._fs.open(self.path, "wb", autocommit=False)
+            return handle
+        assert self._temp is not None
+        parent = self._fs._parent(self._temp)
+        if parent:
+            self._fs.makedirs(parent, exist_ok=True)
+        temp_handle: IO[bytes] = self._fs.open(self._temp, "wb")
+        return temp_handle
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+
+    def reset(self) -> None:
+        """Drop every byte written so far; the next write starts the file again."""
+        if self.local:
+            self.handle.seek(0)
+            self.handle.truncate()
+            return
+        self.discard()
+        self.handle = self._open()
+
+    def commit(self) -> None:
+        """Make the file appear at `path` (replacing what was there); on failure nothing does."""
+        try:
+            if self.local:
+                assert self._temp is not None
+                if self._durable:
+                    self.handle.flush()
+                    os.fsync(self.handle.fileno())
+                self.handle.close()
+                os.replace(self._temp, self.path)
+            elif self.deferred:
+                self.handle.close()
+                self.handle.commit()  # type: ignore[attr-defined]
+            else:
+                assert self._temp is not None
+                self.handle.close()
+                self._fs.mv(self._temp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        """Drop the file: nothing appears at `path`. Safe to call more than once."""
+        with contextlib.suppress(Exception):
+            self.handle.close()
+        if self.deferred:
+            with contextlib.suppress(Exception):
+                self.handle.discard()  # type: ignore[attr-defined]
+        elif self.local:
+            assert self._temp is not None
+            remove_quietly(self._temp)
+        else:
+            with contextlib.suppress(Exception):
+                if self._fs.exists(self._temp):
+                    self._fs.rm(self._temp)
+
+
+@contextlib.contextmanager
+def atomic_file(
+    fs: AbstractFileSystem | None, path: str, *, durable: bool = False, read_only: bool = False
+) -> Iterator[AtomicFile]:
+    """An `AtomicFile` committed when the block succeeds and discarded when it raises."""
+    file = AtomicFile(fs, path, durable=durable, read_only=read_only)
+    try:
+        yield file
+    except BaseException:
+        file.discard()
+        raise
+    file.commit()
+
+
+def _replace_local(target: str, make: Callable[[str], object]) -> None:
+    """`make(temp)` creates a file at a temporary name beside `target`, renamed over it."""
+    temp = temp_path(target, os.sep)
+    try:
+        in_dir(temp, lambda: make(temp))
+        os.replace(temp, target)
+    finally:
+        remove_quietly(temp)
+
+
+class DestinationRoot:
+    """A directory (local path or fsspec URL) that files are placed under, each atomically."""
+
+    def __init__(self, root: str | os.PathLike[str], *, what: str = "download root") -> None:
+        text = os.fspath(root)
+        if not text:
+            raise InvalidInputError(f"{what} must not be empty")
+        self.fs: AbstractFileSystem | None = None
+        if is_plain_path(text):
+            self.root = os.path.abspath(text)
+            return
+        fs, path = resolve(text, what=what)
+        if is_local(fs):
+            self.root = os.path.abspath(path)
+        else:
+            self.fs = fs
+            self.root = path.rstrip("/")
+
+    def target(self, name: str) -> str:
+        """Where the file `name` (a checked `/`-separated relative path) lands."""
+        if self.fs is None:
+            return os.path.join(self.root, *name.split("/"))
+        return f"{self.root}/{name}"
+
+    def display(self, target: str) -> str:
+        """`target` as the caller named it: a local path, or a URL with its protocol."""
+        return target if self.fs is None else str(self.fs.unstrip_protocol(target))
+
+    def exists(self, target: str) -> bool:
+        return os.path.lexists(target) if self.fs is None else bool(self.fs.exists(target))
+
+    def write(self, target: str, fill: Callable[[AtomicFile], None]) -> None:
+        """`fill` writes the file's bytes; they appear at `target` only if it returns."""
+        with atomic_file(self.fs, target) as file:
+            fill(file)
+
+    def put_local_file(self, source: str, target: str, *, link: bool) -> None:
+        """Place a local file at `target`: on a local root a hard link when `link` and
+        possible, else a copy; on other file systems an upload (once, committed on success)."""
+        if self.fs is None:
+            with contextlib.suppress(OSError):
+                if os.path.samefile(source, target):
+                    return
+
+            def place(temp: str) -> None:
+                if link:
+                    try:
+                        os.link(source, temp)
+                        return
+                    except FileNotFoundError:
+                        raise  # a missing directory: in_dir makes it and calls again
+                    except OSError:
+                        pass  # another device, or no hard links there: copy instead
+                shutil.copyfile(source, temp)
+
+            _replace_local(target, place)
+            return
+        with open(source, "rb") as handle:
+            self.write(target, lambda file: copy_stream(handle, file.write))
+
+    def copy(self, source: str, target: str) -> None:
+        """Copy a file already under this root to `target` (a server-side copy on object
+        stores whose copies create the object whole)."""
+        if self.fs is None:
+            _replace_local(target, lambda temp: shutil.copyfile(source, temp))
+        elif _protocols(self.fs) & SERVER_COPY_PROTOCOLS:
+            self.fs.copy(source, target)
+        else:
+            with self.fs.open(source, "rb") as handle:
+                self.write(target, lambda file: copy_stream(handle, file.write))
+
+
+def copy_stream(source: IO[bytes], write: Callable[[bytes], object]) -> None:
+    """Every chunk of `source`, in order, to `write`."""
+    while chunk := source.read(CHUNK_SIZE):
+        write(chunk)
