@@ -435,6 +435,10 @@ mutation CreateArtifactFiles($input: CreateArtifactFilesInput!) {
   }
 }
 """,
+        "by_id": """
+query ArtifactByID($id: ID!) { artifact(id: $id) { %s } }
+"""
+        % ARTIFACT_FIELDS,
         "commit": """
 mutation CommitArtifact($input: CommitArtifactInput!) {
   commitArtifact(input: $input) { artifact { %s } }
@@ -523,6 +527,40 @@ def publish_draft(
     if state != "PENDING":
         raise CommError(f"createArtifact returned {draft.name!r} in state {state!r}")
     artifact_id = created["id"]
+    try:
+        return _upload_and_commit(
+            transport,
+            ops,
+            draft,
+            artifact_id,
+            entity=entity,
+            project=project,
+            run_id=run_id,
+            workers=workers,
+        )
+    except CommError:
+        # An identical publish running at the same time may have committed this very version
+        # first (the server hands both the same PENDING version): that is success, not failure.
+        data = transport.graphql(ops["by_id"], {"id": artifact_id})
+        twin = data.get("artifact") or {}
+        if twin.get("state") == "COMMITTED":
+            return dict(twin)
+        raise
+
+
+def _upload_and_commit(
+    transport: Transport,
+    ops: Mapping[str, str],
+    draft: DraftSpec,
+    artifact_id: str,
+    *,
+    entity: str,
+    project: str,
+    run_id: str | None,
+    workers: int,
+) -> dict[str, Any]:
+    """Manifest, files, manifest bytes, commit: the steps after `createArtifact`."""
+    contents = draft.contents
     if run_id is None:
         # The service declares the manifest's run as required (`runName: String!`), so a
         # publish without a run gets a small run of its own, as the SDK's `wandb.init(job_type=
