@@ -15,6 +15,7 @@ from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
 from prefect_wandb_public.api.artifacts import Artifact, default_artifact_root
+from prefect_wandb_public.api.names import check_alias
 from prefect_wandb_public.credentials import WandbCredentials
 from prefect_wandb_public.errors import InvalidInputError, NotFoundError
 from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key, json_safe
@@ -126,8 +127,8 @@ def promote_artifact(
 ) -> dict[str, Any] | None:
     """Move `alias` to the version `name` resolves to; returns the previous holder's record
     (None when no version held it). Emits `wandb.artifact.promoted` and a markdown summary."""
-    if not alias or "/" in alias or ":" in alias or re.fullmatch(r"v\d+|latest", alias):
-        raise InvalidInputError(f"cannot promote to alias {alias!r}")
+    if check_alias(alias) == "latest":
+        raise InvalidInputError("cannot promote to 'latest': the server moves it on every commit")
     api = credentials.get_client()
     artifact = api.artifact(name)
     collection = f"{artifact.entity}/{artifact.project}/{artifact.collection_name}"
