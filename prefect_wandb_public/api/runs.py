@@ -268,7 +268,7 @@ class Run:
         self._attrs: dict[str, Any] = {}
         self._full = False
         self._sweep: Sweep | None = None
-        self._apply(dict(attrs or {}))
+        self._apply(attrs or {})
         if not lazy and not self._full:
             self.load_full_data(force=True)
 
@@ -299,7 +299,8 @@ class Run:
             self._apply(self.load_path(self.client, self.entity, self.project, self.id))
         return self._attrs
 
-    def _apply(self, attrs: dict[str, Any]) -> None:
+    def _apply(self, attrs: Mapping[str, Any]) -> None:
+        """Take in a node's fields (a listing's light ones, or all of them)."""
         self._attrs.update(attrs)
         if "config" in attrs:
             path = "/".join(self.path)
@@ -311,12 +312,13 @@ class Run:
             system = decode_json_field(attrs.get("systemMetrics"), path, "systemMetrics")
             self._system_metrics = dict(system or {})
             self._full = True
-        self._display_name = self._attrs.get("displayName") or self.id
-        self.tags: list[str] = list(self._attrs.get("tags") or [])
-        self.notes: str | None = self._attrs.get("notes")
-        self.description: str | None = self._attrs.get("description")
-        self.group: str | None = self._attrs.get("group")
-        self.job_type: str | None = self._attrs.get("jobType")
+        get = self._attrs.get
+        self._display_name = get("displayName") or self.id
+        self.tags: list[str] = list(get("tags") or ())
+        self.notes: str | None = get("notes")
+        self.description: str | None = get("description")
+        self.group: str | None = get("group")
+        self.job_type: str | None = get("jobType")
 
     # ------------------------------------------------------------------ attributes
     @property

@@ -53,7 +53,8 @@ class Response:
 
     @classmethod
     def json(cls, payload: Any, status: int = 200) -> Response:
-        return cls(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return cls(status, body, {"Content-Type": "application/json"})
 
     @classmethod
     def error(cls, status: int, message: str) -> Response:

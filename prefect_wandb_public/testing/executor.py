@@ -102,14 +102,23 @@ class FastExecutionContext(ExecutionContext):
     ) -> Any:
         if not isinstance(source_value, dict):
             return super().execute_fields(parent_type, source_value, path, fields)
+        return self._execute_compiled(
+            parent_type, source_value, path, self._compile(parent_type, fields)
+        )
+
+    def _execute_compiled(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: dict[str, Any],
+        path: Path | None,
+        compiled: _Compiled,
+    ) -> dict[str, Any]:
         results: dict[str, Any] = {}
-        for response_name, name, plan, field_nodes in self._compile(parent_type, fields):
-            if name == _TYPENAME:
-                results[response_name] = parent_type.name
-                continue
+        get = source_value.get
+        for response_name, name, plan, field_nodes in compiled:
             if plan is not None:
-                value = source_value.get(name)
-                if type(value) in plan.trusted:
+                value = get(name)
+                if type(value) in plan.trusted or (value is None and not plan.non_null):
                     results[response_name] = value
                     continue
                 done, completed = self._complete_inline(
@@ -118,6 +127,9 @@ class FastExecutionContext(ExecutionContext):
                 if done:
                     results[response_name] = completed
                     continue
+            elif name == _TYPENAME:
+                results[response_name] = parent_type.name
+                continue
             results[response_name] = self.execute_field(
                 parent_type, source_value, field_nodes, Path(path, response_name, parent_type.name)
             )
@@ -190,22 +202,21 @@ class FastExecutionContext(ExecutionContext):
             return (True, serialize(value))
         object_type = plan.object_type
         assert object_type is not None
-        subfields = self.collect_subfields(object_type, field_nodes)
+        compiled = self._compile(object_type, self.collect_subfields(object_type, field_nodes))
         field_path = Path(path, response_name, None)
         if not plan.is_list:
             if not isinstance(value, dict):
                 return (False, None)
-            return (True, self.execute_fields(object_type, value, field_path, subfields))
+            return (True, self._execute_compiled(object_type, value, field_path, compiled))
         if not all(item is None or isinstance(item, dict) for item in value):
             return (False, None)
+        execute = self._execute_compiled
         return (
             True,
             [
                 None
                 if item is None
-                else self.execute_fields(
-                    object_type, item, Path(field_path, index, None), subfields
-                )
+                else execute(object_type, item, Path(field_path, index, None), compiled)
                 for index, item in enumerate(value)
             ],
         )

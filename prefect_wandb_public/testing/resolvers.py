@@ -14,6 +14,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -44,7 +45,9 @@ MAX_PAGE_SIZE = 10_000
 
 
 # ---------------------------------------------------------------------------- paging
+@lru_cache(maxsize=65536)
 def encode_cursor(offset: int) -> str:
+    """The opaque cursor of the item at `offset` (cached: every listing page needs them)."""
     return base64.b64encode(f"cursor:{offset}".encode()).decode()
 
 
