@@ -128,20 +128,6 @@ class Timing:
         return statistics.median(self.counters[counter])
 
 
-def timeit(
-    fn: Callable[[], Any],
-    repeat: int = 3,
-    setup: Callable[[], Any] | None = None,
-    counters: Mapping[str, Callable[[], float]] | None = None,
-) -> Timing:
-    """Time `fn()` `repeat` times, running `setup()` untimed before each, and record how much
-    each counter (e.g. a process tree's CPU seconds) moved across each call."""
-    timing = Timing()
-    for _ in range(repeat):
-        _time_once(Case(fn, setup), counters or {}, timing)
-    return timing
-
-
 @dataclass(frozen=True)
 class Case:
     """One contender of `compare`: what to time, and untimed preparation before each call."""

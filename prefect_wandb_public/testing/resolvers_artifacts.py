@@ -549,24 +549,11 @@ class ArtifactResolvers:
     def upload_manifest_node(self, artifact: Artifact) -> dict[str, Any]:
         """The manifest record of a PENDING version with its upload URL; a digest that is a
         base64 md5 becomes a `Content-MD5` upload header, as presigned URLs demand."""
-        url = manifest_url(self.public_url(), artifact.id)
+        node = self.manifest_node(artifact)
         digest = artifact.manifest_digest
-        return {
-            "id": encode_id("ArtifactManifest", artifact.id),
-            "type": "FULL",
-            "file": {
-                "__typename": "File",
-                "id": encode_id("File", "manifest", artifact.id),
-                "name": "wandb_manifest.json",
-                "displayName": "wandb_manifest.json",
-                "url": lambda upload=False: url,
-                "directUrl": url,
-                "uploadUrl": url,
-                "uploadHeaders": [f"Content-MD5:{digest}"] if check_b64_md5(digest) else [],
-                "sizeBytes": 0,
-                "mimetype": "application/json",
-            },
-        }
+        node["file"]["uploadUrl"] = node["file"]["directUrl"]
+        node["file"]["uploadHeaders"] = [f"Content-MD5:{digest}"] if check_b64_md5(digest) else []
+        return node
 
     def create_artifact_files(self, input: Mapping[str, Any]) -> dict[str, Any]:
         """Upload URLs for the files of PENDING versions; a file whose bytes the store already
