@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
@@ -78,6 +79,10 @@ class Paginator(Generic[T]):
         shared state, so it can run on the prefetch thread."""
         return self.client.transport.graphql(self.QUERY, self._page_variables(cursor))
 
+    def _prefetch(self, cursor: str | None, started: threading.Event) -> dict[str, Any]:
+        started.set()
+        return self._request_page(cursor)
+
     def _advance(self, data: dict[str, Any]) -> list[Mapping[str, Any]]:
         """Record a page's response and move the cursor past it; returns its edges."""
         self.last_response = data
@@ -121,7 +126,11 @@ class Paginator(Generic[T]):
                 edges = self._advance(data)
                 ahead = None
                 if self._more:
-                    ahead = (self._cursor, pool.submit(self._request_page, self._cursor))
+                    started = threading.Event()
+                    ahead = (self._cursor, pool.submit(self._prefetch, self._cursor, started))
+                    # Let the prefetch thread put its request on the wire before this thread
+                    # converts the page: it keeps the GIL until the request blocks on the socket.
+                    started.wait()
                 self._convert_edges(edges)
 
     def _load_until(self, count: int | None) -> None:

@@ -109,7 +109,7 @@ class Resolvers:
     def __init__(self, store: WandbStore) -> None:
         self.store = store
         self._runs_cache: dict[tuple[Any, ...], list[Run]] = {}
-        self._run_nodes: dict[int, tuple[Run, int, dict[str, Any]]] = {}
+        self._run_nodes: dict[int, tuple[Run, tuple[int, int, int], dict[str, Any]]] = {}
         from prefect_wandb_public.testing.resolvers_artifacts import ArtifactResolvers
 
         self.artifacts = ArtifactResolvers(self)  # run files and artifacts
@@ -240,16 +240,16 @@ class Resolvers:
         return None if run is None else self.run_node(run)
 
     def run_node(self, run: Run) -> dict[str, Any]:
-        """The wire node of a run: its static part is cached per run version (listing thousands
-        of runs is the hot path); line counts are read fresh, since history grows in place."""
+        """The wire node of a run, cached while its version and line counts stay the same
+        (listing thousands of runs is the hot path; history grows without a version bump)."""
+        stamp = (run.version, len(run.history.steps), len(run.events.steps))
         cached = self._run_nodes.get(id(run))
-        if cached is None or cached[0] is not run or cached[1] != run.version:
-            cached = (run, run.version, self._run_node_static(run))
+        if cached is None or cached[0] is not run or cached[1] != stamp:
+            node = self._run_node_static(run)
+            node["historyLineCount"], node["eventsLineCount"] = stamp[1], stamp[2]
+            cached = (run, stamp, node)
             self._run_nodes[id(run)] = cached
-        node = dict(cached[2])
-        node["historyLineCount"] = len(run.history.steps)
-        node["eventsLineCount"] = len(run.events.steps)
-        return node
+        return cached[2]
 
     def _run_node_static(self, run: Run) -> dict[str, Any]:
         proj = self.store.require_project(run.entity, run.project)
