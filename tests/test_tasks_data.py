@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from prefect import flow
+from prefect.artifacts import Artifact as PrefectArtifact
 
 from prefect_wandb_public import WandbCredentials
 from prefect_wandb_public.api import ExportError
@@ -24,6 +25,7 @@ from prefect_wandb_public.tasks import (
     publish_artifact,
     use_artifact,
 )
+from prefect_wandb_public.tasks._common import artifact_key
 from prefect_wandb_public.testing import LocalWandbServer
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -98,6 +100,8 @@ def test_download_run_files(
     ]
     assert (tmp_path / "all" / "notes.txt").read_bytes() == b"notes of r1"
     assert [Path(p).name for p in some] == ["a.json"]
+    progress = PrefectArtifact.get(artifact_key("wandb-run-files", f"{seeded}/r2"))
+    assert progress is not None and progress.type == "progress" and progress.data == 100.0
 
 
 def test_download_artifact_caches_pinned_versions_only(
