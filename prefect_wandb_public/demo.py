@@ -23,17 +23,21 @@ if TYPE_CHECKING:
 FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
 
 
-def load_sample_flow(name: str) -> ModuleType:
-    """Import `flows/<name>.py` of this checkout (the sample flows are scripts, not modules)."""
-    path = FLOWS_DIR / f"{name}.py"
+def load_script(path: Path) -> ModuleType:
+    """Import a script of this checkout (`flows/*.py`, `blocks/*.py`) as a module."""
     if not path.exists():
-        raise FileNotFoundError(f"sample flow {path} not found: run the demo from a checkout")
-    spec = importlib.util.spec_from_file_location(f"prefect_wandb_public_sample_{name}", path)
+        raise FileNotFoundError(f"{path} not found: run the demo from a checkout")
+    spec = importlib.util.spec_from_file_location(f"prefect_wandb_public_script_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_sample_flow(name: str) -> ModuleType:
+    """Import `flows/<name>.py` (the sample flows are scripts, not modules)."""
+    return load_script(FLOWS_DIR / f"{name}.py")
 
 
 def run_demo(output: str = "demo-output", api_key: str | None = None) -> int:

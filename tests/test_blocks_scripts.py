@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from prefect_wandb_public import WandbCredentials
+from prefect_wandb_public.demo import load_script
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 BLOCKS = Path(__file__).resolve().parents[1] / "blocks"
 
 
-def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"blocks_{name}", BLOCKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def load_block_script(name: str) -> ModuleType:
+    return load_script(BLOCKS / f"{name}.py")
 
 
 def test_register_blocks(capsys: pytest.CaptureFixture[str]) -> None:
-    load_script("register_blocks").main()
+    load_block_script("register_blocks").main()
     assert "Weights and Biases Credentials" in capsys.readouterr().out
 
 
@@ -34,7 +28,7 @@ def test_save_credentials_from_the_environment(
 ) -> None:
     secret = "k" * 40
     monkeypatch.setenv("MY_WANDB_KEY", secret)
-    script = load_script("save_credentials")
+    script = load_block_script("save_credentials")
     argv = ["saved-wandb", "--key-env", "MY_WANDB_KEY", "--entity", "team", "--project", "p"]
     assert script.main([*argv, "--base-url", "http://127.0.0.1:8080"]) == 0
     output = capsys.readouterr()

@@ -3,8 +3,6 @@ server seeded with the demo project."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -20,32 +18,23 @@ from prefect.transactions import transaction
 from pydantic import SecretStr
 
 from prefect_wandb_public import WandbCredentials
+from prefect_wandb_public.demo import load_sample_flow
 from prefect_wandb_public.errors import NotFoundError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.files_http import BLOBS_PREFIX
 from prefect_wandb_public.testing.seed import DemoSeed, seed_demo
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-FLOWS = Path(__file__).resolve().parents[1] / "flows"
-
-
-def load_flow_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"sample_flow_{name}", FLOWS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def history_export() -> ModuleType:
-    return load_flow_module("history_export")
+    return load_sample_flow("history_export")
 
 
 @pytest.fixture(scope="module")
 def model_promotion() -> ModuleType:
-    return load_flow_module("model_promotion")
+    return load_sample_flow("model_promotion")
 
 
 @pytest.fixture
@@ -255,7 +244,7 @@ def test_deployments_carry_their_schedules(
 # --------------------------------------------------------------------------- CI lineage
 @pytest.fixture(scope="module")
 def ci_lineage() -> ModuleType:
-    return load_flow_module("ci_lineage")
+    return load_sample_flow("ci_lineage")
 
 
 def test_ci_lineage_uses_the_dataset_and_publishes_with_lineage(
