@@ -29,7 +29,7 @@ from _common import Case, ServerProcess, Timing, compare, load_note, print_table
 from _common import tree_cpu_seconds as cpu_of
 
 from prefect_wandb_public.api import Api
-from prefect_wandb_public.api.history import HISTORY_PAGE_QUERY
+from prefect_wandb_public.api.queries.history import HISTORY_PAGE_QUERY
 
 try:
     import wandb

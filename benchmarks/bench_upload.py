@@ -36,7 +36,7 @@ from _common import Case, compare, load_note, print_table, served
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact
-from prefect_wandb_public.api.artifacts import publish
+from prefect_wandb_public.api.publish import publish
 
 CHUNK = 1 << 20
 

@@ -1,6 +1,21 @@
 """Typed errors raised by the client.
 
 Every error names the input it concerns (a path, a run id, a URL) and never carries the API key.
+
+    WandbError                         every error of this package
+    ├── InvalidInputError (ValueError) an argument is malformed; raised before any request
+    │   ├── ArtifactNotLoggedError     needs a published version, this is a draft
+    │   ├── ArtifactFinalizedError     a committed version's files cannot change
+    │   └── DestinationExistsError     a download target exists and may not be replaced
+    ├── ChecksumError                  bytes do not match the digest the server promised
+    ├── ExportError (OSError)          a history export could not be written
+    └── CommError                      a request failed: connection, timeout, status, GraphQL
+        ├── AuthenticationError        the key was refused (HTTP 401, `viewer` null)
+        ├── PermissionDeniedError      the key may not do this (HTTP 403)
+        ├── NotFoundError              the entity, project, run, artifact... does not exist
+        ├── RateLimitError             HTTP 429 after the retry budget
+        └── ServerError                HTTP 5xx after the retry budget, or a 501
+
 `CommError` covers anything that went wrong on the wire; its subclasses say what the server meant.
 """
 
@@ -15,8 +30,28 @@ class InvalidInputError(WandbError, ValueError):
     """An argument is malformed; raised before any request is sent."""
 
 
+class ArtifactNotLoggedError(InvalidInputError):
+    """The attribute or method needs a published version, and this artifact is still a draft."""
+
+
+class ArtifactFinalizedError(InvalidInputError):
+    """A committed version's files cannot change; build a new draft instead."""
+
+
+class DestinationExistsError(InvalidInputError):
+    """A file is already where a download would put it (and existing files are errors)."""
+
+    def __init__(self, message: str, destination: str) -> None:
+        super().__init__(message)
+        self.destination = destination
+
+
 class ChecksumError(WandbError):
     """Bytes on disk or on the wire do not match the digest the server promised."""
+
+
+class ExportError(WandbError, OSError):
+    """The destination could not be written; nothing was left behind there."""
 
 
 class CommError(WandbError):
@@ -62,9 +97,13 @@ class ServerError(CommError):
 
 
 __all__ = [
+    "ArtifactFinalizedError",
+    "ArtifactNotLoggedError",
     "AuthenticationError",
     "ChecksumError",
     "CommError",
+    "DestinationExistsError",
+    "ExportError",
     "InvalidInputError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -9,7 +9,7 @@ import pytest
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Run, Runs
-from prefect_wandb_public.api.runs import RUN_QUERY
+from prefect_wandb_public.api.queries.runs import RUN_QUERY
 from prefect_wandb_public.errors import CommError, NotFoundError
 from prefect_wandb_public.testing import LocalWandbServer, resolvers
 

@@ -20,7 +20,7 @@ from prefect_wandb_public.api import (
     ArtifactType,
     ArtifactVersions,
 )
-from prefect_wandb_public.api.artifacts import _CollectionAliases
+from prefect_wandb_public.api.artifact_listings import _CollectionAliases
 from prefect_wandb_public.api.names import check_artifact_name, parse_artifact_name
 from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
 from prefect_wandb_public.testing import LocalWandbServer

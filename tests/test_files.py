@@ -13,10 +13,10 @@ import requests
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Downloader, DownloadItem, File, Files
-from prefect_wandb_public.api.download import DestinationExistsError
 from prefect_wandb_public.api.files import lacks_mark_uploaded
 from prefect_wandb_public.errors import (
     CommError,
+    DestinationExistsError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,

@@ -16,9 +16,10 @@ import requests
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact, RetryPolicy, Transport
-from prefect_wandb_public.api.artifacts import ArtifactFinalizedError, ArtifactNotLoggedError
 from prefect_wandb_public.api.publish import BUFFERED_UPLOAD_LIMIT
 from prefect_wandb_public.errors import (
+    ArtifactFinalizedError,
+    ArtifactNotLoggedError,
     ChecksumError,
     CommError,
     InvalidInputError,

@@ -5,32 +5,34 @@
 
 from __future__ import annotations
 
-from prefect_wandb_public.api.artifacts import (
-    Artifact,
+from prefect_wandb_public.api.artifact_listings import (
     ArtifactCollection,
     ArtifactCollections,
-    ArtifactFiles,
-    ArtifactFinalizedError,
-    ArtifactManifest,
-    ArtifactManifestEntry,
-    ArtifactNotLoggedError,
     Artifacts,
     ArtifactType,
     ArtifactTypes,
     ArtifactVersions,
     RunArtifacts,
 )
+from prefect_wandb_public.api.artifacts import Artifact, default_artifact_root
 from prefect_wandb_public.api.client import Api
 from prefect_wandb_public.api.download import Downloader, DownloadItem
-from prefect_wandb_public.api.export import ExportError, export_history
-from prefect_wandb_public.api.files import File, Files
+from prefect_wandb_public.api.export import export_history
+from prefect_wandb_public.api.files import ArtifactFiles, File, Files
 from prefect_wandb_public.api.history import HistoryScan
+from prefect_wandb_public.api.manifest import ArtifactManifest, ArtifactManifestEntry
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.query_generator import QueryGenerator
 from prefect_wandb_public.api.reports import BetaReport, Reports
 from prefect_wandb_public.api.runs import Run, Runs
 from prefect_wandb_public.api.sweeps import Sweep, Sweeps
 from prefect_wandb_public.api.transport import RetryPolicy, Transport
+from prefect_wandb_public.errors import (
+    ArtifactFinalizedError,
+    ArtifactNotLoggedError,
+    DestinationExistsError,
+    ExportError,
+)
 
 __all__ = [
     "Api",
@@ -47,6 +49,7 @@ __all__ = [
     "ArtifactVersions",
     "Artifacts",
     "BetaReport",
+    "DestinationExistsError",
     "DownloadItem",
     "Downloader",
     "ExportError",
@@ -64,5 +67,6 @@ __all__ = [
     "Sweep",
     "Sweeps",
     "Transport",
+    "default_artifact_root",
     "export_history",
 ]

@@ -1,11 +1,10 @@
-"""Artifacts: `ArtifactType(s)`, `ArtifactCollection(s)`, `ArtifactVersions`, `Artifact`.
+"""`Artifact`: a draft of a new version, or one committed version.
 
-An `Artifact` is either a draft (`Artifact(name, type)`, filled with `add_file`, `add_dir`,
-`add_reference`, `new_file` and published by `Api.log_artifact` or `Run.log_artifact` through
-`api/publish.py`) or one committed version (from `Api.artifact()` and the listings). A committed
-version's manifest (the files, their base64 md5 digests and sizes) is fetched on first use;
-`download` moves the files through `api/download.py` (streamed, verified, cached, parallel),
-`verify` re-hashes a local copy.
+A draft (`Artifact(name, type)`) is filled with `add_file`, `add_dir`, `add_reference` and
+`new_file` (`api/drafts.py`) and published by `Api.log_artifact` or `Run.log_artifact`
+(`api/publish.py`). A committed version (from `Api.artifact()` and the listings of
+`api/artifact_listings.py`) fetches its manifest on first use; `download` moves the files through
+`api/download.py` (streamed, verified, cached, parallel), `verify` re-hashes a local copy.
 """
 
 from __future__ import annotations
@@ -13,12 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any
 
 from prefect_wandb_public.api import destinations
 from prefect_wandb_public.api.download import (
@@ -27,29 +24,34 @@ from prefect_wandb_public.api.download import (
     DownloadItem,
     md5_of_stream,
 )
-from prefect_wandb_public.api.files import File
+from prefect_wandb_public.api.drafts import DraftContents, DraftSpec, check_metadata
+from prefect_wandb_public.api.files import ArtifactFiles
+from prefect_wandb_public.api.manifest import (
+    STORAGE_POLICY,
+    ArtifactManifest,
+    ArtifactManifestEntry,
+)
 from prefect_wandb_public.api.names import (
     check_alias,
-    check_aliases,
     check_artifact_name,
     check_artifact_type,
     check_entry_path,
-    check_tags,
     is_version,
     parse_artifact_name,
 )
-from prefect_wandb_public.api.paging import Paginator, check_per_page
-from prefect_wandb_public.api.publish import (
-    DEFAULT_UPLOAD_WORKERS,
-    ArtifactManifestEntry,
-    DraftContents,
-    DraftSpec,
-    check_metadata,
-    publish_aliases,
-    publish_draft,
+from prefect_wandb_public.api.queries.artifacts import (
+    ADD_ALIASES_MUTATION,
+    ARTIFACT_BY_NAME_QUERY,
+    CREATED_BY_QUERY,
+    DELETE_ALIASES_MUTATION,
+    DELETE_ARTIFACT_MUTATION,
+    MANIFEST_QUERY,
+    UPDATE_ARTIFACT_MUTATION,
+    USED_BY_QUERY,
 )
-from prefect_wandb_public.api.runs import LIGHT_RUN_FIELDS, Run
 from prefect_wandb_public.errors import (
+    ArtifactFinalizedError,
+    ArtifactNotLoggedError,
     ChecksumError,
     CommError,
     InvalidInputError,
@@ -59,264 +61,18 @@ from prefect_wandb_public.errors import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from prefect_wandb_public.api.artifact_listings import ArtifactCollection
     from prefect_wandb_public.api.client import Api
-
-ARTIFACT_FIELDS = """
-  id versionIndex state size digest fileCount commitHash createdAt updatedAt description metadata
-  ttlDurationSeconds
-  artifactType { name }
-  artifactSequence { name project { name entity { name } } }
-  aliases { alias artifactCollection { name project { name entity { name } } } }
-  tags { name }
-"""
-
-COLLECTION_FIELDS = """
-  __typename id name description createdAt updatedAt type: defaultArtifactType { name }
-  project { name entity { name } }
-"""
-
-ARTIFACT_BY_NAME_QUERY = (
-    """
-query ArtifactMembershipByName($entity: String!, $project: String!, $name: String!) {
-  project(name: $project, entityName: $entity) {
-    artifactCollectionMembership(name: $name) { versionIndex artifact { %s } }
-  }
-}
-"""
-    % ARTIFACT_FIELDS
-)
-
-MANIFEST_QUERY = """
-query FetchArtifactManifest($id: ID!) {
-  artifact(id: $id) { currentManifest { file { directUrl } } }
-}
-"""
-
-MEMBERSHIP_FILES_QUERY = """
-query ArtifactMembershipFiles($entity: String!, $project: String!, $collection: String!,
-    $alias: String!, $fileNames: [String!], $cursor: String, $perPage: Int = 50) {
-  project(name: $project, entityName: $entity) {
-    artifactCollection(name: $collection) {
-      artifactMembership(aliasName: $alias) {
-        files(names: $fileNames, after: $cursor, first: $perPage) {
-          edges { node { id name url sizeBytes mimetype updatedAt md5 directUrl } cursor }
-          pageInfo { endCursor hasNextPage }
-        }
-      }
-    }
-  }
-}
-"""
-
-ARTIFACT_TYPES_QUERY = """
-query ProjectArtifactTypes($entity: String!, $project: String!, $cursor: String, $perPage: Int) {
-  project(name: $project, entityName: $entity) {
-    artifactTypes(after: $cursor, first: $perPage) {
-      edges { node { id name description createdAt } cursor }
-      pageInfo { endCursor hasNextPage }
-    }
-  }
-}
-"""
-
-ARTIFACT_TYPE_QUERY = """
-query ProjectArtifactType($entity: String!, $project: String!, $type: String!) {
-  project(name: $project, entityName: $entity) {
-    artifactType(name: $type) { id name description createdAt }
-  }
-}
-"""
-
-TYPE_COLLECTIONS_QUERY = (
-    """
-query ArtifactTypeArtifactCollections($entity: String!, $project: String!, $type: String!,
-    $cursor: String, $perPage: Int) {
-  project(name: $project, entityName: $entity) {
-    artifactType(name: $type) {
-      artifactCollections(after: $cursor, first: $perPage) {
-        totalCount
-        edges { node { %s } cursor }
-        pageInfo { endCursor hasNextPage }
-      }
-    }
-  }
-}
-"""
-    % COLLECTION_FIELDS
-)
-
-COLLECTION_QUERY = (
-    """
-query ProjectArtifactCollection($entity: String!, $project: String!, $type: String!,
-    $name: String!) {
-  project(name: $project, entityName: $entity) {
-    artifactType(name: $type) { artifactCollection(name: $name) { %s } }
-  }
-}
-"""
-    % COLLECTION_FIELDS
-)
-
-COLLECTION_ALIASES_QUERY = """
-query ArtifactCollectionAliases($id: ID!, $cursor: String, $perPage: Int = 1000) {
-  artifactCollection(id: $id) {
-    aliases(after: $cursor, first: $perPage) {
-      edges { node { alias } cursor }
-      pageInfo { endCursor hasNextPage }
-    }
-  }
-}
-"""
-
-VERSIONS_QUERY = (
-    """
-query ProjectArtifacts($entity: String!, $project: String!, $type: String!,
-    $collection: String!, $cursor: String, $perPage: Int = 50, $order: String,
-    $filters: JSONString) {
-  project(name: $project, entityName: $entity) {
-    artifactType(name: $type) {
-      artifactCollection(name: $collection) {
-        artifacts(after: $cursor, first: $perPage, order: $order, filters: $filters) {
-          totalCount
-          edges { version node { %s } cursor }
-          pageInfo { endCursor hasNextPage }
-        }
-      }
-    }
-  }
-}
-"""
-    % ARTIFACT_FIELDS
-)
-
-RUN_ARTIFACTS_QUERY = """
-query %s($entity: String!, $project: String!, $run: String!, $cursor: String, $perPage: Int) {
-  project(name: $project, entityName: $entity) {
-    run(name: $run) {
-      artifacts: %s(after: $cursor, first: $perPage) {
-        totalCount
-        edges { node { %s } cursor }
-        pageInfo { endCursor hasNextPage }
-      }
-    }
-  }
-}
-"""
-
-LINEAGE_RUN_FIELDS = LIGHT_RUN_FIELDS + " project { name entity { name } }"
-
-USED_BY_QUERY = """
-query ArtifactUsedBy($id: ID!) {
-  artifact(id: $id) { usedBy { edges { node { %s } } } }
-}
-""" % (LINEAGE_RUN_FIELDS)
-
-CREATED_BY_QUERY = """
-query ArtifactCreatedBy($id: ID!) {
-  artifact(id: $id) { createdBy { __typename ... on Run { %s } } }
-}
-""" % (LINEAGE_RUN_FIELDS)
-
-ADD_ALIASES_MUTATION = """
-mutation AddAliases($input: AddAliasesInput!) { addAliases(input: $input) { success } }
-"""
-
-DELETE_ALIASES_MUTATION = """
-mutation DeleteAliases($input: DeleteAliasesInput!) { deleteAliases(input: $input) { success } }
-"""
-
-UPDATE_ARTIFACT_MUTATION = (
-    """
-mutation UpdateArtifact($input: UpdateArtifactInput!) {
-  updateArtifact(input: $input) { artifact { %s } }
-}
-"""
-    % ARTIFACT_FIELDS
-)
-
-DELETE_ARTIFACT_MUTATION = """
-mutation DeleteArtifact($input: DeleteArtifactInput!) {
-  deleteArtifact(input: $input) { artifact { id } }
-}
-"""
-
-USE_ARTIFACT_MUTATION = (
-    """
-mutation UseArtifact($entityName: String!, $projectName: String!, $runName: String!,
-    $artifactID: ID!, $usedAs: String) {
-  useArtifact(input: {entityName: $entityName, projectName: $projectName, runName: $runName,
-                      artifactID: $artifactID, usedAs: $usedAs}) { artifact { %s } }
-}
-"""
-    % ARTIFACT_FIELDS
-)
-
-CREATE_ARTIFACT_MUTATION = (
-    """
-mutation CreateArtifact($artifactTypeName: String!, $artifactCollectionNames: [String!],
-    $entityName: String!, $projectName: String!, $runName: String, $digest: String!,
-    $digestAlgorithm: ArtifactDigestAlgorithm!, $aliases: [ArtifactAliasInput!],
-    $tags: [TagInput!]) {
-  createArtifact(input: {artifactTypeName: $artifactTypeName,
-      artifactCollectionNames: $artifactCollectionNames, entityName: $entityName,
-      projectName: $projectName, runName: $runName, digest: $digest,
-      digestAlgorithm: $digestAlgorithm, aliases: $aliases, tags: $tags,
-      enableDigestDeduplication: true}) { artifact { %s } }
-}
-"""
-    % ARTIFACT_FIELDS
-)
+    from prefect_wandb_public.api.runs import Run
 
 logger = logging.getLogger(__name__)
-DEFAULT_VERSION_FILTERS: dict[str, Any] = {"state": "COMMITTED"}
 _URL_BATCH = 5000
-T = TypeVar("T")
-
-
-class ArtifactNotLoggedError(InvalidInputError):
-    """The attribute or method needs a published version, and this artifact is still a draft."""
-
-
-class ArtifactFinalizedError(InvalidInputError):
-    """A committed version's files cannot change; build a new draft instead."""
 
 
 def default_artifact_root(name: str) -> str:
     """`$WANDB_ARTIFACT_DIR` (default `./artifacts`) joined with `collection:vN`."""
     base = os.environ.get("WANDB_ARTIFACT_DIR") or os.path.join(".", "artifacts")
     return os.path.join(base, name.replace(":", "-") if os.name == "nt" else name)
-
-
-@dataclass(frozen=True)
-class ArtifactManifest:
-    """The manifest JSON (version 1): storage policy and the entries by path."""
-
-    version: int
-    storage_policy: str
-    storage_policy_config: dict[str, Any]
-    entries: dict[str, ArtifactManifestEntry]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ArtifactManifest:
-        if data.get("version") != 1 or not isinstance(data.get("contents"), Mapping):
-            raise CommError(f"unsupported artifact manifest (version {data.get('version')!r})")
-        entries = {
-            path: ArtifactManifestEntry(
-                path=path,
-                digest=str(item.get("digest") or ""),
-                size=item.get("size"),
-                ref=item.get("ref"),
-                birth_artifact_id=item.get("birthArtifactID"),
-                extra=dict(item.get("extra") or {}),
-            )
-            for path, item in data["contents"].items()
-        }
-        return cls(
-            version=1,
-            storage_policy=str(data.get("storagePolicy") or ""),
-            storage_policy_config=dict(data.get("storagePolicyConfig") or {}),
-            entries=entries,
-        )
 
 
 class Artifact:
@@ -520,8 +276,9 @@ class Artifact:
 
     @property
     def collection(self) -> ArtifactCollection:
-        return ArtifactCollection(
-            self.client, self.entity, self.project, self.collection_name, self.type
+        """The collection (sequence) this version belongs to, loaded now."""
+        return self.client.artifact_collection(
+            self.type, f"{self.entity}/{self.project}/{self.collection_name}"
         )
 
     @property
@@ -574,7 +331,7 @@ class Artifact:
         manifest is its entries so far."""
         if self._draft is not None:
             return ArtifactManifest(
-                1, "wandb-storage-policy-v1", {"storageLayout": "V2"}, dict(self._draft.entries)
+                1, STORAGE_POLICY, {"storageLayout": "V2"}, dict(self._draft.entries)
             )
         if self._manifest is None:
             data = self.client.transport.graphql(MANIFEST_QUERY, {"id": self.id})
@@ -811,424 +568,13 @@ class Artifact:
         node = (data.get("artifact") or {}).get("createdBy")
         if not node or node.get("__typename") != "Run":
             return None
-        return _run_from(self.client, node)
+        return self.client._run_from_node(node)
 
     def used_by(self) -> list[Run]:
         """The runs that declared this version as an input."""
         data = self.client.transport.graphql(USED_BY_QUERY, {"id": self.id})
         edges = (((data.get("artifact") or {}).get("usedBy")) or {}).get("edges") or []
-        return [_run_from(self.client, e["node"]) for e in edges if e.get("node")]
+        return [self.client._run_from_node(e["node"]) for e in edges if e.get("node")]
 
 
-def _run_from(client: Api, node: Mapping[str, Any]) -> Run:
-    project = node["project"]
-    return Run(client, project["entity"]["name"], project["name"], node["name"], node)
-
-
-class _CountedPaginator(Paginator[T]):
-    """A paginator whose connection carries `totalCount`: `len()` is the server's count, read
-    from the first page (fetched for it if not yet loaded)."""
-
-    @property
-    def length(self) -> int | None:
-        if self.last_response is None:
-            self.next_page()
-        conn = self.connection(self.last_response or {}) or {}
-        return int(conn.get("totalCount") or 0)
-
-
-class ArtifactFiles(Paginator[File]):
-    """An artifact's files with their URLs (all, or the `names` given)."""
-
-    QUERY = MEMBERSHIP_FILES_QUERY
-
-    def __init__(
-        self, artifact: Artifact, names: Sequence[str] | None = None, per_page: int = 50
-    ) -> None:
-        if isinstance(names, str):
-            raise InvalidInputError(f"names must be a list of file names, not {names!r}")
-        self.artifact = artifact
-        variables = {
-            "entity": artifact.entity,
-            "project": artifact.project,
-            "collection": artifact.collection_name,
-            "alias": artifact.version,
-            "fileNames": list(names) if names else None,
-        }
-        super().__init__(artifact.client, variables, per_page)
-
-    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        coll = (data.get("project") or {}).get("artifactCollection") or {}
-        membership = coll.get("artifactMembership")
-        if membership is None:
-            raise NotFoundError(f"artifact {self.artifact.qualified_name} not found")
-        conn: Mapping[str, Any] | None = membership.get("files")
-        return conn
-
-    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> File:
-        return File(self.client, node)
-
-    def __repr__(self) -> str:
-        return f"<ArtifactFiles {self.artifact.qualified_name}>"
-
-
-class ArtifactVersions(_CountedPaginator[Artifact]):
-    """The versions of one collection, newest first unless `order` says otherwise; only
-    committed ones unless `filters` says otherwise. `len()` is the server's count."""
-
-    QUERY = VERSIONS_QUERY
-
-    def __init__(
-        self,
-        client: Api,
-        entity: str,
-        project: str,
-        collection_name: str,
-        type_name: str,
-        filters: Mapping[str, Any] | None = None,
-        order: str | None = None,
-        per_page: int = 50,
-    ) -> None:
-        self.entity, self.project = entity, project
-        self.collection_name, self.type = collection_name, type_name
-        if filters is not None and not isinstance(filters, Mapping):
-            raise InvalidInputError(f"filters must be a dict, got {type(filters).__name__}")
-        if order is not None and not re.fullmatch(r"[+-]?\w+(\.\w+)*", str(order)):
-            raise InvalidInputError(f"invalid order {order!r}: expected '+field' or '-field'")
-        variables = {
-            "entity": entity,
-            "project": project,
-            "type": type_name,
-            "collection": collection_name,
-            "order": order,
-            "filters": json.dumps(DEFAULT_VERSION_FILTERS if filters is None else dict(filters)),
-        }
-        super().__init__(client, variables, per_page)
-
-    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        art_type = (data.get("project") or {}).get("artifactType")
-        coll = (art_type or {}).get("artifactCollection")
-        if coll is None:
-            raise NotFoundError(
-                f"artifact collection {self.entity}/{self.project}/{self.collection_name} of "
-                f"type {self.type!r} not found"
-            )
-        conn: Mapping[str, Any] | None = coll.get("artifacts")
-        return conn
-
-    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Artifact:
-        return Artifact._from_attrs(self.client, node)
-
-    def __repr__(self) -> str:
-        return f"<ArtifactVersions {self.entity}/{self.project}/{self.collection_name}>"
-
-
-Artifacts = ArtifactVersions
-
-
-class ArtifactCollection:
-    """A sequence of versions of one artifact (`name`) and its type; loaded on creation."""
-
-    def __init__(
-        self,
-        client: Api,
-        entity: str,
-        project: str,
-        name: str,
-        type: str,
-        attrs: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.client = client
-        self.entity = entity
-        self.project = project
-        if attrs is None:
-            data = client.transport.graphql(
-                COLLECTION_QUERY, {"entity": entity, "project": project, "type": type, "name": name}
-            )
-            art_type = (data.get("project") or {}).get("artifactType")
-            attrs = (art_type or {}).get("artifactCollection")
-            if not attrs:
-                raise NotFoundError(
-                    f"artifact collection {entity}/{project}/{name} of type {type!r} not found"
-                )
-        self._attrs = dict(attrs)
-        self.id: str = attrs["id"]
-        self.name: str = attrs["name"]
-        self.type: str = (attrs.get("type") or {}).get("name") or type
-        self.description: str | None = attrs.get("description")
-        self.created_at: str | None = attrs.get("createdAt")
-        self.updated_at: str | None = attrs.get("updatedAt")
-        self._aliases: list[str] | None = None
-
-    def is_sequence(self) -> bool:
-        return self._attrs.get("__typename", "ArtifactSequence") == "ArtifactSequence"
-
-    @property
-    def aliases(self) -> list[str]:
-        """The collection's aliases (fetched on first use)."""
-        if self._aliases is None:
-            self._aliases = list(_CollectionAliases(self))
-        return self._aliases
-
-    def versions(self, per_page: int = 50) -> ArtifactVersions:
-        return self.artifacts(per_page=per_page)
-
-    def artifacts(
-        self,
-        per_page: int = 50,
-        order: str | None = None,
-        filters: Mapping[str, Any] | None = None,
-    ) -> ArtifactVersions:
-        return ArtifactVersions(
-            self.client,
-            self.entity,
-            self.project,
-            self.name,
-            self.type,
-            filters=filters,
-            order=order,
-            per_page=per_page,
-        )
-
-    def __repr__(self) -> str:
-        return f"<ArtifactCollection {self.entity}/{self.project}/{self.name} ({self.type})>"
-
-
-class _CollectionAliases(Paginator[str]):
-    """The alias names of one collection, paged."""
-
-    QUERY = COLLECTION_ALIASES_QUERY
-
-    def __init__(self, collection: ArtifactCollection, per_page: int = 1000) -> None:
-        self.collection = collection
-        super().__init__(collection.client, {"id": collection.id}, per_page)
-
-    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        conn: Mapping[str, Any] | None = (data.get("artifactCollection") or {}).get("aliases")
-        return conn
-
-    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> str:
-        return str(node["alias"])
-
-
-class ArtifactCollections(_CountedPaginator[ArtifactCollection]):
-    """The collections of one artifact type in a project; `len()` is the server's count."""
-
-    QUERY = TYPE_COLLECTIONS_QUERY
-
-    def __init__(
-        self, client: Api, entity: str, project: str, type_name: str, per_page: int = 50
-    ) -> None:
-        self.entity, self.project, self.type_name = entity, project, type_name
-        variables = {"entity": entity, "project": project, "type": type_name}
-        super().__init__(client, variables, per_page)
-
-    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        art_type = (data.get("project") or {}).get("artifactType")
-        if art_type is None:
-            raise NotFoundError(
-                f"artifact type {self.type_name!r} not found in {self.entity}/{self.project}"
-            )
-        conn: Mapping[str, Any] | None = art_type.get("artifactCollections")
-        return conn
-
-    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> ArtifactCollection:
-        return ArtifactCollection(
-            self.client, self.entity, self.project, node["name"], self.type_name, node
-        )
-
-    def __repr__(self) -> str:
-        return f"<ArtifactCollections {self.entity}/{self.project} {self.type_name}>"
-
-
-class ArtifactType:
-    """An artifact type of a project (`dataset`, `model`, ...); loaded on creation."""
-
-    def __init__(
-        self,
-        client: Api,
-        entity: str,
-        project: str,
-        type_name: str,
-        attrs: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.client = client
-        self.entity = entity
-        self.project = project
-        if attrs is None:
-            data = client.transport.graphql(
-                ARTIFACT_TYPE_QUERY, {"entity": entity, "project": project, "type": type_name}
-            )
-            if data.get("project") is None:
-                raise NotFoundError(f"project {entity}/{project} not found")
-            attrs = data["project"].get("artifactType")
-            if not attrs:
-                raise NotFoundError(f"artifact type {type_name!r} not found in {entity}/{project}")
-        self._attrs = dict(attrs)
-        self.id: str = attrs["id"]
-        self.name: str = attrs["name"]
-        self.description: str | None = attrs.get("description")
-        self.created_at: str | None = attrs.get("createdAt")
-
-    type = property(lambda self: self.name)
-
-    def collections(self, per_page: int = 50) -> ArtifactCollections:
-        return ArtifactCollections(self.client, self.entity, self.project, self.name, per_page)
-
-    def collection(self, name: str) -> ArtifactCollection:
-        return ArtifactCollection(self.client, self.entity, self.project, name, self.name)
-
-    def __repr__(self) -> str:
-        return f"<ArtifactType {self.entity}/{self.project} {self.name}>"
-
-
-class ArtifactTypes(Paginator[ArtifactType]):
-    """A project's artifact types."""
-
-    QUERY = ARTIFACT_TYPES_QUERY
-
-    def __init__(self, client: Api, entity: str, project: str, per_page: int = 50) -> None:
-        self.entity, self.project = entity, project
-        super().__init__(client, {"entity": entity, "project": project}, per_page)
-
-    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        if data.get("project") is None:
-            raise NotFoundError(f"project {self.entity}/{self.project} not found")
-        conn: Mapping[str, Any] | None = data["project"].get("artifactTypes")
-        return conn
-
-    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> ArtifactType:
-        return ArtifactType(self.client, self.entity, self.project, node["name"], node)
-
-    def __repr__(self) -> str:
-        return f"<ArtifactTypes {self.entity}/{self.project}>"
-
-
-class RunArtifacts(_CountedPaginator[Artifact]):
-    """The artifacts a run logged (`output`) or used (`input`); `len()` is the server's count."""
-
-    def __init__(self, client: Api, run: Run, direction: str, per_page: int = 100) -> None:
-        if direction not in ("output", "input"):
-            raise InvalidInputError(f"direction must be 'output' or 'input', not {direction!r}")
-        self.run = run
-        self.direction = direction
-        field_name = f"{direction}Artifacts"
-        op = "RunOutputArtifacts" if direction == "output" else "RunInputArtifacts"
-        self.QUERY = RUN_ARTIFACTS_QUERY % (op, field_name, ARTIFACT_FIELDS)
-        variables = {"entity": run.entity, "project": run.project, "run": run.id}
-        super().__init__(client, variables, check_per_page(per_page))
-
-    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        node = (data.get("project") or {}).get("run")
-        if node is None:
-            raise NotFoundError(f"run {'/'.join(self.run.path)} not found")
-        conn: Mapping[str, Any] | None = node.get("artifacts")
-        return conn
-
-    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Artifact:
-        return Artifact._from_attrs(self.client, node)
-
-    def __repr__(self) -> str:
-        return f"<RunArtifacts {'/'.join(self.run.path)} {self.direction}>"
-
-
-def use_artifact(run: Run, artifact: Artifact, use_as: str | None = None) -> Artifact:
-    """Record `artifact` as an input of `run`; returns the artifact as the server now has it."""
-    if not isinstance(artifact, Artifact):
-        raise InvalidInputError(
-            f"use_artifact needs an Artifact from Api.artifact(), got {artifact!r}"
-        )
-    artifact._logged("using it as a run input")
-    data = run.client.transport.graphql(
-        USE_ARTIFACT_MUTATION,
-        {
-            "entityName": run.entity,
-            "projectName": run.project,
-            "runName": run.id,
-            "artifactID": artifact.id,
-            "usedAs": use_as,
-        },
-    )
-    return Artifact._from_attrs(run.client, data["useArtifact"]["artifact"])
-
-
-def log_artifact(
-    run: Run,
-    artifact: Artifact,
-    aliases: Sequence[str] | None = None,
-    tags: Sequence[str] | None = None,
-) -> Artifact:
-    """Publish a draft as a new version logged by `run`, or declare an existing version an
-    output of `run` (same entity and project); adds `aliases` and `tags`. Returns the committed
-    version as the server now has it."""
-    if not isinstance(artifact, Artifact):
-        raise InvalidInputError(
-            f"log_artifact needs a draft Artifact(name, type) or one from Api.artifact(), "
-            f"got {artifact!r}"
-        )
-    if artifact.is_draft():
-        return publish(run.client, artifact, (run.entity, run.project), run.id, aliases, tags)
-    if (artifact.entity, artifact.project) != (run.entity, run.project):
-        raise InvalidInputError(
-            f"run {'/'.join(run.path)} cannot log artifact {artifact.qualified_name}: "
-            "a run logs artifacts only to its own project"
-        )
-    names = check_aliases(aliases)
-    tag_names = check_tags(tags)
-    data = run.client.transport.graphql(
-        CREATE_ARTIFACT_MUTATION,
-        {
-            "artifactTypeName": artifact.type,
-            "artifactCollectionNames": [artifact.collection_name],
-            "entityName": run.entity,
-            "projectName": run.project,
-            "runName": run.id,
-            "digest": artifact.digest,
-            "digestAlgorithm": "MANIFEST_MD5",
-            "aliases": [
-                {"artifactCollectionName": artifact.collection_name, "alias": a} for a in names
-            ],
-            "tags": [{"tagName": t} for t in tag_names],
-        },
-    )
-    return Artifact._from_attrs(run.client, data["createArtifact"]["artifact"])
-
-
-def publish(
-    client: Api,
-    draft: Artifact,
-    where: tuple[str, str] | Callable[[], tuple[str, str]],
-    run_id: str | None = None,
-    aliases: Sequence[str] | None = None,
-    tags: Sequence[str] | None = None,
-    *,
-    workers: int = DEFAULT_UPLOAD_WORKERS,
-) -> Artifact:
-    """Publish `draft` to `where` (entity, project), as an output of run `run_id` if given,
-    with `latest`, the draft's aliases and `aliases`; returns the committed version.
-
-    The draft is checked before the first request; `where` may be a callable, asked only then
-    (the default entity costs a query). Without a run the project is created when missing."""
-    if not isinstance(draft, Artifact) or not draft.is_draft():
-        raise InvalidInputError(f"only a draft Artifact(name, type) can be published: {draft!r}")
-    extra_aliases = check_aliases(aliases)
-    extra_tags = check_tags(tags)
-    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
-        raise InvalidInputError(f"workers must be an integer from 1 to 64, got {workers!r}")
-    spec = draft._spec()
-    spec.check()
-    names = publish_aliases([*draft.aliases, *extra_aliases])
-    tag_names = check_tags([*draft.tags, *extra_tags])
-    entity, project = where() if callable(where) else where
-    attrs = publish_draft(
-        client,
-        spec,
-        entity=entity,
-        project=project,
-        run_id=run_id,
-        aliases=names,
-        tags=tag_names,
-        create_project=run_id is None,
-        workers=workers,
-    )
-    return Artifact._from_attrs(client, attrs)
+__all__ = ["Artifact", "default_artifact_root"]

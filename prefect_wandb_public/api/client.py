@@ -3,6 +3,10 @@
 Each `Api` owns its credentials and its `Transport`; nothing is process-global, so two `Api`
 objects for different servers and keys work side by side, in threads. Building one sends no
 request: the key is checked by the first query.
+
+`Api` is also the composition root of the client: this module imports every object module, and
+an object that must build an object of a module above its own (a run's sweep, an artifact's
+logging run, a version's collection) asks its `Api` for it, so imports point one way only.
 """
 
 from __future__ import annotations
@@ -11,41 +15,36 @@ import netrc
 import os
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from prefect_wandb_public.api.artifact_listings import (
+    ArtifactCollection,
+    ArtifactCollections,
+    ArtifactType,
+    ArtifactTypes,
+    ArtifactVersions,
+)
+from prefect_wandb_public.api.artifacts import Artifact
+from prefect_wandb_public.api.names import parse_artifact_name
 from prefect_wandb_public.api.paging import check_per_page
 from prefect_wandb_public.api.paths import (
     parse_object_path,
     parse_project_path,
     parse_run_path,
 )
+from prefect_wandb_public.api.projects import Project, Projects
+from prefect_wandb_public.api.publish import publish
+from prefect_wandb_public.api.queries.projects import VIEWER_QUERY
+from prefect_wandb_public.api.reports import Reports
+from prefect_wandb_public.api.runs import Run, Runs
+from prefect_wandb_public.api.sweeps import Sweep
 from prefect_wandb_public.api.transport import RetryPolicy, Transport, validate_base_url
 from prefect_wandb_public.errors import AuthenticationError, InvalidInputError, NotFoundError
-
-if TYPE_CHECKING:
-    from prefect_wandb_public.api.artifacts import (
-        Artifact,
-        ArtifactCollection,
-        ArtifactCollections,
-        ArtifactType,
-        ArtifactTypes,
-        ArtifactVersions,
-    )
-    from prefect_wandb_public.api.projects import Project, Projects
-    from prefect_wandb_public.api.reports import Reports
-    from prefect_wandb_public.api.runs import Run, Runs
-    from prefect_wandb_public.api.sweeps import Sweep
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_PROJECT = "uncategorized"
-
-VIEWER_QUERY = """
-query Viewer {
-  viewer { id entity username email flags teams { edges { node { name } } } }
-}
-"""
 
 
 def app_url_for(base_url: str) -> str:
@@ -171,17 +170,18 @@ class Api:
     def _entity_default(self) -> str:
         return self.default_entity
 
+    def _run_from_node(self, node: Mapping[str, Any]) -> Run:
+        """A `Run` from a GraphQL run node that names its project (artifact lineage)."""
+        project = node["project"]
+        return Run(self, project["entity"]["name"], project["name"], node["name"], node)
+
     # ------------------------------------------------------------------ projects
     def projects(self, entity: str | None = None, per_page: int = 200) -> Projects:
         """Projects of `entity` (default: the default entity)."""
-        from prefect_wandb_public.api.projects import Projects
-
         return Projects(self, entity or self.default_entity, per_page=per_page)
 
     def project(self, name: str, entity: str | None = None) -> Project:
         """One project, loaded now (NotFoundError when it does not exist)."""
-        from prefect_wandb_public.api.projects import Project
-
         return Project.load(self, entity or self.default_entity, name)
 
     # ------------------------------------------------------------------ runs
@@ -196,8 +196,6 @@ class Api:
     ) -> Runs:
         """Runs of a project (`entity/project` or `project`), filtered with MongoDB-style
         `filters` and sorted by `order` (`+`/`-` and a column), loaded page by page."""
-        from prefect_wandb_public.api.runs import Runs
-
         entity, project = parse_project_path(path, self._entity_default, self.default_project)
         return Runs(
             self,
@@ -213,8 +211,6 @@ class Api:
     def run(self, path: str = "") -> Run:
         """One run by `entity/project/run_id` (or `entity/project/runs/run_id`, `project/run_id`,
         `run_id` with the defaults); loaded now."""
-        from prefect_wandb_public.api.runs import Run
-
         entity, project, run_id = parse_run_path(path, self._entity_default, self.default_project)
         return Run.load(self, entity, project, run_id)
 
@@ -226,15 +222,11 @@ class Api:
         entity: str | None = None,
     ) -> Run:
         """Create an empty run (state `pending`) and return it."""
-        from prefect_wandb_public.api.runs import Run
-
         return Run.create(self, run_id=run_id, project=project, entity=entity)
 
     # ------------------------------------------------------------------ sweeps and reports
     def sweep(self, path: str = "") -> Sweep:
         """One sweep by `entity/project/sweep_id` (or shorter, with the defaults)."""
-        from prefect_wandb_public.api.sweeps import Sweep
-
         entity, project, sweep_id = parse_object_path(
             path, "sweep", self._entity_default, self.default_project
         )
@@ -242,8 +234,6 @@ class Api:
 
     def reports(self, path: str = "", name: str | None = None, per_page: int = 50) -> Reports:
         """Reports of a project (`entity/project` or `project`), optionally one by name."""
-        from prefect_wandb_public.api.reports import Reports
-
         entity, project = parse_project_path(
             path or None, self._entity_default, self.default_project
         )
@@ -254,8 +244,6 @@ class Api:
         """One artifact version: `entity/project/collection:alias`, `project/collection:v3`,
         `collection:latest` or `collection` (= latest). A `type` that differs from the
         artifact's is an InvalidInputError."""
-        from prefect_wandb_public.api.artifacts import Artifact, parse_artifact_name
-
         if type is not None and not isinstance(type, str):
             raise InvalidInputError(f"type must be a string, got {type!r}")
         parse_artifact_name(name.rsplit("/", 1)[-1] if isinstance(name, str) else name)
@@ -279,22 +267,16 @@ class Api:
 
     def artifact_type(self, type_name: str, project: str | None = None) -> ArtifactType:
         """One artifact type of a project (`entity/project` or `project`)."""
-        from prefect_wandb_public.api.artifacts import ArtifactType
-
         entity, proj = parse_project_path(project, self._entity_default, self.default_project)
         return ArtifactType(self, entity, proj, type_name)
 
     def artifact_types(self, project: str | None = None) -> ArtifactTypes:
         """The artifact types of a project (`entity/project` or `project`)."""
-        from prefect_wandb_public.api.artifacts import ArtifactTypes
-
         entity, proj = parse_project_path(project, self._entity_default, self.default_project)
         return ArtifactTypes(self, entity, proj)
 
     def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
         """One collection by type and `entity/project/name` (or shorter, with the defaults)."""
-        from prefect_wandb_public.api.artifacts import ArtifactCollection
-
         entity, project, coll_name = parse_object_path(
             name, "artifact collection", self._entity_default, self.default_project
         )
@@ -311,8 +293,6 @@ class Api:
         self, project_name: str, type_name: str, per_page: int = 50
     ) -> ArtifactCollections:
         """The collections of one type in a project (`entity/project` or `project`)."""
-        from prefect_wandb_public.api.artifacts import ArtifactCollections
-
         entity, project = parse_project_path(
             project_name, self._entity_default, self.default_project
         )
@@ -327,8 +307,6 @@ class Api:
         filters: Mapping[str, Any] | None = None,
     ) -> ArtifactVersions:
         """The committed versions of collection `entity/project/name`, newest first."""
-        from prefect_wandb_public.api.artifacts import ArtifactVersions
-
         entity, project, coll_name = parse_object_path(
             name, "artifact collection", self._entity_default, self.default_project
         )
@@ -357,8 +335,6 @@ class Api:
         """Publish a draft `Artifact(name, type)` with no run to `project` (`entity/project` or
         `project`; default: the default project, created when missing); returns the committed
         version. Identical content returns the existing version and uploads nothing."""
-        from prefect_wandb_public.api.artifacts import publish
-
         return publish(
             self,
             artifact,
@@ -367,3 +343,6 @@ class Api:
             ),
             aliases=aliases,
         )
+
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_PROJECT", "Api", "app_url_for", "key_from_netrc"]

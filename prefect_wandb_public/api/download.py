@@ -40,7 +40,12 @@ from prefect_wandb_public.api.destinations import (
     atomic_file,
 )
 from prefect_wandb_public.api.names import check_entry_path
-from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError
+from prefect_wandb_public.errors import (
+    ChecksumError,
+    CommError,
+    DestinationExistsError,
+    InvalidInputError,
+)
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.transport import RetryPolicy, Transport
@@ -52,14 +57,6 @@ CHECKSUM_ATTEMPTS = 3
 PIPELINE_THRESHOLD = 16 << 20
 _PIPELINE_DEPTH = 8
 _NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError)
-
-
-class DestinationExistsError(InvalidInputError):
-    """A file is already where a download would put it (and existing files are errors)."""
-
-    def __init__(self, message: str, destination: str) -> None:
-        super().__init__(message)
-        self.destination = destination
 
 
 def default_cache_dir() -> str:

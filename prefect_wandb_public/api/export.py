@@ -25,7 +25,7 @@ from prefect_wandb_public.api.history import (
     decode_rows,
     rows_to_table,
 )
-from prefect_wandb_public.errors import InvalidInputError, WandbError
+from prefect_wandb_public.errors import ExportError, InvalidInputError, WandbError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 FORMATS = ("parquet", "csv")
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 DEFAULT_ROW_GROUP_SIZE = 100_000
-
-
-class ExportError(WandbError, OSError):
-    """The destination could not be written; nothing was left behind there."""
 
 
 def export_format(destination: str, format: str | None) -> str:

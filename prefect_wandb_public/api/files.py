@@ -1,4 +1,5 @@
-"""`Files` (a run's files, lazily paged) and `File` (one stored file: metadata, download, delete).
+"""`Files` (a run's files, lazily paged), `ArtifactFiles` (an artifact version's files) and
+`File` (one stored file: metadata, download, delete).
 
 Artifact files are `File` objects too (`Artifact.files()`); their `download` streams the same way.
 """
@@ -10,59 +11,26 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from prefect_wandb_public.api.download import DestinationExistsError, Downloader, DownloadItem
+from prefect_wandb_public.api.download import Downloader, DownloadItem
 from prefect_wandb_public.api.paging import Paginator
-from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
-
-if TYPE_CHECKING:
-    from prefect_wandb_public.api.client import Api
-    from prefect_wandb_public.api.runs import Run
-
-FILE_FIELDS = "id name url(upload: $upload) directUrl sizeBytes mimetype updatedAt md5"
-
-RUN_FILES_QUERY = (
-    """
-query RunFiles($project: String!, $entity: String!, $name: String!, $fileCursor: String,
-    $fileLimit: Int = 50, $fileNames: [String] = [], $upload: Boolean = false, $pattern: String) {
-  project(name: $project, entityName: $entity) {
-    internalId
-    run(name: $name) {
-      fileCount
-      files(names: $fileNames, after: $fileCursor, first: $fileLimit, pattern: $pattern) {
-        edges { node { %s } cursor }
-        pageInfo { endCursor hasNextPage }
-      }
-    }
-  }
-}
-"""
-    % FILE_FIELDS
+from prefect_wandb_public.api.queries.files import (
+    CREATE_RUN_FILES_MUTATION,
+    DELETE_FILES_MUTATION,
+    MARK_UPLOADED_MUTATION,
+    MEMBERSHIP_FILES_QUERY,
+    RUN_FILES_QUERY,
+)
+from prefect_wandb_public.errors import (
+    CommError,
+    DestinationExistsError,
+    InvalidInputError,
+    NotFoundError,
 )
 
-DELETE_FILES_MUTATION = """
-mutation DeleteFiles($files: [ID!]!, $projectId: Int) {
-  deleteFiles(input: {files: $files, projectId: $projectId}) { success }
-}
-"""
-
-CREATE_RUN_FILES_MUTATION = """
-mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $files: [String!]!) {
-  createRunFiles(input: {entityName: $entity, projectName: $project, runName: $run,
-                         files: $files}) {
-    runID
-    uploadHeaders
-    files { name uploadUrl }
-  }
-}
-"""
-
-MARK_UPLOADED_MUTATION = """
-mutation MarkRunFilesUploaded($entity: String!, $project: String!, $run: String!,
-                              $files: [String!]!) {
-  markRunFilesUploaded(input: {entityName: $entity, projectName: $project, runName: $run,
-                               files: $files}) { success }
-}
-"""
+if TYPE_CHECKING:
+    from prefect_wandb_public.api.artifacts import Artifact
+    from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.runs import Run
 
 # The GraphQL validation error of a server that predates markRunFilesUploaded.
 _NO_MARK_MUTATION_RE = re.compile(r"Cannot query field [\"']?markRunFilesUploaded\b")
@@ -191,6 +159,41 @@ class File:
         )
 
 
+class ArtifactFiles(Paginator[File]):
+    """An artifact's files with their URLs (all, or the `names` given)."""
+
+    QUERY = MEMBERSHIP_FILES_QUERY
+
+    def __init__(
+        self, artifact: Artifact, names: Sequence[str] | None = None, per_page: int = 50
+    ) -> None:
+        if isinstance(names, str):
+            raise InvalidInputError(f"names must be a list of file names, not {names!r}")
+        self.artifact = artifact
+        variables = {
+            "entity": artifact.entity,
+            "project": artifact.project,
+            "collection": artifact.collection_name,
+            "alias": artifact.version,
+            "fileNames": list(names) if names else None,
+        }
+        super().__init__(artifact.client, variables, per_page)
+
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        coll = (data.get("project") or {}).get("artifactCollection") or {}
+        membership = coll.get("artifactMembership")
+        if membership is None:
+            raise NotFoundError(f"artifact {self.artifact.qualified_name} not found")
+        conn: Mapping[str, Any] | None = membership.get("files")
+        return conn
+
+    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> File:
+        return File(self.client, node)
+
+    def __repr__(self) -> str:
+        return f"<ArtifactFiles {self.artifact.qualified_name}>"
+
+
 def upload_run_file(run: Run, path: str | os.PathLike[str], root: str | os.PathLike[str]) -> File:
     """Save a local file with `run` under its path relative to `root`; returns the stored File."""
     local = os.fspath(path)
@@ -225,3 +228,6 @@ def lacks_mark_uploaded(error: CommError) -> bool:
     """Whether `error` is the server saying it has no `markRunFilesUploaded` mutation (older
     servers, which need no marking): GraphQL's "Cannot query field" validation error for it."""
     return bool(_NO_MARK_MUTATION_RE.search(error.message))
+
+
+__all__ = ["ArtifactFiles", "File", "Files", "upload_run_file"]

@@ -7,36 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.api.fields import optional_int, text, wire_field
 from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.api.queries.projects import PROJECT_QUERY, PROJECTS_QUERY
+from prefect_wandb_public.api.sweeps import Sweeps
 from prefect_wandb_public.errors import NotFoundError
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
-    from prefect_wandb_public.api.sweeps import Sweeps
-
-PROJECT_FIELDS = (
-    "id internalId name entityName createdAt isBenchmark readOnly user { name username }"
-)
-
-PROJECTS_QUERY = (
-    """
-query GetProjects($entity: String, $cursor: String, $perPage: Int = 50) {
-  models(entityName: $entity, after: $cursor, first: $perPage) {
-    pageInfo { endCursor hasNextPage }
-    edges { node { %s } cursor }
-  }
-}
-"""
-    % PROJECT_FIELDS
-)
-
-PROJECT_QUERY = (
-    """
-query GetProject($name: String!, $entity: String!) {
-  project(name: $name, entityName: $entity) { %s }
-}
-"""
-    % PROJECT_FIELDS
-)
 
 
 class Projects(Paginator["Project"]):
@@ -89,9 +65,10 @@ class Project:
 
     def sweeps(self, per_page: int = 50) -> Sweeps:
         """The project's sweeps."""
-        from prefect_wandb_public.api.sweeps import Sweeps
-
         return Sweeps(self.client, self.entity, self.name, per_page=per_page)
 
     def __repr__(self) -> str:
         return f"<Project {self.entity}/{self.name}>"
+
+
+__all__ = ["Project", "Projects"]

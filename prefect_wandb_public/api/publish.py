@@ -1,8 +1,6 @@
-"""Drafts of new artifact versions and the pipeline that publishes them, with no run process.
+"""Publishing a draft as a new artifact version, with no run process.
 
-A draft collects manifest entries: local files (hashed when added, uploaded when published) and
-references (`s3://`, `gs://`, `file://`, `http(s)://`; digest from the store's ETag or md5, never
-uploaded). `publish_draft` runs the save pipeline of the protocol notes (§1.4, §2.12):
+`publish_draft` runs the save pipeline of the protocol notes (§1.4, §2.12):
 
     createArtifact (digest dedup) -> createArtifactManifest -> createArtifactFiles
     -> PUT each file the server lacks (parallel, retried, Content-MD5, streamed from disk)
@@ -11,465 +9,53 @@ uploaded). `publish_draft` runs the save pipeline of the protocol notes (§1.4, 
 Until the commit the version is PENDING and invisible. A publish that fails part-way leaves it
 PENDING; running the same publish again resumes that version and uploads only what the server
 does not hold yet, and once committed, identical content returns the committed version.
+
+`publish`, `log_artifact` and `use_artifact` are what `Api.log_artifact`, `Run.log_artifact` and
+`Run.use_artifact` call: they check the inputs and return `Artifact` objects.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import itertools
 import json
-import os
-import posixpath
-import re
-import secrets
-import shutil
-import tempfile
 import threading
 import time
 import uuid
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from prefect_wandb_public.api import destinations
-from prefect_wandb_public.api.download import b64_md5, display_url, md5_of_stream, retry_delay
-from prefect_wandb_public.api.names import (
-    check_aliases,
-    check_artifact_name,
-    check_artifact_type,
-    check_entry_path,
+from prefect_wandb_public.api.artifacts import Artifact
+from prefect_wandb_public.api.download import b64_md5, retry_delay
+from prefect_wandb_public.api.drafts import DraftContents, DraftSpec, md5_file, publish_aliases
+from prefect_wandb_public.api.manifest import ArtifactManifestEntry
+from prefect_wandb_public.api.names import check_aliases, check_tags
+from prefect_wandb_public.api.queries.artifacts import (
+    ARTIFACT_BY_ID_QUERY,
+    COMMIT_ARTIFACT_MUTATION,
+    CREATE_ARTIFACT_FILES_MUTATION,
+    CREATE_ARTIFACT_MUTATION,
+    CREATE_AUTO_RUN_MUTATION,
+    CREATE_MANIFEST_MUTATION,
+    SAVE_ARTIFACT_MUTATION,
+    UPSERT_PROJECT_MUTATION,
+    USE_ARTIFACT_MUTATION,
 )
 from prefect_wandb_public.api.transport import RetryPolicy, Transport
-from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError, NotFoundError
+from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.runs import Run
 
-MAX_METADATA_KEYS = 100
 DEFAULT_UPLOAD_WORKERS = 8
 MANIFEST_NAME = "wandb_manifest.json"
 # Files up to this size are read whole and sent as one buffer; larger ones stream from disk.
 BUFFERED_UPLOAD_LIMIT = 8 << 20
 FILES_PER_REQUEST = 1000
-REFERENCE_SCHEMES = ("s3", "gs", "gcs", "file", "http", "https")
 _ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 _GAVE_UP = " (gave up after "
-# A query string in a message (presigned and signed URLs carry credentials there).
-_QUERY_RE = re.compile(r"\?[^\s'\"()]*")
-
-
-# ---------------------------------------------------------------------- input checks
-def publish_aliases(aliases: Sequence[str] | None) -> list[str]:
-    """`latest` first, then the custom aliases in order, each once (checked)."""
-    return list(dict.fromkeys(["latest", *check_aliases(aliases)]))
-
-
-def check_metadata(metadata: Any) -> dict[str, Any]:
-    """A dict of at most 100 keys that survives strict JSON (no NaN or infinities)."""
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise InvalidInputError(f"artifact metadata must be a dict, got {type(metadata).__name__}")
-    try:
-        json.dumps(metadata, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"artifact metadata is not JSON-serializable: {exc}") from exc
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise InvalidInputError(f"artifact metadata has over {MAX_METADATA_KEYS} keys")
-    return dict(metadata)
-
-
-# ---------------------------------------------------------------------- manifest entries
-@dataclass(frozen=True)
-class ArtifactManifestEntry:
-    """One file of an artifact: path, digest (base64 md5 for stored files), size, the reference
-    URI if the bytes live elsewhere, and (in drafts) the local file that will be uploaded."""
-
-    path: str
-    digest: str
-    size: int | None = None
-    ref: str | None = None
-    birth_artifact_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    local_path: str | None = None
-
-    def to_json(self, birth_artifact_id: str | None = None) -> dict[str, Any]:
-        """The entry as manifest JSON holds it (its path is the key, not a field)."""
-        item: dict[str, Any] = {"digest": self.digest}
-        if self.ref is not None:
-            item["ref"] = self.ref
-        birth = self.birth_artifact_id or (birth_artifact_id if self.ref is None else None)
-        if birth is not None:
-            item["birthArtifactID"] = birth
-        if self.size is not None:
-            item["size"] = self.size
-        if self.extra:
-            item["extra"] = dict(self.extra)
-        return item
-
-
-def manifest_digest(digests: Mapping[str, str]) -> str:
-    """The artifact digest: hex md5 over a header and `path:digest` lines sorted by path."""
-    hasher = hashlib.md5(b"wandb-artifact-manifest-v1\n")
-    for path in sorted(digests):
-        hasher.update(f"{path}:{digests[path]}\n".encode())
-    return hasher.hexdigest()
-
-
-def md5_file(path: str) -> tuple[str, int]:
-    """(base64 md5, size) of a local file, read in chunks."""
-    with open(path, "rb") as handle:
-        return md5_of_stream(handle)
-
-
-class DraftContents:
-    """The entries of a draft by path, plus a scratch directory (removed with the draft) for
-    files written through `new_file`."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, ArtifactManifestEntry] = {}
-        self._scratch: str | None = None
-        self._counter = itertools.count()
-
-    def add(self, entry: ArtifactManifestEntry, overwrite: bool = False) -> ArtifactManifestEntry:
-        """Add one entry; a different entry already at its path needs `overwrite`."""
-        check_entry_path(entry.path)
-        existing = self.entries.get(entry.path)
-        same = existing is None or (existing.digest, existing.ref) == (entry.digest, entry.ref)
-        if not same and not overwrite:
-            raise InvalidInputError(
-                f"the artifact already has a different file at {entry.path!r} "
-                "(pass overwrite=True to replace it)"
-            )
-        self.entries[entry.path] = entry
-        return entry
-
-    def add_file(
-        self, local_path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False
-    ) -> ArtifactManifestEntry:
-        path = os.fspath(local_path)
-        if not os.path.isfile(path):
-            raise InvalidInputError(f"cannot add {path!r} to the artifact: not an existing file")
-        entry_name = check_entry_path(name if name is not None else os.path.basename(path))
-        digest, size = md5_file(path)
-        entry = ArtifactManifestEntry(entry_name, digest, size, local_path=os.path.abspath(path))
-        return self.add(entry, overwrite)
-
-    def add_dir(
-        self, local_dir: str | os.PathLike[str], name: str | None = None
-    ) -> list[ArtifactManifestEntry]:
-        root = os.fspath(local_dir)
-        if not os.path.isdir(root):
-            raise InvalidInputError(f"cannot add {root!r} to the artifact: not a directory")
-        prefix = check_entry_path(name.strip("/")) if name else ""
-        files = [
-            os.path.join(folder, file)
-            for folder, _, names in os.walk(root)
-            for file in sorted(names)
-        ]
-        names = [
-            posixpath.join(prefix, os.path.relpath(p, root).replace(os.sep, "/")) for p in files
-        ]
-        for entry_name in names:
-            check_entry_path(entry_name)
-        with ThreadPoolExecutor(min(8, max(1, len(files)))) as pool:
-            hashed = list(pool.map(md5_file, files))
-        entries = [
-            ArtifactManifestEntry(n, digest, size, local_path=os.path.abspath(p))
-            for n, p, (digest, size) in zip(names, files, hashed, strict=True)
-        ]
-        return [self.add(entry) for entry in entries]
-
-    def add_reference(
-        self, uri: str, name: str | None = None, checksum: bool = True
-    ) -> list[ArtifactManifestEntry]:
-        entries = reference_entries(uri, name, checksum)
-        return [self.add(entry) for entry in entries]
-
-    @contextlib.contextmanager
-    def new_file(
-        self, name: str, mode: str = "w", encoding: str | None = None
-    ) -> Iterator[IO[Any]]:
-        """Open a scratch file for writing; on a clean exit it becomes entry `name`."""
-        check_entry_path(name)
-        if not isinstance(mode, str) or mode[:1] not in ("w", "x") or set(mode[1:]) - set("bt+"):
-            raise InvalidInputError(f"new_file mode must be a write mode ('w', 'wb'), not {mode!r}")
-        if name in self.entries:
-            raise InvalidInputError(f"the artifact already has a file at {name!r}")
-        folder = os.path.join(self.scratch_dir(), str(next(self._counter)))
-        os.makedirs(folder)
-        path = os.path.join(folder, posixpath.basename(name))
-        with open(path, mode, encoding=encoding) as handle:
-            yield handle
-        self.add_file(path, name)
-
-    def scratch_dir(self) -> str:
-        """A private temporary directory, deleted when this draft is garbage-collected."""
-        if self._scratch is None:
-            self._scratch = tempfile.mkdtemp(prefix="wandb-artifact-draft-")
-            weakref.finalize(self, shutil.rmtree, self._scratch, ignore_errors=True)
-        return self._scratch
-
-    def digest(self) -> str:
-        return manifest_digest({path: e.digest for path, e in self.entries.items()})
-
-    @property
-    def size(self) -> int:
-        return sum(e.size or 0 for e in self.entries.values())
-
-    def manifest_json(self, birth_artifact_id: str) -> dict[str, Any]:
-        """Manifest JSON v1, stored files born in `birth_artifact_id`."""
-        return {
-            "version": 1,
-            "storagePolicy": "wandb-storage-policy-v1",
-            "storagePolicyConfig": {"storageLayout": "V2"},
-            "contents": {
-                path: self.entries[path].to_json(birth_artifact_id) for path in sorted(self.entries)
-            },
-        }
-
-    def check_local_files(self) -> None:
-        """Every local file still exists with the size it had when added."""
-        for entry in self.entries.values():
-            if entry.local_path is None:
-                continue
-            try:
-                size = os.stat(entry.local_path).st_size
-            except OSError as exc:
-                raise InvalidInputError(
-                    f"file {entry.local_path!r} (artifact path {entry.path!r}) is gone: {exc}"
-                ) from exc
-            if size != entry.size:
-                raise InvalidInputError(
-                    f"file {entry.local_path!r} changed since it was added (size {entry.size} "
-                    f"then, {size} now); add it again"
-                )
-
-
-# ---------------------------------------------------------------------- references
-def reference_entries(uri: Any, name: str | None, checksum: bool) -> list[ArtifactManifestEntry]:
-    """Entries for an object or prefix at `uri`: digests from the store (ETag, md5), never bytes.
-
-    With `checksum=False` the URI itself is the digest (nothing is read).
-    """
-    if not isinstance(uri, str) or "://" not in uri:
-        raise InvalidInputError(f"reference {uri!r} must be a URI such as s3://bucket/key")
-    scheme = uri.split("://", 1)[0].lower()
-    if scheme not in REFERENCE_SCHEMES:
-        raise InvalidInputError(
-            f"reference {uri!r}: unsupported scheme {scheme!r} (use one of {REFERENCE_SCHEMES})"
-        )
-    if name is not None:
-        check_entry_path(name)
-    if scheme == "file":
-        return _file_reference(uri, name, checksum)
-    if not checksum:
-        return [ArtifactManifestEntry(name or _last_part(uri), uri, ref=uri)]
-    if scheme in ("http", "https"):
-        return [_http_reference(uri, name)]
-    return _object_store_reference(uri, name)
-
-
-def _last_part(uri: str) -> str:
-    return urlsplit(uri).path.rstrip("/").rsplit("/", 1)[-1] or urlsplit(uri).netloc
-
-
-def _file_reference(uri: str, name: str | None, checksum: bool) -> list[ArtifactManifestEntry]:
-    parts = urlsplit(uri)
-    if parts.netloc not in ("", "localhost"):
-        raise InvalidInputError(f"reference {uri!r}: file:// URIs name no host")
-    local = unquote(parts.path)
-
-    def digest_of(path: str) -> str:
-        if checksum:
-            return md5_file(path)[0]
-        return b64_md5(Path(path).resolve().as_uri().encode())
-
-    if os.path.isfile(local):
-        return [
-            ArtifactManifestEntry(
-                name or os.path.basename(local),
-                digest_of(local),
-                os.path.getsize(local),
-                ref=uri,
-            )
-        ]
-    if not os.path.isdir(local):
-        raise InvalidInputError(f"reference {uri!r}: no such file or directory {local!r}")
-    entries = []
-    base = uri.rstrip("/")
-    for folder, _, files in os.walk(local):
-        for file in sorted(files):
-            path = os.path.join(folder, file)
-            relative = os.path.relpath(path, local).replace(os.sep, "/")
-            entries.append(
-                ArtifactManifestEntry(
-                    posixpath.join(name or "", relative),
-                    digest_of(path),
-                    os.path.getsize(path),
-                    ref=f"{base}/{relative}",
-                )
-            )
-    return entries
-
-
-@cache
-def _reference_transport() -> Transport:
-    """The transport that reads http(s) references: retries, the user agent and typed errors,
-    and no credentials to send (its base URL is a reserved `.invalid` host, so no reference URL
-    is ever under it). Drafts have no client, so they share this one."""
-    return Transport("https://references.invalid", secrets.token_hex(20))
-
-
-def _http_reference(uri: str, name: str | None) -> ArtifactManifestEntry:
-    """An http(s) object: its ETag (quotes removed) is the digest, else the URL itself; the
-    size is its Content-Length. Asked with HEAD (GET, unread, when HEAD is refused)."""
-    transport = _reference_transport()
-    shown = display_url(uri)
-    try:
-        try:
-            response = transport.request("HEAD", uri)
-        except CommError as exc:
-            if exc.status not in (405, 501):
-                raise
-            response = transport.request("GET", uri, stream=True)
-        response.close()
-    except NotFoundError:
-        raise InvalidInputError(f"reference {shown!r}: not found (HTTP 404)") from None
-    except CommError as exc:
-        detail = "HTTP 401" if exc.status == 401 else _QUERY_RE.sub("", exc.message)
-        raise type(exc)(
-            f"reference {shown!r}: {detail}", status=exc.status, url=shown, retryable=exc.retryable
-        ) from None
-    etag = response.headers.get("ETag")
-    size = response.headers.get("Content-Length")
-    return ArtifactManifestEntry(
-        name or _last_part(uri),
-        etag.strip('"') if etag else uri,
-        int(size) if size and size.isdigit() else None,
-        ref=uri,
-        extra={"etag": etag} if etag else {},
-    )
-
-
-def _object_store_reference(uri: str, name: str | None) -> list[ArtifactManifestEntry]:
-    """An s3:// or gs:// object (or every object under a prefix), digest from its ETag."""
-    fs, path = destinations.resolve(uri, what="reference")
-    path = path.rstrip("/")
-    scheme = uri.split("://", 1)[0].lower()
-    try:
-        info = fs.info(path)
-    except FileNotFoundError:
-        info = {"type": "directory"}
-    except OSError as exc:
-        raise CommError(f"reference {uri!r}: {exc}") from exc
-    if info.get("type") != "directory":
-        return [_object_entry(scheme, info, name or posixpath.basename(path), uri)]
-    found = fs.find(path, detail=True)
-    if not found:
-        raise InvalidInputError(f"reference {uri!r}: no object or prefix at that URI")
-    entries = []
-    for key in sorted(found):
-        detail = found[key]
-        if not detail.get("size"):
-            continue
-        relative = key[len(path) :].lstrip("/")
-        entries.append(
-            _object_entry(scheme, detail, posixpath.join(name or "", relative), f"{scheme}://{key}")
-        )
-    return entries
-
-
-def _object_entry(
-    scheme: str, info: Mapping[str, Any], path: str, ref: str
-) -> ArtifactManifestEntry:
-    etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
-    version = info.get("VersionId") or info.get("generation")
-    extra: dict[str, Any] = {"etag": etag} if etag and scheme == "s3" else {}
-    if version and version != "null":
-        extra["versionID"] = version
-    return ArtifactManifestEntry(
-        path, etag or ref, int(info.get("size") or 0), ref=ref, extra=extra
-    )
-
-
-# ---------------------------------------------------------------------- the pipeline
-@cache
-def _mutations() -> dict[str, str]:
-    """The save pipeline's operations (their artifact fields are the ones `Artifact` reads)."""
-    from prefect_wandb_public.api.artifacts import ARTIFACT_FIELDS
-
-    return {
-        "project": """
-mutation UpsertModel($input: UpsertModelInput!) { upsertModel(input: $input) { project { id } } }
-""",
-        "auto_run": """
-mutation CreateAutoRun($entity: String, $project: String, $name: String!) {
-  upsertBucket(input: {entityName: $entity, modelName: $project, name: $name,
-                       jobType: "auto", state: "finished"}) { bucket { id } }
-}
-""",
-        "create": """
-mutation CreateArtifact($input: CreateArtifactInput!) {
-  createArtifact(input: $input) { artifact { %s } }
-}
-"""
-        % ARTIFACT_FIELDS,
-        "manifest": """
-mutation CreateArtifactManifest($input: CreateArtifactManifestInput!) {
-  createArtifactManifest(input: $input) {
-    artifactManifest { id file { id uploadUrl uploadHeaders } }
-  }
-}
-""",
-        "files": """
-mutation CreateArtifactFiles($input: CreateArtifactFilesInput!) {
-  createArtifactFiles(input: $input) {
-    files { edges { node { name storagePath uploadUrl uploadHeaders } } }
-  }
-}
-""",
-        "by_id": """
-query ArtifactByID($id: ID!) { artifact(id: $id) { %s } }
-"""
-        % ARTIFACT_FIELDS,
-        "commit": """
-mutation CommitArtifact($input: CommitArtifactInput!) {
-  commitArtifact(input: $input) { artifact { %s } }
-}
-"""
-        % ARTIFACT_FIELDS,
-    }
-
-
-@dataclass(frozen=True)
-class DraftSpec:
-    """What a publish needs from a draft: its names, description, metadata and contents."""
-
-    name: str
-    type: str
-    description: str | None
-    metadata: dict[str, Any]
-    contents: DraftContents
-
-    def check(self) -> None:
-        """Everything that can be checked before the first request."""
-        check_artifact_name(self.name)
-        check_artifact_type(self.type, self.name)
-        check_metadata(self.metadata)
-        if self.description is not None and not isinstance(self.description, str):
-            raise InvalidInputError(f"artifact description must be a string: {self.description!r}")
-        if not self.contents.entries:
-            raise InvalidInputError(
-                f"artifact {self.name!r} is empty: add files, directories or references first"
-            )
-        self.contents.check_local_files()
 
 
 @dataclass(frozen=True)
@@ -496,12 +82,13 @@ def publish_draft(
     """Publish `draft` as a version of `entity/project/<name>`; returns the committed
     artifact's fields. The draft and aliases must have been checked already."""
     transport = client.transport
-    ops = _mutations()
     if create_project:
-        transport.graphql(ops["project"], {"input": {"name": project, "entityName": entity}})
+        transport.graphql(
+            UPSERT_PROJECT_MUTATION, {"input": {"name": project, "entityName": entity}}
+        )
     contents = draft.contents
     created = transport.graphql(
-        ops["create"],
+        SAVE_ARTIFACT_MUTATION,
         {
             "input": {
                 "artifactTypeName": draft.type,
@@ -530,7 +117,6 @@ def publish_draft(
     try:
         return _upload_and_commit(
             transport,
-            ops,
             draft,
             artifact_id,
             entity=entity,
@@ -541,7 +127,7 @@ def publish_draft(
     except CommError:
         # An identical publish running at the same time may have committed this very version
         # first (the server hands both the same PENDING version): that is success, not failure.
-        data = transport.graphql(ops["by_id"], {"id": artifact_id})
+        data = transport.graphql(ARTIFACT_BY_ID_QUERY, {"id": artifact_id})
         twin = data.get("artifact") or {}
         if twin.get("state") == "COMMITTED":
             return dict(twin)
@@ -550,7 +136,6 @@ def publish_draft(
 
 def _upload_and_commit(
     transport: Transport,
-    ops: Mapping[str, str],
     draft: DraftSpec,
     artifact_id: str,
     *,
@@ -566,13 +151,15 @@ def _upload_and_commit(
         # publish without a run gets a small run of its own, as the SDK's `wandb.init(job_type=
         # "auto")` does; a deduplicated publish (above) creates none.
         run_id = "auto-" + uuid.uuid4().hex[:8]
-        transport.graphql(ops["auto_run"], {"entity": entity, "project": project, "name": run_id})
+        transport.graphql(
+            CREATE_AUTO_RUN_MUTATION, {"entity": entity, "project": project, "name": run_id}
+        )
     manifest_body = json.dumps(
         contents.manifest_json(artifact_id), separators=(",", ":"), sort_keys=True
     ).encode()
     manifest_md5 = b64_md5(manifest_body)
     manifest = transport.graphql(
-        ops["manifest"],
+        CREATE_MANIFEST_MUTATION,
         {
             "input": {
                 "artifactID": artifact_id,
@@ -585,7 +172,7 @@ def _upload_and_commit(
             }
         },
     )["createArtifactManifest"]["artifactManifest"]
-    uploads = _upload_urls(transport, ops["files"], artifact_id, manifest["id"], contents)
+    uploads = _upload_urls(transport, artifact_id, manifest["id"], contents)
     _upload_all(transport, uploads, workers)
     manifest_file = manifest.get("file") or {}
     if not manifest_file.get("uploadUrl"):
@@ -597,12 +184,12 @@ def _upload_and_commit(
         {**_header_map(manifest_file.get("uploadHeaders")), "Content-MD5": manifest_md5},
         f"the manifest of {draft.name!r}",
     )
-    committed = transport.graphql(ops["commit"], {"input": {"artifactID": artifact_id}})
+    committed = transport.graphql(COMMIT_ARTIFACT_MUTATION, {"input": {"artifactID": artifact_id}})
     return dict(committed["commitArtifact"]["artifact"])
 
 
 def _upload_urls(
-    transport: Transport, query: str, artifact_id: str, manifest_id: str, contents: DraftContents
+    transport: Transport, artifact_id: str, manifest_id: str, contents: DraftContents
 ) -> list[_Upload]:
     """Ask for upload URLs of every stored entry; the files the server already holds come back
     without one. Returns one upload per distinct content still missing."""
@@ -619,7 +206,10 @@ def _upload_urls(
             }
             for e in batch
         ]
-        data = transport.graphql(query, {"input": {"storageLayout": "V2", "artifactFiles": specs}})
+        data = transport.graphql(
+            CREATE_ARTIFACT_FILES_MUTATION,
+            {"input": {"storageLayout": "V2", "artifactFiles": specs}},
+        )
         edges = ((data.get("createArtifactFiles") or {}).get("files") or {}).get("edges") or []
         if len(edges) != len(batch):
             raise CommError(
@@ -736,3 +326,106 @@ def _put_streamed(
                 _label(exc, label)
                 raise
             transport._sleep(delay)
+
+
+# ---------------------------------------------------------------------- entry points
+def use_artifact(run: Run, artifact: Artifact, use_as: str | None = None) -> Artifact:
+    """Record `artifact` as an input of `run`; returns the artifact as the server now has it."""
+    if not isinstance(artifact, Artifact):
+        raise InvalidInputError(
+            f"use_artifact needs an Artifact from Api.artifact(), got {artifact!r}"
+        )
+    artifact._logged("using it as a run input")
+    data = run.client.transport.graphql(
+        USE_ARTIFACT_MUTATION,
+        {
+            "entityName": run.entity,
+            "projectName": run.project,
+            "runName": run.id,
+            "artifactID": artifact.id,
+            "usedAs": use_as,
+        },
+    )
+    return Artifact._from_attrs(run.client, data["useArtifact"]["artifact"])
+
+
+def log_artifact(
+    run: Run,
+    artifact: Artifact,
+    aliases: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+) -> Artifact:
+    """Publish a draft as a new version logged by `run`, or declare an existing version an
+    output of `run` (same entity and project); adds `aliases` and `tags`. Returns the committed
+    version as the server now has it."""
+    if not isinstance(artifact, Artifact):
+        raise InvalidInputError(
+            f"log_artifact needs a draft Artifact(name, type) or one from Api.artifact(), "
+            f"got {artifact!r}"
+        )
+    if artifact.is_draft():
+        return publish(run.client, artifact, (run.entity, run.project), run.id, aliases, tags)
+    if (artifact.entity, artifact.project) != (run.entity, run.project):
+        raise InvalidInputError(
+            f"run {'/'.join(run.path)} cannot log artifact {artifact.qualified_name}: "
+            "a run logs artifacts only to its own project"
+        )
+    names = check_aliases(aliases)
+    tag_names = check_tags(tags)
+    data = run.client.transport.graphql(
+        CREATE_ARTIFACT_MUTATION,
+        {
+            "artifactTypeName": artifact.type,
+            "artifactCollectionNames": [artifact.collection_name],
+            "entityName": run.entity,
+            "projectName": run.project,
+            "runName": run.id,
+            "digest": artifact.digest,
+            "digestAlgorithm": "MANIFEST_MD5",
+            "aliases": [
+                {"artifactCollectionName": artifact.collection_name, "alias": a} for a in names
+            ],
+            "tags": [{"tagName": t} for t in tag_names],
+        },
+    )
+    return Artifact._from_attrs(run.client, data["createArtifact"]["artifact"])
+
+
+def publish(
+    client: Api,
+    draft: Artifact,
+    where: tuple[str, str] | Callable[[], tuple[str, str]],
+    run_id: str | None = None,
+    aliases: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+    *,
+    workers: int = DEFAULT_UPLOAD_WORKERS,
+) -> Artifact:
+    """Publish `draft` to `where` (entity, project), as an output of run `run_id` if given,
+    with `latest`, the draft's aliases and `aliases`; returns the committed version.
+
+    The draft is checked before the first request; `where` may be a callable, asked only then
+    (the default entity costs a query). Without a run the project is created when missing."""
+    if not isinstance(draft, Artifact) or not draft.is_draft():
+        raise InvalidInputError(f"only a draft Artifact(name, type) can be published: {draft!r}")
+    extra_aliases = check_aliases(aliases)
+    extra_tags = check_tags(tags)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+        raise InvalidInputError(f"workers must be an integer from 1 to 64, got {workers!r}")
+    spec = draft._spec()
+    spec.check()
+    names = publish_aliases([*draft.aliases, *extra_aliases])
+    tag_names = check_tags([*draft.tags, *extra_tags])
+    entity, project = where() if callable(where) else where
+    attrs = publish_draft(
+        client,
+        spec,
+        entity=entity,
+        project=project,
+        run_id=run_id,
+        aliases=names,
+        tags=tag_names,
+        create_project=run_id is None,
+        workers=workers,
+    )
+    return Artifact._from_attrs(client, attrs)

@@ -10,29 +10,11 @@ from urllib.parse import quote
 
 from prefect_wandb_public.api.fields import text, wire_field
 from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.api.queries.projects import REPORTS_QUERY
 from prefect_wandb_public.errors import NotFoundError
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
-
-REPORTS_QUERY = """
-query ProjectViews($project: String!, $entity: String!, $reportCursor: String,
-    $reportLimit: Int!, $viewType: String = "runs", $viewName: String) {
-  project(name: $project, entityName: $entity) {
-    allViews(viewType: $viewType, viewName: $viewName, first: $reportLimit,
-             after: $reportCursor) {
-      edges {
-        node {
-          id name displayName description user { username photoUrl email }
-          spec updatedAt createdAt
-        }
-        cursor
-      }
-      pageInfo { endCursor hasNextPage }
-    }
-  }
-}
-"""
 
 
 class Reports(Paginator["BetaReport"]):
@@ -104,3 +86,6 @@ class BetaReport:
 
     def __repr__(self) -> str:
         return f"<BetaReport {self.display_name!r}>"
+
+
+__all__ = ["BetaReport", "Reports"]

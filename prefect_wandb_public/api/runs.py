@@ -7,82 +7,30 @@ import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from prefect_wandb_public.api.artifact_listings import RunArtifacts
+from prefect_wandb_public.api.artifacts import Artifact
 from prefect_wandb_public.api.fields import count, optional_int, text, wire_field
+from prefect_wandb_public.api.files import File, Files, upload_run_file
+from prefect_wandb_public.api.history import HistoryScan, runs_histories, sampled_history
 from prefect_wandb_public.api.paging import Paginator
 from prefect_wandb_public.api.paths import check_segment
+from prefect_wandb_public.api.publish import log_artifact, use_artifact
+from prefect_wandb_public.api.queries.runs import (
+    CREATE_RUN_MUTATION,
+    DELETE_RUN_MUTATION,
+    FULL_RUN_FIELDS,
+    LIGHT_RUN_FIELDS,
+    RUN_QUERY,
+    RUNS_QUERY,
+    UPDATE_RUN_MUTATION,
+)
 from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from prefect_wandb_public.api.artifacts import Artifact, RunArtifacts
     from prefect_wandb_public.api.client import Api
-    from prefect_wandb_public.api.files import File, Files
-    from prefect_wandb_public.api.history import HistoryScan
     from prefect_wandb_public.api.sweeps import Sweep
-
-LIGHT_RUN_FIELDS = """
-  id tags name displayName sweepName state group jobType commit readOnly createdAt heartbeatAt
-  description notes historyLineCount projectId user { name username }
-"""
-FULL_RUN_FIELDS = LIGHT_RUN_FIELDS + " config systemMetrics summaryMetrics historyKeys"
-
-RUNS_QUERY = """
-query Runs($project: String!, $entity: String!, $cursor: String, $perPage: Int = 50,
-           $order: String, $filters: JSONString) {
-  project(name: $project, entityName: $entity) {
-    internalId
-    runCount(filters: $filters)
-    readOnly
-    runs(filters: $filters, after: $cursor, first: $perPage, order: $order) {
-      edges { node { %s } cursor }
-      pageInfo { endCursor hasNextPage }
-    }
-  }
-}
-"""
-
-RUN_QUERY = (
-    """
-query Run($project: String!, $entity: String!, $name: String!) {
-  project(name: $project, entityName: $entity) { run(name: $name) { %s } }
-}
-"""
-    % FULL_RUN_FIELDS
-)
-
-UPDATE_RUN_MUTATION = (
-    """
-mutation UpsertBucket($id: String!, $description: String, $display_name: String, $notes: String,
-    $tags: [String!], $config: JSONString!, $groupName: String, $jobType: String,
-    $summaryMetrics: JSONString) {
-  upsertBucket(input: {id: $id, description: $description, displayName: $display_name,
-      notes: $notes, tags: $tags, config: $config, groupName: $groupName, jobType: $jobType,
-      summaryMetrics: $summaryMetrics}) {
-    bucket { %s }
-  }
-}
-"""
-    % FULL_RUN_FIELDS
-)
-
-CREATE_RUN_MUTATION = (
-    """
-mutation CreateRun($project: String, $entity: String, $name: String!, $state: String) {
-  upsertBucket(input: {modelName: $project, entityName: $entity, name: $name, state: $state}) {
-    bucket { %s }
-    inserted
-  }
-}
-"""
-    % FULL_RUN_FIELDS
-)
-
-DELETE_RUN_MUTATION = """
-mutation DeleteRun($id: ID!, $deleteArtifacts: Boolean) {
-  deleteRun(input: {id: $id, deleteArtifacts: $deleteArtifacts}) { clientMutationId }
-}
-"""
 
 FILTER_OPERATORS = frozenset(
     {
@@ -241,8 +189,6 @@ class Runs(Paginator["Run"]):
     ) -> list[dict[str, Any]] | pd.DataFrame:
         """Sampled history of every run with a `run_id` column, fetched in parallel: a list of
         dicts, or with `format="pandas"` one DataFrame (columns sorted)."""
-        from prefect_wandb_public.api.history import runs_histories
-
         return runs_histories(self, samples, keys, x_axis, format, stream, max_workers=max_workers)
 
 
@@ -389,9 +335,8 @@ class Run:
     def sweep(self) -> Sweep | None:
         """The sweep this run belongs to (loaded on first use), or None."""
         if self._sweep is None and self.sweep_name:
-            from prefect_wandb_public.api.sweeps import Sweep
-
-            self._sweep = Sweep.load(self.client, self.entity, self.project, self.sweep_name)
+            # Sweeps list runs, so `sweeps` sits above this module: ask the client for it.
+            self._sweep = self.client.sweep(f"{self.entity}/{self.project}/{self.sweep_name}")
         return self._sweep
 
     def __repr__(self) -> str:
@@ -459,8 +404,6 @@ class Run:
     ) -> pd.DataFrame | list[dict[str, Any]]:
         """At most `samples` rows spread over the run (with `keys`: rows holding all of them);
         `stream="system"` reads system metrics; a DataFrame, or dicts when `pandas=False`."""
-        from prefect_wandb_public.api.history import sampled_history
-
         return sampled_history(self, samples, keys, x_axis, pandas, stream)
 
     def scan_history(
@@ -476,8 +419,6 @@ class Run:
         """Every history row in [min_step, max_step), in step order, pages fetched ahead in
         parallel; with `keys` only rows holding all of them. `.to_pandas()` is the fast path.
         `use_cache` is accepted for compatibility: nothing is cached on disk."""
-        from prefect_wandb_public.api.history import HistoryScan
-
         return HistoryScan(self, keys, page_size, min_step, max_step, max_workers=max_workers)
 
     def history_frame(
@@ -490,8 +431,6 @@ class Run:
         max_workers: int = 4,
     ) -> pd.DataFrame:
         """Every history row as a DataFrame, decoded columnar page by page (no dict rows)."""
-        from prefect_wandb_public.api.history import HistoryScan
-
         scan = HistoryScan(self, keys, page_size, min_step, max_step, max_workers=max_workers)
         return scan.to_pandas()
 
@@ -500,14 +439,10 @@ class Run:
         self, names: list[str] | None = None, pattern: str | None = None, per_page: int = 50
     ) -> Files:
         """The run's files: all, the `names` given, or those matching a SQL LIKE `pattern`."""
-        from prefect_wandb_public.api.files import Files
-
         return Files(self.client, self, names=names, pattern=pattern, per_page=per_page)
 
     def file(self, name: str) -> File:
         """One file of the run by name (NotFoundError when it has none of that name)."""
-        from prefect_wandb_public.api.files import Files
-
         if not isinstance(name, str) or not name:
             raise InvalidInputError(f"file name must be a non-empty string, got {name!r}")
         found = Files(self.client, self, names=[name], per_page=1)[:1]
@@ -517,14 +452,10 @@ class Run:
 
     def upload_file(self, path: str, root: str = ".") -> File:
         """Save a local file with the run, named by its path relative to `root`."""
-        from prefect_wandb_public.api.files import upload_run_file
-
         return upload_run_file(self, path, root)
 
     def use_artifact(self, artifact: Artifact, use_as: str | None = None) -> Artifact:
         """Declare `artifact` an input of this run."""
-        from prefect_wandb_public.api.artifacts import use_artifact
-
         return use_artifact(self, artifact, use_as)
 
     def log_artifact(
@@ -536,20 +467,14 @@ class Run:
         """Publish a draft `Artifact(name, type)` as a new version this run logged, or
         declare an existing version (of this run's project) an output of this run; returns
         the committed version."""
-        from prefect_wandb_public.api.artifacts import log_artifact
-
         return log_artifact(self, artifact, aliases, tags)
 
     def logged_artifacts(self, per_page: int = 100) -> RunArtifacts:
         """The artifacts this run logged."""
-        from prefect_wandb_public.api.artifacts import RunArtifacts
-
         return RunArtifacts(self.client, self, "output", per_page)
 
     def used_artifacts(self, per_page: int = 100) -> RunArtifacts:
         """The artifacts this run used."""
-        from prefect_wandb_public.api.artifacts import RunArtifacts
-
         return RunArtifacts(self.client, self, "input", per_page)
 
 

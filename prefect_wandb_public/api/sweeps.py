@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.api.fields import count, wire_field
 from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.api.queries.projects import SWEEP_QUERY, SWEEPS_QUERY
 from prefect_wandb_public.api.query_generator import QueryGenerator
 from prefect_wandb_public.api.runs import Runs
 from prefect_wandb_public.errors import NotFoundError
@@ -14,35 +15,6 @@ from prefect_wandb_public.errors import NotFoundError
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
     from prefect_wandb_public.api.runs import Run
-
-SWEEP_FIELDS = """
-  id name displayName method state description bestLoss config createdAt updatedAt
-  runCount runCountExpected
-"""
-
-SWEEP_QUERY = (
-    """
-query GetSweep($name: String!, $project: String, $entity: String) {
-  project(name: $project, entityName: $entity) { sweep(sweepName: $name) { %s } }
-}
-"""
-    % SWEEP_FIELDS
-)
-
-SWEEPS_QUERY = (
-    """
-query GetSweeps($project: String!, $entity: String!, $cursor: String, $perPage: Int = 50) {
-  project(name: $project, entityName: $entity) {
-    totalSweeps
-    sweeps(after: $cursor, first: $perPage) {
-      pageInfo { endCursor hasNextPage }
-      edges { node { %s } cursor }
-    }
-  }
-}
-"""
-    % SWEEP_FIELDS
-)
 
 
 def _parse_config(text: Any) -> dict[str, Any]:
@@ -198,3 +170,6 @@ class Sweeps(Paginator[Sweep]):
             self.next_page()
         assert self.last_response is not None
         return int((self.last_response.get("project") or {}).get("totalSweeps") or 0)
+
+
+__all__ = ["Sweep", "Sweeps"]

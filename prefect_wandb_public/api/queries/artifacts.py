@@ -1,0 +1,247 @@
+"""Artifacts: lookup by name, manifests, types, collections, versions, aliases, lineage, and
+the save pipeline's mutations."""
+
+from __future__ import annotations
+
+from prefect_wandb_public.api.queries.runs import LINEAGE_RUN_FIELDS
+
+ARTIFACT_FIELDS = """
+  id versionIndex state size digest fileCount commitHash createdAt updatedAt description metadata
+  ttlDurationSeconds
+  artifactType { name }
+  artifactSequence { name project { name entity { name } } }
+  aliases { alias artifactCollection { name project { name entity { name } } } }
+  tags { name }
+"""
+
+COLLECTION_FIELDS = """
+  __typename id name description createdAt updatedAt type: defaultArtifactType { name }
+  project { name entity { name } }
+"""
+
+ARTIFACT_BY_NAME_QUERY = (
+    """
+query ArtifactMembershipByName($entity: String!, $project: String!, $name: String!) {
+  project(name: $project, entityName: $entity) {
+    artifactCollectionMembership(name: $name) { versionIndex artifact { %s } }
+  }
+}
+"""
+    % ARTIFACT_FIELDS
+)
+
+MANIFEST_QUERY = """
+query FetchArtifactManifest($id: ID!) {
+  artifact(id: $id) { currentManifest { file { directUrl } } }
+}
+"""
+
+ARTIFACT_TYPES_QUERY = """
+query ProjectArtifactTypes($entity: String!, $project: String!, $cursor: String, $perPage: Int) {
+  project(name: $project, entityName: $entity) {
+    artifactTypes(after: $cursor, first: $perPage) {
+      edges { node { id name description createdAt } cursor }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}
+"""
+
+ARTIFACT_TYPE_QUERY = """
+query ProjectArtifactType($entity: String!, $project: String!, $type: String!) {
+  project(name: $project, entityName: $entity) {
+    artifactType(name: $type) { id name description createdAt }
+  }
+}
+"""
+
+TYPE_COLLECTIONS_QUERY = (
+    """
+query ArtifactTypeArtifactCollections($entity: String!, $project: String!, $type: String!,
+    $cursor: String, $perPage: Int) {
+  project(name: $project, entityName: $entity) {
+    artifactType(name: $type) {
+      artifactCollections(after: $cursor, first: $perPage) {
+        totalCount
+        edges { node { %s } cursor }
+        pageInfo { endCursor hasNextPage }
+      }
+    }
+  }
+}
+"""
+    % COLLECTION_FIELDS
+)
+
+COLLECTION_QUERY = (
+    """
+query ProjectArtifactCollection($entity: String!, $project: String!, $type: String!,
+    $name: String!) {
+  project(name: $project, entityName: $entity) {
+    artifactType(name: $type) { artifactCollection(name: $name) { %s } }
+  }
+}
+"""
+    % COLLECTION_FIELDS
+)
+
+COLLECTION_ALIASES_QUERY = """
+query ArtifactCollectionAliases($id: ID!, $cursor: String, $perPage: Int = 1000) {
+  artifactCollection(id: $id) {
+    aliases(after: $cursor, first: $perPage) {
+      edges { node { alias } cursor }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}
+"""
+
+VERSIONS_QUERY = (
+    """
+query ProjectArtifacts($entity: String!, $project: String!, $type: String!,
+    $collection: String!, $cursor: String, $perPage: Int = 50, $order: String,
+    $filters: JSONString) {
+  project(name: $project, entityName: $entity) {
+    artifactType(name: $type) {
+      artifactCollection(name: $collection) {
+        artifacts(after: $cursor, first: $perPage, order: $order, filters: $filters) {
+          totalCount
+          edges { version node { %s } cursor }
+          pageInfo { endCursor hasNextPage }
+        }
+      }
+    }
+  }
+}
+"""
+    % ARTIFACT_FIELDS
+)
+
+RUN_ARTIFACTS_QUERY = """
+query %s($entity: String!, $project: String!, $run: String!, $cursor: String, $perPage: Int) {
+  project(name: $project, entityName: $entity) {
+    run(name: $run) {
+      artifacts: %s(after: $cursor, first: $perPage) {
+        totalCount
+        edges { node { %s } cursor }
+        pageInfo { endCursor hasNextPage }
+      }
+    }
+  }
+}
+"""
+
+USED_BY_QUERY = """
+query ArtifactUsedBy($id: ID!) {
+  artifact(id: $id) { usedBy { edges { node { %s } } } }
+}
+""" % (LINEAGE_RUN_FIELDS)
+
+CREATED_BY_QUERY = """
+query ArtifactCreatedBy($id: ID!) {
+  artifact(id: $id) { createdBy { __typename ... on Run { %s } } }
+}
+""" % (LINEAGE_RUN_FIELDS)
+
+ADD_ALIASES_MUTATION = """
+mutation AddAliases($input: AddAliasesInput!) { addAliases(input: $input) { success } }
+"""
+
+DELETE_ALIASES_MUTATION = """
+mutation DeleteAliases($input: DeleteAliasesInput!) { deleteAliases(input: $input) { success } }
+"""
+
+UPDATE_ARTIFACT_MUTATION = (
+    """
+mutation UpdateArtifact($input: UpdateArtifactInput!) {
+  updateArtifact(input: $input) { artifact { %s } }
+}
+"""
+    % ARTIFACT_FIELDS
+)
+
+DELETE_ARTIFACT_MUTATION = """
+mutation DeleteArtifact($input: DeleteArtifactInput!) {
+  deleteArtifact(input: $input) { artifact { id } }
+}
+"""
+
+USE_ARTIFACT_MUTATION = (
+    """
+mutation UseArtifact($entityName: String!, $projectName: String!, $runName: String!,
+    $artifactID: ID!, $usedAs: String) {
+  useArtifact(input: {entityName: $entityName, projectName: $projectName, runName: $runName,
+                      artifactID: $artifactID, usedAs: $usedAs}) { artifact { %s } }
+}
+"""
+    % ARTIFACT_FIELDS
+)
+
+CREATE_ARTIFACT_MUTATION = (
+    """
+mutation CreateArtifact($artifactTypeName: String!, $artifactCollectionNames: [String!],
+    $entityName: String!, $projectName: String!, $runName: String, $digest: String!,
+    $digestAlgorithm: ArtifactDigestAlgorithm!, $aliases: [ArtifactAliasInput!],
+    $tags: [TagInput!]) {
+  createArtifact(input: {artifactTypeName: $artifactTypeName,
+      artifactCollectionNames: $artifactCollectionNames, entityName: $entityName,
+      projectName: $projectName, runName: $runName, digest: $digest,
+      digestAlgorithm: $digestAlgorithm, aliases: $aliases, tags: $tags,
+      enableDigestDeduplication: true}) { artifact { %s } }
+}
+"""
+    % ARTIFACT_FIELDS
+)
+
+# ---------------------------------------------------------------------- the save pipeline
+UPSERT_PROJECT_MUTATION = """
+mutation UpsertModel($input: UpsertModelInput!) { upsertModel(input: $input) { project { id } } }
+"""
+
+CREATE_AUTO_RUN_MUTATION = """
+mutation CreateAutoRun($entity: String, $project: String, $name: String!) {
+  upsertBucket(input: {entityName: $entity, modelName: $project, name: $name,
+                       jobType: "auto", state: "finished"}) { bucket { id } }
+}
+"""
+
+SAVE_ARTIFACT_MUTATION = (
+    """
+mutation CreateArtifact($input: CreateArtifactInput!) {
+  createArtifact(input: $input) { artifact { %s } }
+}
+"""
+    % ARTIFACT_FIELDS
+)
+
+CREATE_MANIFEST_MUTATION = """
+mutation CreateArtifactManifest($input: CreateArtifactManifestInput!) {
+  createArtifactManifest(input: $input) {
+    artifactManifest { id file { id uploadUrl uploadHeaders } }
+  }
+}
+"""
+
+CREATE_ARTIFACT_FILES_MUTATION = """
+mutation CreateArtifactFiles($input: CreateArtifactFilesInput!) {
+  createArtifactFiles(input: $input) {
+    files { edges { node { name storagePath uploadUrl uploadHeaders } } }
+  }
+}
+"""
+
+ARTIFACT_BY_ID_QUERY = (
+    """
+query ArtifactByID($id: ID!) { artifact(id: $id) { %s } }
+"""
+    % ARTIFACT_FIELDS
+)
+
+COMMIT_ARTIFACT_MUTATION = (
+    """
+mutation CommitArtifact($input: CommitArtifactInput!) {
+  commitArtifact(input: $input) { artifact { %s } }
+}
+"""
+    % ARTIFACT_FIELDS
+)

@@ -1,0 +1,82 @@
+"""The viewer, projects, sweeps and reports."""
+
+from __future__ import annotations
+
+VIEWER_QUERY = """
+query Viewer {
+  viewer { id entity username email flags teams { edges { node { name } } } }
+}
+"""
+
+PROJECT_FIELDS = (
+    "id internalId name entityName createdAt isBenchmark readOnly user { name username }"
+)
+
+PROJECTS_QUERY = (
+    """
+query GetProjects($entity: String, $cursor: String, $perPage: Int = 50) {
+  models(entityName: $entity, after: $cursor, first: $perPage) {
+    pageInfo { endCursor hasNextPage }
+    edges { node { %s } cursor }
+  }
+}
+"""
+    % PROJECT_FIELDS
+)
+
+PROJECT_QUERY = (
+    """
+query GetProject($name: String!, $entity: String!) {
+  project(name: $name, entityName: $entity) { %s }
+}
+"""
+    % PROJECT_FIELDS
+)
+
+SWEEP_FIELDS = """
+  id name displayName method state description bestLoss config createdAt updatedAt
+  runCount runCountExpected
+"""
+
+SWEEP_QUERY = (
+    """
+query GetSweep($name: String!, $project: String, $entity: String) {
+  project(name: $project, entityName: $entity) { sweep(sweepName: $name) { %s } }
+}
+"""
+    % SWEEP_FIELDS
+)
+
+SWEEPS_QUERY = (
+    """
+query GetSweeps($project: String!, $entity: String!, $cursor: String, $perPage: Int = 50) {
+  project(name: $project, entityName: $entity) {
+    totalSweeps
+    sweeps(after: $cursor, first: $perPage) {
+      pageInfo { endCursor hasNextPage }
+      edges { node { %s } cursor }
+    }
+  }
+}
+"""
+    % SWEEP_FIELDS
+)
+
+REPORTS_QUERY = """
+query ProjectViews($project: String!, $entity: String!, $reportCursor: String,
+    $reportLimit: Int!, $viewType: String = "runs", $viewName: String) {
+  project(name: $project, entityName: $entity) {
+    allViews(viewType: $viewType, viewName: $viewName, first: $reportLimit,
+             after: $reportCursor) {
+      edges {
+        node {
+          id name displayName description user { username photoUrl email }
+          spec updatedAt createdAt
+        }
+        cursor
+      }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}
+"""
