@@ -11,7 +11,7 @@ from prefect_wandb_public import Api
 from prefect_wandb_public.api import Run, Runs
 from prefect_wandb_public.api.queries.runs import RUN_QUERY
 from prefect_wandb_public.errors import CommError, NotFoundError
-from prefect_wandb_public.testing import LocalWandbServer, resolvers
+from prefect_wandb_public.testing import LocalWandbServer, resolvers_projects
 
 
 @pytest.fixture
@@ -273,9 +273,9 @@ def test_a_json_field_the_server_sends_corrupt_is_an_error_naming_run_and_field(
         entity, project, "corrupt", config={"lr": 0.1}, summary={"loss": float("nan")}
     )
     corrupt = getattr(server.store.require_run(entity, project, "corrupt"), stored_as)
-    serialize = resolvers.json_dumps
+    serialize = resolvers_projects.json_dumps
     monkeypatch.setattr(  # the server writes this one field cut short, as a broken backend might
-        resolvers,
+        resolvers_projects,
         "json_dumps",
         lambda value: serialize(value)[:-1] if value is corrupt else serialize(value),
     )

@@ -24,7 +24,7 @@ from prefect_wandb_public.api.artifact_listings import _CollectionAliases
 from prefect_wandb_public.api.names import check_artifact_name, parse_artifact_name
 from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
 from prefect_wandb_public.testing import LocalWandbServer
-from prefect_wandb_public.testing.store import artifact_digest
+from prefect_wandb_public.testing.artifact_store import artifact_digest
 
 V0 = {
     "model.json": b'{"layers": 3}',

@@ -21,8 +21,8 @@ from prefect_wandb_public import WandbCredentials
 from prefect_wandb_public.demo import load_sample_flow
 from prefect_wandb_public.errors import NotFoundError
 from prefect_wandb_public.testing import LocalWandbServer
-from prefect_wandb_public.testing.files_http import BLOBS_PREFIX
 from prefect_wandb_public.testing.seed import DemoSeed, seed_demo
+from prefect_wandb_public.testing.urls import BLOBS_PREFIX
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

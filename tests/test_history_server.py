@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from prefect_wandb_public.testing import LocalWandbServer
-from prefect_wandb_public.testing.store import HistoryLog, StoreError
+from prefect_wandb_public.testing.common import StoreError
+from prefect_wandb_public.testing.history_log import HistoryLog
 
 
 def make_log(rows: list[dict[str, Any]]) -> HistoryLog:

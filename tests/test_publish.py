@@ -27,7 +27,7 @@ from prefect_wandb_public.errors import (
     ServerError,
 )
 from prefect_wandb_public.testing import LocalWandbServer
-from prefect_wandb_public.testing.store import artifact_digest
+from prefect_wandb_public.testing.artifact_store import artifact_digest
 
 BLOBS = "/storage/blobs/"
 MANIFESTS = "/storage/manifests/"

@@ -1,21 +1,26 @@
 """A local W&B-compatible server ("moto for W&B"): seed it from Python, point any client at it.
 
-The store (`store.py`) holds state, the GraphQL layer (`schema.graphql`, `resolvers.py`,
-`executor.py`) translates it, the HTTP app (`app.py`) serves it on 127.0.0.1 with fault injection
-(`faults.py`), and `seed.py` builds the demo project. Nothing here imports the client.
+The store (`store.py`, with `artifact_store.py`, `history_log.py` and `common.py`) holds state; the
+GraphQL layer (`schema*.graphql`, `executor.py`, the resolver hub `resolvers.py` and its domain
+modules) translates it; the routes (`files_http.py`, `uploads_http.py`, `filestream_http.py`,
+URLs in `urls.py`) move bytes; the HTTP app (`app.py`) serves it all on 127.0.0.1 with fault
+injection (`faults.py`); `server.py` wires the pieces and `seed.py` builds the demo project.
+Nothing here imports the client.
 """
 
 from __future__ import annotations
 
+from prefect_wandb_public.testing.common import StoreConflict, StoreError, StoreNotFound
 from prefect_wandb_public.testing.faults import Fault, RequestLog, RequestRecord
 from prefect_wandb_public.testing.server import LocalWandbServer
-from prefect_wandb_public.testing.store import StoreError, StoreNotFound, WandbStore
+from prefect_wandb_public.testing.store import WandbStore
 
 __all__ = [
     "Fault",
     "LocalWandbServer",
     "RequestLog",
     "RequestRecord",
+    "StoreConflict",
     "StoreError",
     "StoreNotFound",
     "WandbStore",

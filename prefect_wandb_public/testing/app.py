@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from prefect_wandb_public.testing.common import StoreConflict, StoreError, StoreNotFound
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog, RequestRecord
 
 _CHUNK = 1 << 20
@@ -195,10 +196,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
         elif route.auth and not request.authenticated:
             response = Response.error(401, "authentication required: invalid or missing API key")
         else:
-            try:
-                response = route.handler(request)
-            except Exception as exc:  # a handler bug must answer 500, not kill the connection
-                response = Response.error(500, f"internal error: {type(exc).__name__}: {exc}")
+            response = _call(route.handler, request)
         fault_name = fault.kind if fault is not None else None
         app.log.append(
             RequestRecord(
@@ -259,6 +257,26 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             socket.socket(fileno=self.connection.detach()).close()
         self.close_connection = True
+
+
+# Store errors as HTTP statuses, most specific first (moto's `call_action` does this once too).
+_STORE_ERROR_STATUS: tuple[tuple[type[StoreError], int], ...] = (
+    (StoreNotFound, 404),
+    (StoreConflict, 409),
+    (StoreError, 400),
+)
+
+
+def _call(handler: Handler, request: Request) -> Response:
+    """Run a route handler; the store's errors become their HTTP status with the message, and
+    any other exception a 500 (a handler bug must answer, not kill the connection)."""
+    try:
+        return handler(request)
+    except StoreError as exc:
+        status = next(code for kind, code in _STORE_ERROR_STATUS if isinstance(exc, kind))
+        return Response.error(status, str(exc))
+    except Exception as exc:
+        return Response.error(500, f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _flip_first_byte(chunk: bytes | memoryview) -> bytes:

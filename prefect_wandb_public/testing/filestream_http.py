@@ -20,33 +20,24 @@ from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
-import hmac
 import json
-import secrets
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
+from typing import Any
+from urllib.parse import unquote
 
 from prefect_wandb_public.testing.app import Request, Response
-from prefect_wandb_public.testing.store import (
-    Run,
-    StoreError,
-    StoreNotFound,
-    WandbStore,
-    check_file_name,
+from prefect_wandb_public.testing.common import StoreError, StoreNotFound, check_file_name
+from prefect_wandb_public.testing.store import WandbStore
+from prefect_wandb_public.testing.urls import (
+    FILE_STREAM_NAME,
+    RUN_FILES_PREFIX,
+    RUN_UPLOADS_PREFIX,
+    ServerUrls,
 )
 
-if TYPE_CHECKING:
-    from prefect_wandb_public.testing.server import LocalWandbServer
 
-FILE_STREAM_PREFIX = "/files/"
-FILE_STREAM_NAME = "file_stream"
-RUN_UPLOADS_PREFIX = "/storage/run-files/"
-
-
-class FileStreamError(ValueError):
+class FileStreamError(StoreError):
     """A request body that is not a file_stream update."""
 
 
@@ -100,60 +91,35 @@ class FileStreamRoute:
         self.store = store
 
     def handle(self, request: Request) -> Response:
-        parts = [unquote(p) for p in request.path[len(FILE_STREAM_PREFIX) :].split("/")]
+        parts = [unquote(p) for p in request.path[len(RUN_FILES_PREFIX) :].split("/")]
         if len(parts) != 4 or parts[3] != FILE_STREAM_NAME or not all(parts):
-            return Response.error(404, f"no route for POST {request.path}")
+            raise StoreNotFound(f"no route for POST {request.path}")
         entity, project, run_id, _ = parts
-        try:
-            chunks, flags = parse_file_stream(_decoded_body(request))
-            run = self.store.require_run(entity, project, run_id)
-            self.store.stream_run_files(run, chunks, **flags)
-        except StoreNotFound as exc:
-            return Response.error(404, str(exc))
-        except (FileStreamError, StoreError) as exc:
-            return Response.error(400, str(exc))
+        chunks, flags = parse_file_stream(_decoded_body(request))
+        run = self.store.require_run(entity, project, run_id)
+        self.store.stream_run_files(run, chunks, **flags)
         return Response.json({"exitcode": None, "limits": {}})
 
 
 class RunUploads:
-    """Presigned run-file upload URLs: an HMAC of the target under a per-server secret."""
+    """Presigned run-file uploads: the URL's signature (see `ServerUrls.run_upload`) is the
+    authority, as wandb-core sends no credentials to upload URLs."""
 
-    def __init__(self, store: WandbStore) -> None:
+    def __init__(self, store: WandbStore, urls: ServerUrls) -> None:
         self.store = store
-        self._secret = secrets.token_bytes(32)
-
-    def _signature(self, entity: str, project: str, run_id: str, name: str) -> str:
-        target = "\0".join((entity, project, run_id, name)).encode()
-        return hmac.new(self._secret, target, hashlib.sha256).hexdigest()
-
-    def url(self, base: str, run: Run, name: str) -> str:
-        parts = "/".join(quote(p, safe="") for p in (run.entity, run.project, run.name))
-        signature = self._signature(run.entity, run.project, run.name, name)
-        return f"{base}{RUN_UPLOADS_PREFIX}{parts}/{quote(name)}?signature={signature}"
+        self.urls = urls
 
     def put(self, request: Request) -> Response:
         parts = request.path[len(RUN_UPLOADS_PREFIX) :].split("/", 3)
         if len(parts) != 4 or not all(parts):
-            return Response.error(404, f"no upload target at {request.path}")
+            raise StoreNotFound(f"no upload target at {request.path}")
         entity, project, run_id, name = (unquote(p) for p in parts)
-        given = (request.query.get("signature") or [""])[0].encode()
-        expected = self._signature(entity, project, run_id, name).encode()
-        if not hmac.compare_digest(given, expected):
+        given = (request.query.get("signature") or [""])[0]
+        if not self.urls.check_run_upload(entity, project, run_id, name, given):
             return Response.error(403, "upload URL signature does not match")
-        try:
-            check_file_name(name)
-            record = self.store.put_run_file(entity, project, run_id, name, request.body)
-        except StoreNotFound as exc:
-            return Response.error(404, str(exc))
-        except StoreError as exc:
-            return Response.error(400, str(exc))
+        check_file_name(name)
+        record = self.store.put_run_file(entity, project, run_id, name, request.body)
         return Response(200, b"", {"ETag": f'"{base64.b64decode(record.md5).hex()}"'})
 
 
-def register_file_stream_route(server: LocalWandbServer) -> None:
-    """Add the file stream and the presigned run-file uploads to `server`; `createRunFiles`
-    then hands out presigned upload URLs."""
-    server.app.add_route("POST", FILE_STREAM_PREFIX, FileStreamRoute(server.store).handle)
-    uploads = RunUploads(server.store)
-    server.app.add_route("PUT", RUN_UPLOADS_PREFIX, uploads.put, auth=False)
-    server.resolvers.artifacts.run_upload_url = lambda run, name: uploads.url(server.url, run, name)
+__all__ = ["FileStreamError", "FileStreamRoute", "RunUploads", "parse_file_stream"]

@@ -6,8 +6,9 @@ PENDING version (or returns the COMMITTED one with the same digest), `createArti
 `updateArtifactManifest` hand out the manifest's upload URL, `createArtifactFiles` the files'
 (none for content the store already holds), and `commitArtifact` numbers the version.
 
-`Resolvers` merges `root()` into its root value and `project_fields` / `run_fields` into its
-project and run nodes. `__typename` keys let graphql-core pick the concrete type of the abstract
+The hub (`resolvers.py`) merges `root()` into its root value, and the project resolvers merge
+`project_fields` / `run_fields` into their project and run nodes; run and project nodes come back
+from the hub's `projects`. `__typename` keys let graphql-core pick the concrete type of the abstract
 `ArtifactCollection` and `ArtifactCreator`.
 """
 
@@ -15,34 +16,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prefect_wandb_public.testing.files_http import (
-    artifact_file_url,
-    blob_url,
-    hex_of,
-    manifest_url,
-    run_file_url,
-)
-from prefect_wandb_public.testing.filters import FilterError, compile_filter, sort_documents
-from prefect_wandb_public.testing.resolvers import Resolvers, _json_arg, connection
-from prefect_wandb_public.testing.store import (
+from prefect_wandb_public.testing.artifact_store import (
     Artifact,
     ArtifactCollection,
     ManifestEntry,
-    Project,
-    Run,
-    RunFile,
+)
+from prefect_wandb_public.testing.common import (
     StoreError,
     StoreNotFound,
-    _mimetype,
     check_file_name,
     decode_id,
     encode_id,
     iso,
     json_dumps,
+    mimetype_of,
 )
-from prefect_wandb_public.testing.uploads_http import check_b64_md5
+from prefect_wandb_public.testing.filters import FilterError, compile_filter, sort_documents
+from prefect_wandb_public.testing.urls import hex_of
+from prefect_wandb_public.testing.wire import check_b64_md5, connection, json_arg
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.testing.resolvers import Resolvers
+    from prefect_wandb_public.testing.store import Project, Run, RunFile
 
 DEFAULT_VERSIONS_ORDER = "-versionIndex"
 DEFAULT_VERSIONS_FILTERS = '{"state": "COMMITTED"}'
@@ -58,14 +55,10 @@ def like_to_regex(pattern: str) -> re.Pattern[str]:
 class ArtifactResolvers:
     """Files and artifacts for the `Resolvers` of one store."""
 
-    def __init__(self, base: Resolvers) -> None:
-        self.base = base
-        self.store = base.store
-        self.public_url: Callable[[], str] = lambda: ""
-        # Where a run file is PUT: presigned (no key) once `filestream_http` registers.
-        self.run_upload_url: Callable[[Run, str], str] = lambda run, name: run_file_url(
-            self.public_url(), run.entity, run.project, run.name, name
-        )
+    def __init__(self, hub: Resolvers) -> None:
+        self.hub = hub
+        self.store = hub.store
+        self.urls = hub.urls
 
     # ------------------------------------------------------------------ hooks
     def root(self) -> dict[str, Any]:
@@ -158,15 +151,14 @@ class ArtifactResolvers:
         return self.base_connection(files, first, after, lambda f: self.run_file_node(run, f))
 
     def run_file_node(self, run: Run, record: RunFile) -> dict[str, Any]:
-        base = self.public_url()
-        url = run_file_url(base, run.entity, run.project, run.name, record.name)
+        url = self.urls.run_file(run.entity, run.project, run.name, record.name)
         return {
             "__typename": "File",
             "id": record.id,
             "name": record.name,
             "displayName": record.name,
             "url": lambda upload=False: url,
-            "directUrl": blob_url(base, record.md5),
+            "directUrl": self.urls.blob(record.md5),
             "sizeBytes": record.size,
             "mimetype": record.mimetype,
             "updatedAt": iso(record.updated_at),
@@ -179,18 +171,17 @@ class ArtifactResolvers:
 
     def create_run_files(self, input: Mapping[str, Any]) -> dict[str, Any]:
         run = self.store.require_run(input["entityName"], input["projectName"], input["runName"])
-        base = self.public_url()
         files = []
         for name in input["files"]:
             check_file_name(name)
-            url = run_file_url(base, run.entity, run.project, run.name, name)
+            url = self.urls.run_file(run.entity, run.project, run.name, name)
             files.append(
                 {
                     "id": encode_id("File", "upload", run.name, name),
                     "name": name,
                     "displayName": name,
                     "url": url,
-                    "uploadUrl": self.run_upload_url(run, name),
+                    "uploadUrl": self.urls.run_upload(run.entity, run.project, run.name, name),
                     "directUrl": url,
                     "sizeBytes": 0,
                     "uploadHeaders": [],
@@ -245,7 +236,7 @@ class ArtifactResolvers:
                 artifact, names, after, first
             ),
             "usedBy": lambda after=None, first=None: self.base_connection(
-                self.users_of(artifact), first, after, self.base.run_node
+                self.users_of(artifact), first, after, self.hub.projects.run_node
             ),
             "createdBy": lambda: self.creator_of(artifact),
             "artifactMemberships": lambda after=None, first=None: self.base_connection(
@@ -261,7 +252,7 @@ class ArtifactResolvers:
         if artifact.created_by is None:
             return None
         run = self.store.get_run(artifact.entity, artifact.project, artifact.created_by)
-        return None if run is None else self.base.run_node(run)
+        return None if run is None else self.hub.projects.run_node(run)
 
     def alias_nodes(self, coll: ArtifactCollection, artifact: Artifact) -> list[dict[str, Any]]:
         """`vN` first, then every alias of the collection pointing at this version (none while
@@ -283,7 +274,7 @@ class ArtifactResolvers:
         }
 
     def manifest_node(self, artifact: Artifact) -> dict[str, Any]:
-        url = manifest_url(self.public_url(), artifact.id)
+        url = self.urls.manifest(artifact.id)
         return {
             "id": encode_id("ArtifactManifest", artifact.id),
             "type": "FULL",
@@ -315,17 +306,24 @@ class ArtifactResolvers:
         )
 
     def artifact_file_node(self, artifact: Artifact, entry: ManifestEntry) -> dict[str, Any]:
-        base = self.public_url()
-        url = artifact_file_url(base, artifact, entry.path, entry.birth_artifact_id, entry.digest)
+        url = self.urls.artifact_file(
+            entity=artifact.entity,
+            project=artifact.project,
+            collection=artifact.collection,
+            artifact_id=artifact.id,
+            birth_id=entry.birth_artifact_id,
+            b64_md5=entry.digest,
+            path=entry.path,
+        )
         return {
             "__typename": "File",
             "id": encode_id("File", artifact.id, entry.path),
             "name": entry.path,
             "displayName": entry.path,
             "url": lambda upload=False: url,
-            "directUrl": blob_url(base, entry.digest),
+            "directUrl": self.urls.blob(entry.digest),
             "sizeBytes": entry.size,
-            "mimetype": _mimetype(entry.path),
+            "mimetype": mimetype_of(entry.path),
             "updatedAt": iso(artifact.created_at),
             "md5": entry.digest,
             "digest": entry.digest,
@@ -374,7 +372,7 @@ class ArtifactResolvers:
             "description": coll.description,
             "createdAt": iso(coll.created_at),
             "updatedAt": iso(updated),
-            "project": lambda: self.base.project_node(proj),
+            "project": lambda: self.hub.projects.project_node(proj),
             "defaultArtifactType": lambda: self.type_node(proj, coll.type),
             "tags": {"edges": []},
             "aliases": lambda after=None, first=None: self.base_connection(
@@ -461,7 +459,7 @@ class ArtifactResolvers:
 
     @staticmethod
     def _select(docs: list[dict[str, Any]], filters: str | None, order: str) -> list[Any]:
-        decoded = _json_arg(filters, "filters") or {}
+        decoded = json_arg(filters, "filters") or {}
         try:
             predicate = compile_filter(decoded)
             return [
@@ -477,7 +475,7 @@ class ArtifactResolvers:
             "name": type_name,
             "description": None,
             "createdAt": iso(proj.artifact_types[type_name]),
-            "project": lambda: self.base.project_node(proj),
+            "project": lambda: self.hub.projects.project_node(proj),
             "artifactCollection": lambda name: self._typed_collection(proj, type_name, name),
             "artifactCollections": lambda after=None, first=None, filters=None, order=None: (
                 self.collections(proj, type_name, after, first, filters, order)
@@ -558,7 +556,6 @@ class ArtifactResolvers:
     def create_artifact_files(self, input: Mapping[str, Any]) -> dict[str, Any]:
         """Upload URLs for the files of PENDING versions; a file whose bytes the store already
         holds gets none (nothing to upload)."""
-        base = self.public_url()
         nodes = []
         for spec in input["artifactFiles"]:
             artifact = self.store.pending_artifact(spec["artifactID"])
@@ -574,13 +571,13 @@ class ArtifactResolvers:
                     "name": name,
                     "displayName": name,
                     "url": None,
-                    "directUrl": blob_url(base, digest),
+                    "directUrl": self.urls.blob(digest),
                     "sizeBytes": 0,
-                    "mimetype": spec.get("mimetype") or _mimetype(name),
+                    "mimetype": spec.get("mimetype") or mimetype_of(name),
                     "md5": digest,
                     "digest": digest,
                     "storagePath": f"wandb_artifacts/{hex_of(digest)}",
-                    "uploadUrl": blob_url(base, digest) if missing else None,
+                    "uploadUrl": self.urls.blob(digest) if missing else None,
                     "uploadHeaders": [f"Content-MD5:{digest}"] if missing else [],
                     "uploadMultipartUrls": None,
                     "artifact": lambda artifact=artifact: self.artifact_node(artifact),
@@ -643,7 +640,7 @@ class ArtifactResolvers:
 
     @staticmethod
     def _json_object(value: Any, name: str) -> dict[str, Any] | None:
-        decoded = _json_arg(value, name)
+        decoded = json_arg(value, name)
         if decoded is not None and not isinstance(decoded, dict):
             raise StoreError(f"{name} must be a JSON object")
         return decoded

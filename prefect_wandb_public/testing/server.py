@@ -10,29 +10,46 @@ injection plan and `request_log` what the server saw.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import secrets
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from prefect_wandb_public.testing.app import Request, Response, WandbHTTPApp, make_http_server
 from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
-from prefect_wandb_public.testing.files_http import register_file_routes
-from prefect_wandb_public.testing.filestream_http import register_file_stream_route
+from prefect_wandb_public.testing.files_http import FileRoutes
+from prefect_wandb_public.testing.filestream_http import FileStreamRoute, RunUploads
 from prefect_wandb_public.testing.resolvers import Resolvers
 from prefect_wandb_public.testing.store import WandbStore
-
-_SEEDING_METHODS = (
-    "create_project",
-    "create_run",
-    "create_sweep",
-    "create_report",
-    "create_artifact",
-    "put_run_file",
+from prefect_wandb_public.testing.uploads_http import UploadRoutes
+from prefect_wandb_public.testing.urls import (
+    ARTIFACT_FILES_PREFIX,
+    BLOBS_PREFIX,
+    GRAPHQL_PATH,
+    LEGACY_ARTIFACT_FILES_PREFIX,
+    MANIFESTS_PREFIX,
+    RUN_FILES_PREFIX,
+    RUN_UPLOADS_PREFIX,
+    ServerUrls,
 )
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _StoreMethod(Generic[P, R]):
+    """`server.create_run(...)` is `server.store.create_run(...)`, signature and all."""
+
+    def __init__(self, method: Callable[Concatenate[WandbStore, P], R]) -> None:
+        self.method = method
+        functools.update_wrapper(self, method)  # type: ignore[arg-type]
+
+    def __get__(self, server: LocalWandbServer, owner: type | None = None) -> Callable[P, R]:
+        return functools.partial(self.method, server.store)
 
 
 def _require_loopback(host: str) -> str:
@@ -68,14 +85,36 @@ class LocalWandbServer:
         self.request_log = RequestLog()
         self.app = WandbHTTPApp(self.api_key, self.faults, self.request_log)
         self.engine = GraphQLEngine(load_schema())
-        self.resolvers = Resolvers(self.store)
+        self.urls = ServerUrls(lambda: self.url)
+        self.resolvers = Resolvers(self.store, self.urls)
         self.app.operation_of = self._operation_of
-        self.app.add_route("POST", "/graphql", self._graphql)
-        register_file_routes(self)
-        register_file_stream_route(self)
+        self._register_routes()
         self._port = port
         self._httpd: Any = None
         self._thread: threading.Thread | None = None
+
+    def _register_routes(self) -> None:
+        """Every route of the server, in one table (the prefixes are `urls.py`'s)."""
+        files = FileRoutes(self.store)
+        uploads = UploadRoutes(self.store)
+        stream = FileStreamRoute(self.store)
+        run_uploads = RunUploads(self.store, self.urls)
+        table: list[tuple[str, str, Callable[[Request], Response], bool]] = [
+            # method, path prefix, handler, needs the API key
+            ("POST", GRAPHQL_PATH, self._graphql, True),
+            ("GET", RUN_FILES_PREFIX, files.get_run_file, True),
+            ("PUT", RUN_FILES_PREFIX, files.put_run_file, True),
+            ("POST", RUN_FILES_PREFIX, stream.handle, True),
+            ("GET", BLOBS_PREFIX, files.get_blob, False),
+            ("PUT", BLOBS_PREFIX, uploads.put_blob, False),
+            ("GET", MANIFESTS_PREFIX, files.get_manifest, False),
+            ("PUT", MANIFESTS_PREFIX, uploads.put_manifest, False),
+            ("PUT", RUN_UPLOADS_PREFIX, run_uploads.put, False),
+            ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, True),
+            ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, True),
+        ]
+        for method, prefix, handler, auth in table:
+            self.app.add_route(method, prefix, handler, auth=auth)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalWandbServer:
@@ -137,11 +176,12 @@ class LocalWandbServer:
         return f"LocalWandbServer({state})"
 
     # ------------------------------------------------------------------ seeding
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        """`create_run`, `create_artifact`, ... are the store's seeding methods."""
-        if name in _SEEDING_METHODS:
-            return getattr(self.store, name)
-        raise AttributeError(name)
+    create_project = _StoreMethod(WandbStore.create_project)
+    create_run = _StoreMethod(WandbStore.create_run)
+    create_sweep = _StoreMethod(WandbStore.create_sweep)
+    create_report = _StoreMethod(WandbStore.create_report)
+    create_artifact = _StoreMethod(WandbStore.create_artifact)
+    put_run_file = _StoreMethod(WandbStore.put_run_file)
 
     # ------------------------------------------------------------------ faults
     def inject_fault(
@@ -193,3 +233,6 @@ class LocalWandbServer:
                 body["query"], variables, body.get("operationName") or None, self.resolvers.root()
             )
         return Response.json(result)
+
+
+__all__ = ["LocalWandbServer"]

@@ -10,28 +10,15 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from prefect_wandb_public.testing.app import Request, Response
-from prefect_wandb_public.testing.files_http import BLOBS_PREFIX, MANIFESTS_PREFIX
-from prefect_wandb_public.testing.store import StoreError, StoreNotFound, WandbStore
-
-if TYPE_CHECKING:
-    from prefect_wandb_public.testing.server import LocalWandbServer
-
-
-def check_b64_md5(value: object) -> bool:
-    """Whether `value` is a base64 md5 digest (24 characters, 16 bytes)."""
-    if not isinstance(value, str) or len(value) != 24:
-        return False
-    try:
-        return len(base64.b64decode(value, validate=True)) == 16
-    except (binascii.Error, ValueError):
-        return False
+from prefect_wandb_public.testing.common import StoreError
+from prefect_wandb_public.testing.store import WandbStore
+from prefect_wandb_public.testing.urls import BLOBS_PREFIX, MANIFESTS_PREFIX
+from prefect_wandb_public.testing.wire import check_b64_md5
 
 
 def _content_md5_error(request: Request, md5: bytes) -> Response | None:
@@ -55,7 +42,7 @@ def _stored(md5: bytes, size: int) -> Response:
 
 
 class UploadRoutes:
-    """Handlers for one store; `register` wires them into a server's app."""
+    """Handlers for one store."""
 
     def __init__(self, store: WandbStore) -> None:
         self.store = store
@@ -78,27 +65,18 @@ class UploadRoutes:
         refused = _content_md5_error(request, md5)
         if refused is not None:
             return refused
-        artifact_id = unquote(request.path[len(MANIFESTS_PREFIX) :])
+        artifact = self.store.artifact_by_id(unquote(request.path[len(MANIFESTS_PREFIX) :]))
+        expected = artifact.manifest_digest
+        if check_b64_md5(expected) and base64.b64encode(md5).decode() != expected:
+            return Response.error(
+                400, f"the manifest does not hash to its declared digest {expected!r}"
+            )
         try:
-            artifact = self.store.artifact_by_id(artifact_id)
-            expected = artifact.manifest_digest
-            if check_b64_md5(expected) and base64.b64encode(md5).decode() != expected:
-                return Response.error(
-                    400, f"the manifest does not hash to its declared digest {expected!r}"
-                )
             json.loads(request.body)
-            self.store.put_manifest(artifact, request.body)
-        except StoreNotFound as exc:
-            return Response.error(404, str(exc))
         except ValueError as exc:
-            return Response.error(400, f"the manifest is not JSON: {exc}")
-        except StoreError as exc:
-            return Response.error(409, str(exc))
+            raise StoreError(f"the manifest is not JSON: {exc}") from exc
+        self.store.put_manifest(artifact, request.body)
         return _stored(md5, len(request.body))
 
 
-def register_upload_routes(server: LocalWandbServer) -> None:
-    """Add the upload routes to `server`."""
-    routes = UploadRoutes(server.store)
-    server.app.add_route("PUT", BLOBS_PREFIX, routes.put_blob, auth=False)
-    server.app.add_route("PUT", MANIFESTS_PREFIX, routes.put_manifest, auth=False)
+__all__ = ["UploadRoutes"]
