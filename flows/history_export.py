@@ -9,89 +9,9 @@ Runs already exported are skipped (idempotent), the rest are exported in paralle
 artifact summarises the night's work. Runs unchanged under any task runner (threads, Dask).
 """
 
-from __future__ import annotations
+from prefect_wandb_public.flows.history_export import history_export, main
 
-import argparse
-import posixpath
-from collections.abc import Mapping
-from typing import Any
-
-import fsspec
-from prefect import flow, unmapped
-from prefect.artifacts import create_table_artifact
-from prefect.logging import get_run_logger
-from prefect.task_runners import ThreadPoolTaskRunner
-
-from prefect_wandb_public import WandbCredentials
-from prefect_wandb_public.credentials import load_credentials
-from prefect_wandb_public.demo import run_flow_script
-from prefect_wandb_public.tasks import export_run_history, query_runs
-from prefect_wandb_public.tasks._common import artifact_key
-
-NIGHTLY_CRON = "0 3 * * *"
-
-
-@flow(name="wandb-history-export", task_runner=ThreadPoolTaskRunner(max_workers=4))
-def history_export(
-    credentials: WandbCredentials | str = "wandb",
-    project_path: str | None = None,
-    destination: str = "./wandb-history",
-    format: str = "parquet",
-    filters: Mapping[str, Any] | None = None,
-    storage_options: Mapping[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Export each finished run of `project_path` to `<destination>/<run_id>.<format>`,
-    skipping runs whose file already exists."""
-    logger = get_run_logger()
-    block = load_credentials(credentials)
-    runs = query_runs(block, project_path, filters={"state": "finished", **dict(filters or {})})
-    fs, root = fsspec.core.url_to_fs(destination, **dict(storage_options or {}))
-    todo, skipped = [], []
-    for run in runs:
-        target = posixpath.join(destination.rstrip("/"), f"{run['id']}.{format}")
-        local = posixpath.join(root.rstrip("/"), f"{run['id']}.{format}")
-        (skipped if fs.exists(local) else todo).append((run["path"], target))
-    logger.info("%d runs to export, %d already exported", len(todo), len(skipped))
-    futures = export_run_history.map(
-        unmapped(block),
-        [path for path, _ in todo],
-        [target for _, target in todo],
-        unmapped(format),
-        storage_options=unmapped(storage_options),
-    )
-    exported = [future.result() for future in futures]
-    summary = [{**row, "status": "exported"} for row in exported] + [
-        {"run": path, "destination": target, "rows": None, "status": "skipped (exists)"}
-        for path, target in skipped
-    ]
-    create_table_artifact(
-        summary,
-        key=artifact_key("wandb-history-export", project_path or "default"),
-        description=f"History export of {project_path or 'the default project'} to {destination}",
-    )
-    return summary
-
-
-def serve() -> None:
-    history_export.serve(
-        name="nightly-history-export",
-        cron=NIGHTLY_CRON,
-        parameters={"credentials": "wandb", "destination": "./wandb-history"},
-    )
-
-
-def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project-path", help="entity/project (default: the block's)")
-    parser.add_argument("--destination", default="./wandb-history", help="path or fsspec URL")
-    parser.add_argument("--format", default="parquet", choices=["parquet", "csv"])
-
+__all__ = ["history_export"]
 
 if __name__ == "__main__":
-    run_flow_script(
-        __doc__.splitlines()[0],
-        lambda block, project, args: history_export(
-            block, args.project_path or project, args.destination, args.format
-        ),
-        serve,
-        _arguments,
-    )
+    main()

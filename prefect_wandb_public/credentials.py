@@ -120,3 +120,6 @@ def load_credentials(credentials: WandbCredentials | str) -> WandbCredentials:
     loaded = WandbCredentials.load(credentials)
     assert isinstance(loaded, WandbCredentials)
     return loaded
+
+
+__all__ = ["WandbCredentials", "load_credentials"]

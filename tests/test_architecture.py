@@ -158,3 +158,23 @@ def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
     with ThreadPoolExecutor(4) as pool:
         failures = [r for r in pool.map(_import_alone, sorted(MODULES)) if r[1] != 0]
     assert failures == []
+
+
+def test_flows_and_scripts_use_only_the_public_surface() -> None:
+    """A flow copied into a user's repository must not depend on an underscore module."""
+    checkout = ROOT.parent
+    scripts = [
+        *sorted((checkout / "flows").glob("*.py")),
+        *sorted((checkout / "blocks").glob("*.py")),
+    ]
+    users = {name: GRAPH[name] for name in MODULES if name.startswith(f"{PACKAGE}.flows")}
+    for script in scripts:
+        tree = ast.parse(script.read_text(), str(script))
+        users[str(script)] = {
+            node.module or "" for node in _imports(tree) if isinstance(node, ast.ImportFrom)
+        } | {a.name for node in _imports(tree) if isinstance(node, ast.Import) for a in node.names}
+    assert len(users) >= 6
+    for user, deps in users.items():
+        ours = [d for d in deps if d == PACKAGE or d.startswith(PACKAGE + ".")]
+        private = [d for d in ours if any(part.startswith("_") for part in d.split("."))]
+        assert private == [], f"{user} imports {private}"

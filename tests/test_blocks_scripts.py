@@ -6,9 +6,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_loader import load_script
 
 from prefect_wandb_public import WandbCredentials
-from prefect_wandb_public.demo import load_script
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 BLOCKS = Path(__file__).resolve().parents[1] / "blocks"

@@ -3,6 +3,7 @@ server seeded with the demo project."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +19,6 @@ from prefect.transactions import transaction
 from pydantic import SecretStr
 
 from prefect_wandb_public import WandbCredentials
-from prefect_wandb_public.demo import load_sample_flow
 from prefect_wandb_public.errors import NotFoundError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.seed import DemoSeed, seed_demo
@@ -29,12 +29,12 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 @pytest.fixture(scope="module")
 def history_export() -> ModuleType:
-    return load_sample_flow("history_export")
+    return importlib.import_module("prefect_wandb_public.flows.history_export")
 
 
 @pytest.fixture(scope="module")
 def model_promotion() -> ModuleType:
-    return load_sample_flow("model_promotion")
+    return importlib.import_module("prefect_wandb_public.flows.model_promotion")
 
 
 @pytest.fixture
@@ -244,7 +244,7 @@ def test_deployments_carry_their_schedules(
 # --------------------------------------------------------------------------- CI lineage
 @pytest.fixture(scope="module")
 def ci_lineage() -> ModuleType:
-    return load_sample_flow("ci_lineage")
+    return importlib.import_module("prefect_wandb_public.flows.ci_lineage")
 
 
 def test_ci_lineage_uses_the_dataset_and_publishes_with_lineage(
@@ -302,3 +302,19 @@ def test_ci_lineage_reports_wandb_assets(
     finally:
         ci_lineage.materialize = original
     assert [a.key for a in captured] == [f"wandb://{path}/mnist-cnn", f"wandb://{path}/mnist"]
+
+
+# --------------------------------------------------------------------------- the scripts
+def test_the_flow_scripts_are_the_packaged_flows() -> None:
+    """`flows/<name>.py` (the prefect.yaml entrypoints) expose the packaged flow objects."""
+    import yaml
+    from script_loader import CHECKOUT, load_script
+
+    import prefect_wandb_public.flows as packaged
+
+    spec = yaml.safe_load((CHECKOUT / "flows" / "prefect.yaml").read_text())
+    entrypoints = {d["entrypoint"] for d in spec["deployments"]}
+    assert entrypoints == {f"flows/{n}.py:{n}" for n in packaged.__all__}
+    for entrypoint in entrypoints:
+        path, _, name = entrypoint.partition(":")
+        assert getattr(load_script(CHECKOUT / path), name) is getattr(packaged, name)

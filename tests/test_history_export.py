@@ -11,7 +11,6 @@ import io
 import json
 import os
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -255,9 +254,9 @@ def test_a_destination_failing_mid_export_stops_the_scan_at_once(
 
     # The error is kept (as a Prefect task state keeps it), and with it the frames it went through.
     assert [t.name for t in threading.enumerate() if t.name.startswith("wandb-history")] == []
-    requested = server.request_log.count(operation="HistoryPage")
-    time.sleep(0.2)
-    assert server.request_log.count(operation="HistoryPage") == requested < 400
+    # No scan thread is left and the server is handling nothing: the count is final.
+    assert server.request_log.wait_idle()
+    assert server.request_log.count(operation="HistoryPage") < 400
     assert isinstance(failure.value.__cause__, OSError)
 
 

@@ -297,3 +297,21 @@ def copy_stream(source: IO[bytes], write: Callable[[bytes], object]) -> None:
     """Every chunk of `source`, in order, to `write`."""
     while chunk := source.read(CHUNK_SIZE):
         write(chunk)
+
+
+__all__ = [
+    "CHUNK_SIZE",
+    "DEFERRED_COMMIT_PROTOCOLS",
+    "READ_ONLY",
+    "SERVER_COPY_PROTOCOLS",
+    "AtomicFile",
+    "DestinationRoot",
+    "atomic_file",
+    "copy_stream",
+    "in_dir",
+    "is_local",
+    "is_plain_path",
+    "remove_quietly",
+    "resolve",
+    "temp_path",
+]

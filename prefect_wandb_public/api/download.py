@@ -351,3 +351,20 @@ def _resumes_at(response: requests.Response, offset: int) -> bool:
 def display_url(url: str) -> str:
     """A URL without its query string (presigned URLs carry credentials there)."""
     return url.split("?", 1)[0]
+
+
+__all__ = [
+    "CHECKSUM_ATTEMPTS",
+    "DEFAULT_WORKERS",
+    "MAX_WORKERS",
+    "PIPELINE_THRESHOLD",
+    "DownloadItem",
+    "Downloader",
+    "b64_md5",
+    "b64_of",
+    "default_cache_dir",
+    "display_url",
+    "hex_md5",
+    "md5_of_stream",
+    "retry_delay",
+]

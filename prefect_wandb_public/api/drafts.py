@@ -361,3 +361,15 @@ class DraftSpec:
                 f"artifact {self.name!r} is empty: add files, directories or references first"
             )
         self.contents.check_local_files()
+
+
+__all__ = [
+    "MAX_METADATA_KEYS",
+    "REFERENCE_SCHEMES",
+    "DraftContents",
+    "DraftSpec",
+    "check_metadata",
+    "md5_file",
+    "publish_aliases",
+    "reference_entries",
+]

@@ -264,3 +264,15 @@ def _write_csv(tables: Iterator[pa.Table], handle: IO[bytes], schema: pa.Schema)
             writer.write_table(table)
             written += table.num_rows
     return written
+
+
+__all__ = [
+    "DEFAULT_ROW_GROUP_SIZE",
+    "FORMATS",
+    "PageConverter",
+    "atomic_output",
+    "export_format",
+    "export_history",
+    "export_schema",
+    "resolve_destination",
+]

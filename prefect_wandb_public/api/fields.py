@@ -42,3 +42,11 @@ def count(value: Any) -> int:
 def optional_int(value: Any) -> int | None:
     """Integer-like ids (`internalId`, `projectId`) arrive as strings."""
     return None if value is None else int(value)
+
+
+__all__ = [
+    "count",
+    "optional_int",
+    "text",
+    "wire_field",
+]

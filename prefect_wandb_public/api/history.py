@@ -608,3 +608,26 @@ def runs_histories(
         return pd.DataFrame()
     combined = pd.concat(frames, ignore_index=True, sort=False)
     return combined[sorted(combined.columns)]
+
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "DEFAULT_WORKERS",
+    "HISTORIES_FORMATS",
+    "MAX_FIRST_STEP_CHECKS",
+    "MAX_PAGE_SPAN",
+    "MAX_WORKERS",
+    "STREAMS",
+    "HistoryScan",
+    "PrefetchPool",
+    "check_keys",
+    "check_samples",
+    "check_step_range",
+    "check_stream",
+    "check_workers",
+    "decode_rows",
+    "frame_from_parts",
+    "rows_to_table",
+    "runs_histories",
+    "sampled_history",
+]

@@ -119,3 +119,18 @@ def check_entry_path(name: Any) -> str:
             "'.' or '..' parts"
         )
     return str(name)
+
+
+__all__ = [
+    "NAME_MAXLEN",
+    "RESERVED_NAME_PREFIX_BY_TYPE",
+    "RESERVED_TYPE_PREFIX",
+    "check_alias",
+    "check_aliases",
+    "check_artifact_name",
+    "check_artifact_type",
+    "check_entry_path",
+    "check_tags",
+    "is_version",
+    "parse_artifact_name",
+]

@@ -169,3 +169,6 @@ class Paginator(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} loaded={len(self.objects)} more={self._more}>"
+
+
+__all__ = ["MAX_PER_PAGE", "Paginator", "check_per_page"]

@@ -93,3 +93,13 @@ def _need(value: Default, what: str, path: str) -> str:
     if not value:
         raise InvalidInputError(f"path {path!r} names no {what} and no default {what} is set")
     return value
+
+
+__all__ = [
+    "Default",
+    "check_segment",
+    "parse_object_path",
+    "parse_project_path",
+    "parse_run_path",
+    "split_path",
+]

@@ -429,3 +429,15 @@ def publish(
         workers=workers,
     )
     return Artifact._from_attrs(client, attrs)
+
+
+__all__ = [
+    "BUFFERED_UPLOAD_LIMIT",
+    "DEFAULT_UPLOAD_WORKERS",
+    "FILES_PER_REQUEST",
+    "MANIFEST_NAME",
+    "log_artifact",
+    "publish",
+    "publish_draft",
+    "use_artifact",
+]

@@ -485,3 +485,14 @@ def _dumps(value: Any, what: str, run: Run) -> str:
         raise InvalidInputError(
             f"{what} of run {'/'.join(run.path)} is not JSON-serializable: {exc}"
         ) from exc
+
+
+__all__ = [
+    "FILTER_OPERATORS",
+    "Run",
+    "Runs",
+    "check_order",
+    "decode_json_field",
+    "encode_filters",
+    "unwrap_config",
+]

@@ -316,3 +316,14 @@ def _error_message(response: requests.Response) -> str:
         texts = [str(i.get("message") if isinstance(i, dict) else i) for i in items if i]
         return "; ".join(texts)
     return str(payload)[:200]
+
+
+__all__ = [
+    "USER_AGENT",
+    "RetryPolicy",
+    "Transport",
+    "is_retryable_status",
+    "operation_name",
+    "parse_retry_after",
+    "validate_base_url",
+]

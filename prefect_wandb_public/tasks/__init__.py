@@ -4,7 +4,7 @@ timeout) are retried with exponential backoff and jitter; nothing else is."""
 
 from __future__ import annotations
 
-from prefect_wandb_public.tasks._common import retry_on_transient
+from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key, retry_on_transient
 from prefect_wandb_public.tasks.artifacts import (
     download_artifact,
     promote_artifact,
@@ -20,6 +20,8 @@ from prefect_wandb_public.tasks.history import (
 from prefect_wandb_public.tasks.runs import best_run, query_runs
 
 __all__ = [
+    "TRANSIENT_RETRIES",
+    "artifact_key",
     "best_run",
     "download_artifact",
     "download_run_files",

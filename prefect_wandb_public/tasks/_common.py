@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from prefect.tasks import exponential_backoff
 
+from prefect_wandb_public.api import Api, Run
+from prefect_wandb_public.api.paths import parse_run_path
 from prefect_wandb_public.errors import (
     AuthenticationError,
     ChecksumError,
@@ -20,8 +22,6 @@ from prefect_wandb_public.errors import (
 if TYPE_CHECKING:
     from prefect import Task
     from prefect.client.schemas.objects import State, TaskRun
-
-    from prefect_wandb_public.api import Api, Run
 
 _NEVER_RETRIED = (
     AuthenticationError,
@@ -97,9 +97,6 @@ def run_record(run: Run, *, full: bool = True) -> dict[str, Any]:
 def lazy_run(api: Api, run_path: str) -> Run:
     """A `Run` for `run_path` that costs no request until a field is read (history scans and
     file listings ask the server themselves, and name the path when it does not exist)."""
-    from prefect_wandb_public.api.paths import parse_run_path
-    from prefect_wandb_public.api.runs import Run
-
     entity, project, run_id = parse_run_path(
         run_path, lambda: api.default_entity, api.default_project
     )

@@ -14,7 +14,7 @@ from prefect.context import TaskRunContext
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
-from prefect_wandb_public.api.artifacts import Artifact, default_artifact_root
+from prefect_wandb_public.api import Artifact, default_artifact_root
 from prefect_wandb_public.api.names import check_alias
 from prefect_wandb_public.credentials import WandbCredentials
 from prefect_wandb_public.errors import InvalidInputError, NotFoundError
@@ -251,3 +251,15 @@ def publish_artifact(
         description=f"W&B artifact {published.qualified_name}",
     )
     return artifact_record(published)
+
+
+__all__ = [
+    "PINNED_VERSION",
+    "PinnedVersionOnly",
+    "artifact_record",
+    "download_artifact",
+    "promote_artifact",
+    "publish_artifact",
+    "restore_alias",
+    "use_artifact",
+]

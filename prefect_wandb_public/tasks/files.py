@@ -63,3 +63,6 @@ def download_run_files(
         update_progress_artifact(progress, 100.0)
     get_run_logger().info("downloaded %d files of %s to %s", len(paths), run_path, root)
     return paths
+
+
+__all__ = ["download_run_files"]

@@ -13,7 +13,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from prefect_wandb_public.api.export import export_history
+from prefect_wandb_public.api import export_history
 from prefect_wandb_public.credentials import WandbCredentials
 from prefect_wandb_public.errors import InvalidInputError
 from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key, lazy_run
@@ -109,3 +109,6 @@ def export_project_histories(
     results.sort(key=lambda r: r["run"])
     logger.info("exported %d runs of %s to %s", len(results), path, destination_dir)
     return results
+
+
+__all__ = ["export_project_histories", "export_run_history", "fetch_run_history"]

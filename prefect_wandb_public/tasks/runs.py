@@ -99,3 +99,6 @@ def best_run(
     record["value"] = record["summary"].get(metric)
     get_run_logger().info("best run of %s by %s (%s): %s", where, metric, goal, record["id"])
     return record
+
+
+__all__ = ["best_run", "query_runs"]

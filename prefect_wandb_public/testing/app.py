@@ -168,6 +168,13 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
         self._handle("DELETE")
 
     def _handle(self, method: str) -> None:
+        self.application.log.begin()
+        try:
+            self._handle_logged(method)
+        finally:
+            self.application.log.end()
+
+    def _handle_logged(self, method: str) -> None:
         app = self.application
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
@@ -294,3 +301,14 @@ def _retry_after(value: float | str) -> str:
 def http_date(seconds_from_now: float) -> str:
     """An RFC 1123 date for `Retry-After`, as some servers send it."""
     return formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+__all__ = [
+    "Handler",
+    "Request",
+    "Response",
+    "Route",
+    "WandbHTTPApp",
+    "http_date",
+    "make_http_server",
+]

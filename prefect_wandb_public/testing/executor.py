@@ -312,3 +312,11 @@ def _declared_variables(document: DocumentNode, operation_name: str | None) -> s
             continue
         names.update(v.variable.name.value for v in definition.variable_definitions or ())
     return names
+
+
+__all__ = [
+    "FastExecutionContext",
+    "GraphQLEngine",
+    "load_schema",
+    "resolve_field",
+]

@@ -98,15 +98,38 @@ class FaultPlan:
 
 
 class RequestLog:
-    """Append-only record of requests, with helpers to count them."""
+    """Append-only record of requests, with helpers to count them.
+
+    The log also knows how many requests the server is handling right now: with no client
+    thread left to send more, `wait_idle()` returning True means the counts are final.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._records: list[RequestRecord] = []
+        self._in_flight = 0
 
     def append(self, record: RequestRecord) -> None:
         with self._lock:
             self._records.append(record)
+
+    def begin(self) -> None:
+        """A request arrived (the HTTP app calls this before reading it)."""
+        with self._lock:
+            self._in_flight += 1
+
+    def end(self) -> None:
+        """A request was answered (or its connection dropped)."""
+        with self._lock:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Whether, within `timeout` seconds, no request is being handled."""
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._in_flight, timeout)
 
     @property
     def records(self) -> list[RequestRecord]:
@@ -134,3 +157,12 @@ class RequestLog:
             and (status is None or r.status == status)
             and (method is None or r.method == method)
         )
+
+
+__all__ = [
+    "FAULT_KINDS",
+    "Fault",
+    "FaultPlan",
+    "RequestLog",
+    "RequestRecord",
+]

@@ -348,3 +348,17 @@ def _sort_key(value: Any) -> SortKey:
     if isinstance(value, bool):
         return (0, 2, value)
     return (0, 3, repr(value))
+
+
+__all__ = [
+    "Coerce",
+    "Document",
+    "FilterError",
+    "Predicate",
+    "Resolver",
+    "SortKey",
+    "ValueTest",
+    "compile_filter",
+    "compile_order",
+    "sort_documents",
+]

@@ -644,3 +644,12 @@ class ArtifactResolvers:
         if decoded is not None and not isinstance(decoded, dict):
             raise StoreError(f"{name} must be a JSON object")
         return decoded
+
+
+__all__ = [
+    "DEFAULT_COLLECTIONS_ORDER",
+    "DEFAULT_VERSIONS_FILTERS",
+    "DEFAULT_VERSIONS_ORDER",
+    "ArtifactResolvers",
+    "like_to_regex",
+]

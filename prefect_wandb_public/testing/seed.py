@@ -178,3 +178,13 @@ def _table(rng: random.Random, rows: int) -> bytes:
     """A W&B table file (`*.table.json`: columns + data)."""
     data = [[i, rng.randint(0, 9), round(rng.random(), 4)] for i in range(rows)]
     return json.dumps({"columns": ["id", "label", "brightness"], "data": data}).encode()
+
+
+__all__ = [
+    "DEMO_PROJECT",
+    "DEMO_RUNS",
+    "DEMO_STEPS",
+    "DEMO_SWEEP",
+    "DemoSeed",
+    "seed_demo",
+]

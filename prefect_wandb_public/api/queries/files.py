@@ -63,3 +63,13 @@ query ArtifactMembershipFiles($entity: String!, $project: String!, $collection: 
   }
 }
 """
+
+
+__all__ = [
+    "CREATE_RUN_FILES_MUTATION",
+    "DELETE_FILES_MUTATION",
+    "FILE_FIELDS",
+    "MARK_UPLOADED_MUTATION",
+    "MEMBERSHIP_FILES_QUERY",
+    "RUN_FILES_QUERY",
+]

@@ -55,3 +55,13 @@ query RunSampledHistory($project: String!, $entity: String!, $name: String!,
   }
 }
 """
+
+
+__all__ = [
+    "HISTORY_PAGE_QUERY",
+    "RUN_FULL_HISTORY_QUERY",
+    "RUN_HISTORY_BOUNDS_QUERY",
+    "RUN_HISTORY_FIRST_ROW_QUERY",
+    "RUN_SAMPLED_HISTORY_QUERY",
+    "SAMPLED_HISTORY_PAGE_QUERY",
+]

@@ -80,3 +80,15 @@ query ProjectViews($project: String!, $entity: String!, $reportCursor: String,
   }
 }
 """
+
+
+__all__ = [
+    "PROJECTS_QUERY",
+    "PROJECT_FIELDS",
+    "PROJECT_QUERY",
+    "REPORTS_QUERY",
+    "SWEEPS_QUERY",
+    "SWEEP_FIELDS",
+    "SWEEP_QUERY",
+    "VIEWER_QUERY",
+]

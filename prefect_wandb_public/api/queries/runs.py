@@ -66,3 +66,15 @@ mutation DeleteRun($id: ID!, $deleteArtifacts: Boolean) {
 """
 
 LINEAGE_RUN_FIELDS = LIGHT_RUN_FIELDS + " project { name entity { name } }"
+
+
+__all__ = [
+    "CREATE_RUN_MUTATION",
+    "DELETE_RUN_MUTATION",
+    "FULL_RUN_FIELDS",
+    "LIGHT_RUN_FIELDS",
+    "LINEAGE_RUN_FIELDS",
+    "RUNS_QUERY",
+    "RUN_QUERY",
+    "UPDATE_RUN_MUTATION",
+]
