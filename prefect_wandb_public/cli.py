@@ -13,7 +13,9 @@ def _server(args: argparse.Namespace) -> int:
     from prefect_wandb_public.testing import LocalWandbServer
     from prefect_wandb_public.testing.seed import seed_demo
 
-    server = LocalWandbServer(host=args.host, port=args.port, api_key=args.api_key)
+    server = LocalWandbServer(
+        host=args.host, port=args.port, api_key=args.api_key, network=args.network
+    )
     if args.seed == "demo":
         seed = seed_demo(server.store)
         print(f"seeded demo project {seed.entity}/{seed.project}", flush=True)
@@ -21,6 +23,8 @@ def _server(args: argparse.Namespace) -> int:
     print(f"W&B-compatible server at {server.url}", flush=True)
     print("use: WANDB_BASE_URL=<url> WANDB_API_KEY=<key>; the key is on the next line", flush=True)
     print(server.api_key, flush=True)
+    if server.network.name != "loopback":
+        print(f"network profile: {server.network.name}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
@@ -43,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
     server.add_argument("--seed", choices=["demo", "none"], default="none", help="data to load")
     server.add_argument("--api-key", default=None, help="key to accept (default: a random one)")
+    server.add_argument(
+        "--network",
+        choices=["loopback", "wan"],
+        default="loopback",
+        help="what requests cost: nothing, or a client far from the service (latency, history "
+        "page costs, storage first byte and per-connection bandwidth)",
+    )
     server.set_defaults(handler=_server)
     demo = commands.add_parser("demo", help="run the demo on an embedded local server")
     demo.add_argument("--output", default="demo-output", help="directory for exported files")

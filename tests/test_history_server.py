@@ -118,7 +118,7 @@ def test_run_history_fields_follow_the_service(
     server: LocalWandbServer, entity: str, project: str
 ) -> None:
     rows = [{"_step": 10 + i, "a": i} if i % 2 else {"_step": 10 + i, "b": i} for i in range(10)]
-    server.create_run(entity, project, "r", history=rows)
+    server.create_run(entity, project, "r", history=rows, history_exports=False)
     spec = json.dumps({"keys": ["a", "_step"], "minStep": 11, "maxStep": 15, "samples": 100})
 
     node = query(server, entity, project, specs=[spec], minStep=11, maxStep=15)

@@ -12,6 +12,7 @@ import base64
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ class RetryPolicy:
     """When and how long to retry transient failures (connection, timeout, 429, 5xx but 501).
 
     Defaults: up to 6 attempts within 60 s, waits of 0.5 s doubling to at most 8 s with +0-25%
-    jitter; a `Retry-After` header (seconds or HTTP date) replaces the computed wait.
+    jitter; a `Retry-After` header (seconds or HTTP date) replaces the computed wait, and so does
+    a 429's `RateLimit-Reset` (seconds until the service's rate-limit window ends; the longer of
+    the two when both are sent).
     """
 
     max_attempts: int = 6
@@ -81,6 +84,17 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def server_wait(response: requests.Response) -> float | None:
+    """The seconds a failed response asks the client to wait before trying again: `Retry-After`,
+    and on a 429 `RateLimit-Reset` (the W&B docs' rate-limit header); the longer when both are
+    given, None when neither is."""
+    waits = [parse_retry_after(response.headers.get("Retry-After"))]
+    if response.status_code == 429:
+        waits.append(parse_retry_after(response.headers.get("RateLimit-Reset")))
+    given = [wait for wait in waits if wait is not None]
+    return max(given) if given else None
 
 
 def validate_base_url(base_url: str) -> str:
@@ -123,6 +137,9 @@ class Transport:
         self._auth_header = "Basic " + base64.b64encode(f"api:{api_key}".encode()).decode()
         self._secret = api_key
         self._sleep = sleep
+        self._graphql_url = f"{self.base_url}/graphql"
+        self._count_lock = threading.Lock()
+        self._graphql_requests = 0
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.auth = _no_netrc
@@ -135,6 +152,11 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+    @property
+    def graphql_requests(self) -> int:
+        """GraphQL requests sent so far, retries included: what a rate limit counts."""
+        return self._graphql_requests
 
     def is_under_base(self, url: str) -> bool:
         """Whether `url` shares base_url's scheme, host, port and path prefix (gets the key)."""
@@ -209,6 +231,9 @@ class Transport:
         while True:
             attempt += 1
             failure: CommError
+            if url == self._graphql_url:
+                with self._count_lock:
+                    self._graphql_requests += 1
             try:
                 response = self.session.request(
                     method,
@@ -239,7 +264,7 @@ class Transport:
                         failure = exc
                 else:
                     failure = self._status_error(method, url, response)
-                    wait = parse_retry_after(response.headers.get("Retry-After"))
+                    wait = server_wait(response)
                     response.close()
                     if not failure.retryable:
                         raise failure
@@ -325,5 +350,6 @@ __all__ = [
     "is_retryable_status",
     "operation_name",
     "parse_retry_after",
+    "server_wait",
     "validate_base_url",
 ]

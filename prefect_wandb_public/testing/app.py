@@ -2,7 +2,9 @@
 
 A threaded stdlib HTTP/1.1 server (keep-alive, no Nagle delay). Routes map a method and a path
 prefix to a handler returning a `Response`; faults from the plan are applied while sending, so a
-reset or a truncation cuts the real body mid-stream.
+reset or a truncation cuts the real body mid-stream. Each route has a kind (`graphql`, `storage`,
+`api`) that the network shaper (`profiles.py`) charges: a GraphQL rate limit before the handler,
+waits before the answer, and a per-connection bandwidth on storage bodies.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from prefect_wandb_public.testing.common import StoreConflict, StoreError, StoreNotFound
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog, RequestRecord
+from prefect_wandb_public.testing.profiles import ROUTE_KINDS, NetworkShaper
 
 _CHUNK = 1 << 20
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -45,12 +48,15 @@ class Request:
 
 @dataclass
 class Response:
-    """Status, headers and a body given as bytes or as chunks with a known total length."""
+    """Status, headers and a body given as bytes or as chunks with a known total length;
+    `cost` is the seconds of service work the answer represents (history rows), waited before
+    it is sent when the server's network profile charges for them."""
 
     status: int
     body: bytes | Iterable[bytes | memoryview] = b""
     headers: dict[str, str] = field(default_factory=dict)
     length: int | None = None
+    cost: float = 0.0
 
     @classmethod
     def json(cls, payload: Any, status: int = 200) -> Response:
@@ -96,6 +102,7 @@ class Route:
     prefix: str
     handler: Handler
     auth: bool = True
+    kind: str = "api"  # what the network profile charges: graphql, storage or api
 
 
 class WandbHTTPApp:
@@ -107,9 +114,14 @@ class WandbHTTPApp:
         self.log = log
         self.routes: list[Route] = []
         self.operation_of: Callable[[Request], str | None] = lambda request: None
+        self.shaper = NetworkShaper()
 
-    def add_route(self, method: str, prefix: str, handler: Handler, *, auth: bool = True) -> None:
-        self.routes.append(Route(method, prefix, handler, auth))
+    def add_route(
+        self, method: str, prefix: str, handler: Handler, *, auth: bool = True, kind: str = "api"
+    ) -> None:
+        if kind not in ROUTE_KINDS:
+            raise ValueError(f"route kind must be one of {ROUTE_KINDS}, got {kind!r}")
+        self.routes.append(Route(method, prefix, handler, auth, kind))
 
     def check_auth(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):
@@ -137,7 +149,11 @@ def make_http_server(app: WandbHTTPApp, host: str, port: int) -> ThreadingHTTPSe
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """A client dropping a keep-alive connection (wandb-core exiting) is not a server error."""
+    """A client dropping a keep-alive connection (wandb-core exiting) is not a server error.
+    The listen backlog takes a burst of new connections (30 client threads at once) without
+    dropping SYNs, which would cost each late connection a one-second retransmit."""
+
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
@@ -192,18 +208,27 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
         if route is not None and route.prefix == "/graphql":
             request.operation = app.operation_of(request)
         fault = app.faults.take(method, request.path, request.operation)
+        kind = route.kind if route is not None else "api"
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
+        if fault is not None and fault.kind == "ignore_range":  # the log keeps what was sent
+            request.headers = {k: v for k, v in headers.items() if k != "range"}
+        admission = None if fault is not None and fault.kind == "status" else app.shaper.admit(kind)
         if fault is not None and fault.kind == "status":
             response = Response.error(fault.status, f"injected fault: HTTP {fault.status}")
             if fault.retry_after is not None:
                 response.headers["Retry-After"] = _retry_after(fault.retry_after)
+            response.headers.update(fault.headers)
+        elif admission is not None and not admission.allowed:
+            response = Response.json({"error": "rate limit exceeded"}, 429)
         elif route is None:
             response = Response.error(404, f"no route for {method} {request.path}")
         elif route.auth and not request.authenticated:
             response = Response.error(401, "authentication required: invalid or missing API key")
         else:
             response = _call(route.handler, request)
+        if admission is not None:
+            response.headers.update(admission.headers)
         fault_name = fault.kind if fault is not None else None
         app.log.append(
             RequestRecord(
@@ -217,12 +242,16 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
                 range=headers.get("range"),
             )
         )
+        uploaded = len(body) if kind == "storage" and method == "PUT" else 0
+        app.shaper.wait_before_answer(kind, method, response.cost, uploaded)
         try:
-            self._send(response, fault if fault is not None and fault.kind != "status" else None)
+            self._send(
+                response, fault if fault is not None and fault.kind != "status" else None, kind
+            )
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a timeout): no one to answer
 
-    def _send(self, response: Response, fault: Fault | None) -> None:
+    def _send(self, response: Response, fault: Fault | None, kind: str = "api") -> None:
         body = response.body
         chunks: Iterable[bytes | memoryview]
         if isinstance(body, bytes):
@@ -238,6 +267,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
+        chunks = self.application.shaper.throttle(kind, chunks)
         if fault is not None and fault.kind in ("reset", "truncate"):
             self._send_partial(chunks, max(1, total // 2), reset=fault.kind == "reset")
             return

@@ -8,20 +8,22 @@ not, is recorded in the `RequestLog` so tests can count retries.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-FAULT_KINDS = ("status", "reset", "truncate", "delay", "corrupt")
+FAULT_KINDS = ("status", "reset", "truncate", "delay", "corrupt", "ignore_range")
 
 
 @dataclass
 class Fault:
     """One rule: `kind` applies to the next `times` requests matching path prefix/method/operation.
 
-    - status:   answer `status` (with `Retry-After` when `retry_after` is set) and a JSON error body
+    - status:   answer `status` (with `Retry-After` when `retry_after` is set, and any `headers`)
+                and a JSON error body
     - reset:    send the headers and part of the real body, then reset the connection
     - truncate: send the headers and part of the real body, then close cleanly (short body)
     - delay:    sleep `delay` seconds, then answer normally
     - corrupt:  answer normally but with flipped bytes in the body (file downloads)
+    - ignore_range: answer as a server that ignores `Range` does: 200 and the whole body
     """
 
     kind: str
@@ -32,6 +34,7 @@ class Fault:
     status: int = 503
     retry_after: float | str | None = None
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
     hits: int = 0
 
     def matches(self, method: str, path: str, operation: str | None) -> bool:

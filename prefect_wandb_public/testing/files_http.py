@@ -1,5 +1,5 @@
-"""HTTP routes that serve file bytes: run files, stored blobs, artifact manifests, and the SDK's
-authenticated fallbacks for artifact files (the URL shapes are in `urls.py`).
+"""HTTP routes that serve file bytes: run files, stored blobs, artifact manifests, parquet history
+exports, and the SDK's authenticated fallbacks for artifact files (URL shapes in `urls.py`).
 
 Handlers raise the store's errors; the HTTP app answers them (404 for `StoreNotFound`, ...).
 """
@@ -15,13 +15,16 @@ from prefect_wandb_public.testing.store import WandbStore
 from prefect_wandb_public.testing.urls import (
     ARTIFACT_FILES_PREFIX,
     BLOBS_PREFIX,
+    HISTORY_EXPORTS_PREFIX,
     LEGACY_ARTIFACT_FILES_PREFIX,
     MANIFESTS_PREFIX,
     RUN_FILES_PREFIX,
+    ServerUrls,
 )
 from prefect_wandb_public.testing.wire import manifest_json
 
 OCTET_STREAM = "application/octet-stream"
+PARQUET = "application/vnd.apache.parquet"
 
 
 class FileRoutes:
@@ -81,4 +84,32 @@ class FileRoutes:
         return Response(200, body, {"Content-Type": "application/json"})
 
 
-__all__ = ["OCTET_STREAM", "FileRoutes"]
+class HistoryExportRoute:
+    """`GET`/`HEAD /storage/history/<entity>/<project>/<run>/<export id>/<n>.parquet?expires=..&
+    signature=..`: one parquet file of a run's history export, as a signed storage URL serves it
+    (no key; `Range` answered with 206, `HEAD` with the `Content-Length`). A missing, wrong or
+    expired signature is a 403, as object stores answer; an unknown file a 404."""
+
+    def __init__(self, store: WandbStore, urls: ServerUrls) -> None:
+        self.store = store
+        self.urls = urls
+
+    def get(self, request: Request) -> Response:
+        refused = self.urls.verify(request.path, request.query)
+        if refused is not None:
+            return Response.error(403, f"access denied: {refused}")
+        parts = request.path[len(HISTORY_EXPORTS_PREFIX) :].split("/")
+        name = parts[-1] if len(parts) == 5 else ""
+        if not name.endswith(".parquet") or not name[: -len(".parquet")].isdigit():
+            raise StoreNotFound(f"no history export at {request.path}")
+        entity, project, run_id, export_id = (unquote(p) for p in parts[:4])
+        with self.store.lock:
+            run = self.store.require_run(entity, project, run_id)
+            file = run.exports.file_by_id(export_id, int(name[: -len(".parquet")]))
+            if file is None:
+                raise StoreNotFound(f"no history export at {request.path}")
+            data = run.exports.data(run.history, file)
+        return Response.blob(data, request, PARQUET)
+
+
+__all__ = ["OCTET_STREAM", "PARQUET", "FileRoutes", "HistoryExportRoute"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect_wandb_public.testing.profiles import HistoryCostMeter
 from prefect_wandb_public.testing.resolvers_artifacts import ArtifactResolvers
 from prefect_wandb_public.testing.resolvers_projects import ProjectResolvers
 from prefect_wandb_public.testing.store import WandbStore
@@ -21,11 +22,15 @@ from prefect_wandb_public.testing.urls import ServerUrls
 
 
 class Resolvers:
-    """The root value for one store: `root()` is passed to every execution."""
+    """The root value for one store: `root()` is passed to every execution. History fields
+    report the rows they return to `history_costs` (the network profile charges for them);
+    `parquet_history=False` answers `parquetHistory` as a server without exports does."""
 
     def __init__(self, store: WandbStore, urls: ServerUrls) -> None:
         self.store = store
         self.urls = urls
+        self.history_costs = HistoryCostMeter()
+        self.parquet_history = True
         self.projects = ProjectResolvers(self)
         self.artifacts = ArtifactResolvers(self)
 

@@ -20,6 +20,7 @@ import yaml
 
 from prefect_wandb_public.testing.common import StoreError, iso, json_dumps, wrap_config
 from prefect_wandb_public.testing.filters import FilterError, compile_filter, sort_documents
+from prefect_wandb_public.testing.history_exports import ABSENT, live_rows, lookup
 from prefect_wandb_public.testing.wire import connection, json_arg, json_safe
 
 if TYPE_CHECKING:
@@ -207,11 +208,13 @@ class ProjectResolvers:
             "summaryMetrics": lambda: json_dumps(run.summary),
             "systemMetrics": lambda: json_dumps(run.system_metrics),
             "historyKeys": lambda: self.history_keys(run),
-            "history": lambda samples=500, minStep=None, maxStep=None: run.history.sample(
-                minStep, maxStep, samples
+            "history": lambda samples=500, minStep=None, maxStep=None: self._charged(
+                run.history.sample(minStep, maxStep, samples), len(run.history.key_types)
             ),
             "sampledHistory": lambda specs: [self.sampled_history(run, spec) for spec in specs],
-            "events": lambda samples=500: run.events.sample(None, None, samples),
+            "events": lambda samples=500: self._charged(
+                run.events.sample(None, None, samples), len(run.events.key_types)
+            ),
             "parquetHistory": lambda liveKeys: self.parquet_history(run, liveKeys),
             "exitcode": run.exitcode if run.exitcode is not None else _exitcode(run.state),
             "shouldStop": False,
@@ -220,6 +223,11 @@ class ProjectResolvers:
             "running": run.state == "running",
             **self.hub.artifacts.run_fields(run),
         }
+
+    def _charged(self, rows: list[Any], width: int) -> list[Any]:
+        """History rows a query returns, counted for the network profile's page cost."""
+        self.hub.history_costs.add(len(rows), width)
+        return rows
 
     def history_keys(self, run: Run) -> dict[str, Any]:
         log = run.history
@@ -255,30 +263,30 @@ class ProjectResolvers:
         for index in log.spread(log.indexes_with(keys, lo, hi), samples):
             text = log.row(index)
             row = json.loads(text)
-            picked = {key: _lookup(row, key) for key in keys}
+            picked = {key: lookup(row, key) for key in keys}
             if _NON_FINITE_RE.search(text):
                 picked = json_safe(picked)
-            if _MISSING not in picked.values():
+            if all(value is not ABSENT for value in picked.values()):
                 rows.append(picked)
-        return rows
+        return self._charged(rows, len(keys))
 
     def parquet_history(self, run: Run, live_keys: list[str]) -> dict[str, Any]:
-        """No parquet exports here: every step is live, which drives the SDK's page reader.
-
-        `_step` alone (what the SDK asks for) comes from the step index, without parsing rows.
-        """
-        log = run.history
-        if set(live_keys) <= {"_step"}:
-            want_step = "_step" in live_keys
-            return {
-                "parquetUrls": [],
-                "liveData": [{"_step": step} if want_step else {} for step in log.steps],
-            }
-        live = []
-        for text in log.rows:
-            row = json.loads(text)
-            live.append(json_safe({k: row[k] for k in live_keys if k in row}))
-        return {"parquetUrls": [], "liveData": live}
+        """The signed URLs of the run's export files (`history_exports.py`) and a `liveData` row
+        for each step logged since the last export, holding the `liveKeys` the row has; neither
+        when the server plays one without exports (`hub.parquet_history` False)."""
+        if not self.hub.parquet_history:
+            return {"parquetUrls": [], "liveData": []}
+        with self.store.lock:
+            exports = run.exports
+            urls = [
+                self.hub.urls.history_export(
+                    run.entity, run.project, run.name, file.export_id, file.index
+                )
+                for file in exports.files
+            ]
+            live = list(live_rows(run.history, exports.live_indexes(run.history), live_keys))
+        steps_only = set(live_keys) <= {"_step"}  # integers: nothing to make JSON-safe
+        return {"parquetUrls": urls, "liveData": live if steps_only else json_safe(live)}
 
     def _sweep(self, proj: Project, name: str) -> Any:
         sweep = proj.sweeps.get(name)
@@ -420,20 +428,7 @@ def _run_changes(input: Mapping[str, Any]) -> dict[str, Any]:
     return changes
 
 
-_MISSING = object()
 _NON_FINITE_RE = re.compile(r"NaN|Infinity")
-
-
-def _lookup(row: Mapping[str, Any], key: str) -> Any:
-    """A history key, either top-level or a dot path into nested dicts."""
-    if key in row:
-        return row[key]
-    value: Any = row
-    for part in key.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
 
 
 def _best_loss(sweep: Sweep, runs: list[Run]) -> float | None:

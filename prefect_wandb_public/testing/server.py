@@ -5,7 +5,9 @@
         api = Api(api_key=server.api_key, overrides={"base_url": server.url})
 
 It runs in a background thread of the calling process; `store` is the live state, `faults` the
-injection plan and `request_log` what the server saw.
+injection plan and `request_log` what the server saw. `network` says what requests cost: nothing
+on `"loopback"` (the default), the calibrated costs of a client far from the service on `"wan"`,
+or any `NetworkProfile` (see `profiles.py`); it can be changed while serving.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 from prefect_wandb_public.testing.app import Request, Response, WandbHTTPApp, make_http_server
 from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
-from prefect_wandb_public.testing.files_http import FileRoutes
+from prefect_wandb_public.testing.files_http import FileRoutes, HistoryExportRoute
 from prefect_wandb_public.testing.filestream_http import FileStreamRoute, RunUploads
+from prefect_wandb_public.testing.profiles import NetworkProfile, resolve_profile
 from prefect_wandb_public.testing.resolvers import Resolvers
 from prefect_wandb_public.testing.store import WandbStore
 from prefect_wandb_public.testing.uploads_http import UploadRoutes
@@ -30,6 +33,7 @@ from prefect_wandb_public.testing.urls import (
     ARTIFACT_FILES_PREFIX,
     BLOBS_PREFIX,
     GRAPHQL_PATH,
+    HISTORY_EXPORTS_PREFIX,
     LEGACY_ARTIFACT_FILES_PREFIX,
     MANIFESTS_PREFIX,
     RUN_FILES_PREFIX,
@@ -75,6 +79,7 @@ class LocalWandbServer:
         username: str = "local-user",
         entity: str | None = None,
         store: WandbStore | None = None,
+        network: str | NetworkProfile = "loopback",
     ) -> None:
         if api_key is not None and len(api_key) < 40:
             raise ValueError("api_key must be at least 40 characters, as W&B keys are")
@@ -88,6 +93,7 @@ class LocalWandbServer:
         self.urls = ServerUrls(lambda: self.url)
         self.resolvers = Resolvers(self.store, self.urls)
         self.app.operation_of = self._operation_of
+        self.network = network
         self._register_routes()
         self._port = port
         self._httpd: Any = None
@@ -99,22 +105,24 @@ class LocalWandbServer:
         uploads = UploadRoutes(self.store)
         stream = FileStreamRoute(self.store)
         run_uploads = RunUploads(self.store, self.urls)
-        table: list[tuple[str, str, Callable[[Request], Response], bool]] = [
-            # method, path prefix, handler, needs the API key
-            ("POST", GRAPHQL_PATH, self._graphql, True),
-            ("GET", RUN_FILES_PREFIX, files.get_run_file, True),
-            ("PUT", RUN_FILES_PREFIX, files.put_run_file, True),
-            ("POST", RUN_FILES_PREFIX, stream.handle, True),
-            ("GET", BLOBS_PREFIX, files.get_blob, False),
-            ("PUT", BLOBS_PREFIX, uploads.put_blob, False),
-            ("GET", MANIFESTS_PREFIX, files.get_manifest, False),
-            ("PUT", MANIFESTS_PREFIX, uploads.put_manifest, False),
-            ("PUT", RUN_UPLOADS_PREFIX, run_uploads.put, False),
-            ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, True),
-            ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, True),
+        exports = HistoryExportRoute(self.store, self.urls)
+        table: list[tuple[str, str, Callable[[Request], Response], bool, str]] = [
+            # method, path prefix, handler, needs the API key, what the network profile charges
+            ("POST", GRAPHQL_PATH, self._graphql, True, "graphql"),
+            ("GET", RUN_FILES_PREFIX, files.get_run_file, True, "storage"),
+            ("PUT", RUN_FILES_PREFIX, files.put_run_file, True, "storage"),
+            ("POST", RUN_FILES_PREFIX, stream.handle, True, "api"),
+            ("GET", BLOBS_PREFIX, files.get_blob, False, "storage"),
+            ("PUT", BLOBS_PREFIX, uploads.put_blob, False, "storage"),
+            ("GET", MANIFESTS_PREFIX, files.get_manifest, False, "storage"),
+            ("PUT", MANIFESTS_PREFIX, uploads.put_manifest, False, "storage"),
+            ("PUT", RUN_UPLOADS_PREFIX, run_uploads.put, False, "storage"),
+            ("GET", HISTORY_EXPORTS_PREFIX, exports.get, False, "storage"),
+            ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, True, "storage"),
+            ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, True, "storage"),
         ]
-        for method, prefix, handler, auth in table:
-            self.app.add_route(method, prefix, handler, auth=auth)
+        for method, prefix, handler, auth, kind in table:
+            self.app.add_route(method, prefix, handler, auth=auth, kind=kind)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalWandbServer:
@@ -160,6 +168,26 @@ class LocalWandbServer:
         self.stop()
 
     @property
+    def network(self) -> NetworkProfile:
+        """What requests cost (see `profiles.py`); set a name ("loopback", "wan") or a profile."""
+        return self.app.shaper.profile
+
+    @network.setter
+    def network(self, value: str | NetworkProfile) -> None:
+        self.app.shaper.profile = resolve_profile(value)
+
+    @property
+    def parquet_history(self) -> bool:
+        """Whether `parquetHistory` tells of exports and live steps (the default), or answers
+        `{parquetUrls: [], liveData: []}` as a server without exports (older W&B Server) does,
+        which makes every client read history through GraphQL pages alone."""
+        return self.resolvers.parquet_history
+
+    @parquet_history.setter
+    def parquet_history(self, enabled: bool) -> None:
+        self.resolvers.parquet_history = bool(enabled)
+
+    @property
     def port(self) -> int:
         return self._port
 
@@ -182,6 +210,8 @@ class LocalWandbServer:
     create_report = _StoreMethod(WandbStore.create_report)
     create_artifact = _StoreMethod(WandbStore.create_artifact)
     put_run_file = _StoreMethod(WandbStore.put_run_file)
+    log_history = _StoreMethod(WandbStore.log_history)
+    export_history = _StoreMethod(WandbStore.export_history)
 
     # ------------------------------------------------------------------ faults
     def inject_fault(
@@ -195,6 +225,7 @@ class LocalWandbServer:
         status: int = 503,
         retry_after: float | str | None = None,
         delay: float = 0.0,
+        headers: dict[str, str] | None = None,
     ) -> Fault:
         """Make the next `times` matching requests fail; see `Fault` for the kinds."""
         return self.faults.add(
@@ -207,6 +238,7 @@ class LocalWandbServer:
                 status=status,
                 retry_after=retry_after,
                 delay=delay,
+                headers=dict(headers or {}),
             )
         )
 
@@ -228,11 +260,13 @@ class LocalWandbServer:
         variables = body.get("variables") or {}
         if not isinstance(variables, dict):
             return Response.error(400, "variables must be a JSON object")
-        with self.store.lock:
+        with self.resolvers.history_costs.measure() as history, self.store.lock:
             result = self.engine.execute(
                 body["query"], variables, body.get("operationName") or None, self.resolvers.root()
             )
-        return Response.json(result)
+        response = Response.json(result)
+        response.cost = sum(self.network.history_cost(rows, width) for rows, width in history)
+        return response
 
 
 __all__ = ["LocalWandbServer"]

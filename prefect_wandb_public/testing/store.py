@@ -34,6 +34,7 @@ from prefect_wandb_public.testing.common import (
     mimetype_of,
     wrap_config,
 )
+from prefect_wandb_public.testing.history_exports import HistoryExports
 from prefect_wandb_public.testing.history_log import HistoryLog, append_from
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -108,6 +109,7 @@ class Run:
     heartbeat_at: datetime | None = None
     history: HistoryLog = field(default_factory=HistoryLog)
     events: HistoryLog = field(default_factory=lambda: HistoryLog(numbered=False))
+    exports: HistoryExports = field(default_factory=HistoryExports)
     files: dict[str, RunFile] = field(default_factory=dict)
     log_lines: list[str] = field(default_factory=list)
     exitcode: int | None = None
@@ -315,9 +317,12 @@ class WandbStore(ArtifactStore):
         system_metrics: Mapping[str, Any] | None = None,
         host: str | None = None,
         heartbeat_at: datetime | str | None = None,
+        history_exports: bool = True,
     ) -> Run:
         """Create a run with its config (plain values; stored wrapped as `{value, desc}`),
-        summary, history rows and files. The last history row fills summary keys not given."""
+        summary, history rows and files. The last history row fills summary keys not given.
+        A `finished` run's history is exported to parquet, as the service compacts finished
+        runs (`history_exports=False` keeps every step live, as before the compaction)."""
         check_name("run", run_id)
         with self.lock:
             proj = self.create_project(entity, project)
@@ -360,6 +365,8 @@ class WandbStore(ArtifactStore):
                 run.heartbeat_at = created + timedelta(seconds=seconds)
             for name, data in (files or {}).items():
                 self._put_run_file(run, name, data)
+            if state == "finished" and history_exports:
+                run.exports.export(run.history)
             proj.runs[run_id] = run
             self.touch()
             return run
@@ -386,6 +393,24 @@ class WandbStore(ArtifactStore):
         """Save (or replace) one file of a run."""
         with self.lock:
             return self._put_run_file(self.require_run(entity, project, run_id), name, data)
+
+    def log_history(
+        self, entity: str, project: str, run_id: str, rows: Iterable[Mapping[str, Any]]
+    ) -> int:
+        """Append history rows as a running run logs them (a row without `_step` takes the next
+        one); they stay live until the next export. Returns the run's last step."""
+        with self.lock:
+            run = self.require_run(entity, project, run_id)
+            run.history.extend(rows)
+            return run.history.last_step if run.history.last_step is not None else -1
+
+    def export_history(self, entity: str, project: str, run_id: str) -> int:
+        """Export what the run has logged since its last export to a new parquet file (a run
+        never exported gets a file even when empty); returns the rows the new file holds."""
+        with self.lock:
+            run = self.require_run(entity, project, run_id)
+            file = run.exports.export(run.history)
+            return 0 if file is None else file.rows
 
     def get_run(self, entity: str, project: str, run_id: str) -> Run | None:
         with self.lock:

@@ -10,6 +10,9 @@ registers the routes under the same prefixes:
 - `/storage/manifests/<artifact id>` (no key): an artifact's manifest JSON; `PUT` uploads it.
 - `/storage/run-files/<entity>/<project>/<run>/<name>?signature=...` (no key, signed): the
   presigned run-file upload URL `createRunFiles` hands out.
+- `/storage/history/<entity>/<project>/<run>/<export id>/<n>.parquet?expires=...&signature=...`
+  (no key, signed with an expiry, `HEAD` and `Range`): a run's parquet history export, the
+  `parquetUrls` of `parquetHistory`. An export file never changes under its path.
 - `/artifactsV2/.../<hex md5>/<name>` and `/artifacts/<entity>/<hex md5>` (API key): the SDK's
   fallback when a direct URL fails.
 """
@@ -20,14 +23,17 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
-from urllib.parse import quote
+import time
+from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import quote, urlencode
 
 RUN_FILES_PREFIX = "/files/"
 FILE_STREAM_NAME = "file_stream"
 BLOBS_PREFIX = "/storage/blobs/"
 MANIFESTS_PREFIX = "/storage/manifests/"
 RUN_UPLOADS_PREFIX = "/storage/run-files/"
+HISTORY_EXPORTS_PREFIX = "/storage/history/"
+DEFAULT_SIGNED_URL_TTL = 3600.0  # seconds a signed storage URL stays valid, as GCS/S3 defaults go
 ARTIFACT_FILES_PREFIX = "/artifactsV2/"
 LEGACY_ARTIFACT_FILES_PREFIX = "/artifacts/"
 GRAPHQL_PATH = "/graphql"
@@ -45,6 +51,8 @@ class ServerUrls:
     def __init__(self, base: Callable[[], str]) -> None:
         self.base = base
         self._secret = secrets.token_bytes(32)
+        self.signed_url_ttl = DEFAULT_SIGNED_URL_TTL
+        self.clock: Callable[[], float] = time.time
 
     # ------------------------------------------------------------------ builders
     def run_file(self, entity: str, project: str, run: str, name: str) -> str:
@@ -83,6 +91,14 @@ class ServerUrls:
         )
         return self.base() + ARTIFACT_FILES_PREFIX + "/".join(parts)
 
+    def history_export(
+        self, entity: str, project: str, run: str, export_id: str, index: int
+    ) -> str:
+        """The signed, expiring storage URL of one parquet file of a run's history export."""
+        parts = "/".join(quote(p, safe="") for p in (entity, project, run, export_id))
+        path = f"{HISTORY_EXPORTS_PREFIX}{parts}/{index}.parquet"
+        return f"{self.base()}{path}?{self.sign(path)}"
+
     def run_upload(self, entity: str, project: str, run: str, name: str) -> str:
         """A presigned upload URL for one run file."""
         parts = "/".join(quote(p, safe="") for p in (entity, project, run))
@@ -90,6 +106,33 @@ class ServerUrls:
         return f"{self.base()}{RUN_UPLOADS_PREFIX}{parts}/{quote(name)}?signature={signature}"
 
     # ------------------------------------------------------------------ signatures
+    def sign(self, path: str, expires_in: float | None = None) -> str:
+        """The query string (`expires=<unix time>&signature=<hex>`) that makes `path` readable
+        without the API key until `expires_in` seconds from now (default `signed_url_ttl`)."""
+        ttl = self.signed_url_ttl if expires_in is None else expires_in
+        expires = int(self.clock() + ttl)
+        return urlencode({"expires": expires, "signature": self._path_signature(path, expires)})
+
+    def verify(self, path: str, query: Mapping[str, Sequence[str]]) -> str | None:
+        """Why a request for `path` with this parsed query string may not read it (missing,
+        expired or wrong signature), or None when `sign` made it and it has not expired."""
+        expires_values, signatures = query.get("expires") or [], query.get("signature") or []
+        if len(expires_values) != 1 or len(signatures) != 1:
+            return "the URL is not signed"
+        try:
+            expires = int(expires_values[0])
+        except ValueError:
+            return "the URL's expiry is not a number"
+        expected = self._path_signature(path, expires)
+        if not hmac.compare_digest(signatures[0].encode(), expected.encode()):
+            return "the URL's signature does not match"
+        if self.clock() > expires:
+            return "the signed URL has expired"
+        return None
+
+    def _path_signature(self, path: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
     def run_upload_signature(self, entity: str, project: str, run: str, name: str) -> str:
         target = "\0".join((entity, project, run, name)).encode()
         return hmac.new(self._secret, target, hashlib.sha256).hexdigest()
@@ -105,8 +148,10 @@ class ServerUrls:
 __all__ = [
     "ARTIFACT_FILES_PREFIX",
     "BLOBS_PREFIX",
+    "DEFAULT_SIGNED_URL_TTL",
     "FILE_STREAM_NAME",
     "GRAPHQL_PATH",
+    "HISTORY_EXPORTS_PREFIX",
     "LEGACY_ARTIFACT_FILES_PREFIX",
     "MANIFESTS_PREFIX",
     "RUN_FILES_PREFIX",

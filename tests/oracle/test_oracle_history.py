@@ -3,7 +3,9 @@
 `tests/test_history.py::test_official_sdk_reads_the_same_rows` already covers a plain scan with a
 page size, a scan and a sampled read with one key, and `samples=9` on a dense run; the cases here
 add key sets, nested keys, other x axes, the system stream, DataFrames, step windows, sparse
-steps, steps that do not start at 0, and runs without history.
+steps, steps that do not start at 0, and runs without history. The runs here have no parquet
+export (every step is live, read through GraphQL pages by both clients);
+`test_oracle_history_exports.py` has the exported runs.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def seeded(wandb_server: LocalWandbServer) -> str:
         ENTITY,
         PROJECT,
         "dense",
+        history_exports=False,
         history=[_dense_row(step) for step in range(60)],
         system_history=[
             {"system.cpu": 10.0 + i, "system.memory": 40 + i, "_runtime": i * 2.0}
@@ -54,6 +57,7 @@ def seeded(wandb_server: LocalWandbServer) -> str:
         ENTITY,
         PROJECT,
         "sparse",
+        history_exports=False,
         history=[
             {"_step": step, "loss": step / 10, **({"lr": 0.1} if step % 2 else {})}
             for step in SPARSE_STEPS
@@ -63,9 +67,10 @@ def seeded(wandb_server: LocalWandbServer) -> str:
         ENTITY,
         PROJECT,
         "late",
+        history_exports=False,
         history=[{"_step": 1000 + i, "metric": i * i} for i in range(40)],
     )
-    server.create_run(ENTITY, PROJECT, "empty")
+    server.create_run(ENTITY, PROJECT, "empty", history_exports=False)
     return PATH
 
 
