@@ -8,6 +8,7 @@ Every error names the input it concerns (a path, a run id, a URL) and never carr
     │   ├── ArtifactFinalizedError     a committed version's files cannot change
     │   └── DestinationExistsError     a download target exists and may not be replaced
     ├── ChecksumError                  bytes do not match the digest the server promised
+    ├── IncompleteRunHistoryError      a run has history steps no parquet export holds yet
     ├── ExportError (OSError)          a history export could not be written
     └── CommError                      a request failed: connection, timeout, status, GraphQL
         ├── AuthenticationError        the key was refused (HTTP 401, `viewer` null)
@@ -48,6 +49,12 @@ class DestinationExistsError(InvalidInputError):
 
 class ChecksumError(WandbError):
     """Bytes on disk or on the wire do not match the digest the server promised."""
+
+
+class IncompleteRunHistoryError(WandbError):
+    """The run has history steps that are not in its parquet exports yet (it is still running,
+    or the service has not compacted it): `download_history_exports(require_complete_history=
+    True)` refuses to return a partial history. 0.31 raises an error of this name."""
 
 
 class ExportError(WandbError, OSError):
@@ -104,6 +111,7 @@ __all__ = [
     "CommError",
     "DestinationExistsError",
     "ExportError",
+    "IncompleteRunHistoryError",
     "InvalidInputError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -1,7 +1,10 @@
-"""Run history: full scans, the DataFrame fast path, sampled history and `Runs.histories`.
+"""Run history read through GraphQL pages: full scans, the DataFrame fast path, sampled history
+and `Runs.histories`.
 
-Ground truth is what each test seeded; faults are injected into the page requests mid-scan and
-the result must still equal it. The official SDK reads the same runs in the oracle test.
+Runs here are seeded without parquet exports (`history_exports=False`), so every step is live and
+read page by page; `tests/test_history_parquet.py` covers exported runs. Ground truth is what each
+test seeded; faults are injected into the page requests mid-scan and the result must still equal
+it. The official SDK reads the same runs in the oracle test.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from prefect_wandb_public.testing import LocalWandbServer
 def seed(
     server: LocalWandbServer, entity: str, project: str, rows: list[dict[str, Any]], **kwargs: Any
 ) -> list[dict[str, Any]]:
-    """Create run `r` with `rows`; returns the rows as the server stores them (ints for steps)."""
+    """Create run `r` with `rows`, all live (no parquet export); returns the rows as the server
+    stores them (ints for steps)."""
+    kwargs.setdefault("history_exports", False)
     server.create_run(entity, project, kwargs.pop("run_id", "r"), history=rows, **kwargs)
     return [dict(row) for row in rows]
 
@@ -56,6 +61,11 @@ def pages_requested(server: LocalWandbServer, operation: str = "HistoryPage") ->
 
 def prefetch_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("wandb-history")]
+
+
+def rest(scan: HistoryScan) -> list[dict[str, Any]]:
+    """The rows a scan has left in its current pass (`list(scan)` would start a new pass)."""
+    return list(iter(lambda: next(scan, None), None))
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -102,7 +112,7 @@ def test_scan_honours_min_step_inclusive_and_max_step_exclusive(run: Run) -> Non
     assert list(run.scan_history(min_step=low, max_step=low)) == []
 
 
-def test_empty_pages_do_not_end_the_scan(
+def test_pages_start_at_live_steps_and_skip_wide_gaps(
     api: Api, entity: str, project: str, server: LocalWandbServer
 ) -> None:
     rows = [*dense_rows(10), *dense_rows(10, 20_000), *dense_rows(10, 40_000)]
@@ -114,8 +124,30 @@ def test_empty_pages_do_not_end_the_scan(
     rows = list(scan)
 
     assert rows == truth
+    # The live steps are known: pages start at them and span at most 10,000 steps, so the rest
+    # of a wider gap (which the live steps say holds no row) is never asked for.
+    assert list(scan.ranges()) == [(0, 10_000), (20_000, 30_000), (40_000, 40_010)]
+    assert pages_requested(server) == 3
+
+
+def test_without_exports_info_pages_cover_every_step_and_empty_pages_go_on(
+    api: Api, entity: str, project: str, server: LocalWandbServer
+) -> None:
+    rows = [*dense_rows(10), *dense_rows(10, 20_000), *dense_rows(10, 40_000)]
+    truth = seed(server, entity, project, rows)
+    run = api.run(f"{entity}/{project}/r")
+    server.parquet_history = False  # a server without exports: no live steps either
+    try:
+        server.request_log.clear()
+        scan = run.scan_history(page_size=10)
+        rows = list(scan)
+    finally:
+        server.parquet_history = True
+
+    assert rows == truth
     assert list(scan.ranges()) == [(k * 10_000, min(k * 10_000 + 10_000, 40_010)) for k in range(5)]
     assert pages_requested(server) == 5  # two of them empty
+    assert server.request_log.count(operation="RunHistoryFirstRow") == 1
 
 
 def test_scan_with_keys_returns_only_rows_holding_all_of_them(
@@ -209,7 +241,7 @@ def test_closing_a_scan_midway_stops_fetching(
 
     assert [row["_step"] for row in first] == list(range(15))
     assert requested <= 2 + 2 * 2 + 1  # consumed pages plus the bounded prefetch window
-    assert list(scan) == []
+    assert next(scan, None) is None  # this pass is over
     assert pages_requested(server) == requested
 
 
@@ -249,7 +281,7 @@ def test_leaving_a_with_block_early_stops_the_prefetch_at_once(
     requested = pages_requested(server)
     assert requested <= 3 + 2 * 4
     assert [row["_step"] for row in rows] == list(range(25))
-    assert list(scan) == []
+    assert next(scan, None) is None
 
 
 # ---------------------------------------------------------------------------- faults
@@ -263,7 +295,7 @@ def test_a_failed_page_mid_scan_is_retried_without_losing_or_duplicating_rows(
     rows = [next(scan) for _ in range(55)]  # pages 0-5 consumed or in flight
     server.inject_fault(operation="HistoryPage", kind=kind, status=503)
 
-    rows += list(scan)
+    rows += rest(scan)
 
     assert rows == truth
     faulted = [r for r in server.request_log.records if r.fault == kind]
@@ -282,7 +314,7 @@ def test_a_failed_keys_page_is_retried(
     rows = [next(scan) for _ in range(25)]
     server.inject_fault(operation="SampledHistoryPage", kind="reset")
 
-    rows += list(scan)
+    rows += rest(scan)
 
     assert rows == [{"_step": i, "acc": i % 13} for i in range(60)]
     assert pages_requested(server, "SampledHistoryPage") == 6 + 1
@@ -330,8 +362,8 @@ def test_a_page_that_keeps_failing_raises_after_the_retry_budget(
         (lambda run: run.history_frame(min_step=3, max_step=1), "min_step"),
         (lambda run: run.history(samples=0), "samples"),
         (lambda run: run.history(samples=-1), "samples"),
-        (lambda run: run.history(stream="gpu"), "stream"),
-        (lambda run: run.history(keys=["loss"], stream="system"), "stream"),
+        (lambda run: run.history(stream=3), "stream"),
+        (lambda run: run.history(stream=""), "stream"),
         (lambda run: run.history(x_axis=""), "x_axis"),
     ],
     ids=[
@@ -344,8 +376,8 @@ def test_a_page_that_keeps_failing_raises_after_the_retry_budget(
         "frame-min_step>max_step",
         "samples=0",
         "samples<0",
-        "unknown-stream",
-        "keys-with-system-stream",
+        "stream-not-a-string",
+        "empty-stream",
         "empty-x_axis",
     ],
 )
@@ -360,7 +392,7 @@ def test_bad_input_raises_before_any_request(
 
 @pytest.mark.parametrize(
     ("kwargs", "names"),
-    [({"samples": 0}, "samples"), ({"format": "polars"}, "format"), ({"stream": "x"}, "stream")],
+    [({"samples": 0}, "samples"), ({"format": "polars"}, "format"), ({"stream": None}, "stream")],
 )
 def test_bad_histories_input_raises_before_any_request(
     api: Api, server: LocalWandbServer, entity: str, project: str, kwargs: Any, names: str
@@ -498,6 +530,38 @@ def test_system_stream_reads_system_metrics(
     assert all(row["_wandb"] is True for row in rows)
 
 
+@pytest.mark.parametrize("stream", ["events", "system", "anything-but-default"])
+def test_every_stream_but_default_reads_the_system_events(
+    api: Api, entity: str, project: str, server: LocalWandbServer, stream: str
+) -> None:
+    system = [{"system.cpu": 10.0 + i} for i in range(10)]
+    seed(server, entity, project, dense_rows(5), system_history=system)
+    run = api.run(f"{entity}/{project}/r")
+    server.request_log.clear()
+
+    rows = run.history(stream=stream, samples=100, pandas=False)
+
+    assert [row["system.cpu"] for row in rows] == [10.0 + i for i in range(10)]
+    assert server.request_log.count(operation="RunFullHistory") == 1
+
+
+@pytest.mark.parametrize("pandas", [True, False])
+def test_keys_with_another_stream_give_an_empty_list_and_a_warning(
+    run: Run, server: LocalWandbServer, pandas: bool
+) -> None:
+    with pytest.warns(UserWarning, match="stream='default'") as record:
+        rows = run.history(keys=["loss"], stream="events", pandas=pandas)
+    with pytest.warns(UserWarning, match="stream='default'"):
+        histories = run.client.runs(f"{run.entity}/{run.project}").histories(
+            keys=["loss"], stream="system", format="pandas" if pandas else "default"
+        )
+
+    assert rows == [] and isinstance(rows, list)  # a list even with pandas=True, as 0.31
+    assert len(histories) == 0
+    assert record[0].filename == __file__
+    assert server.request_log.count(operation="RunSampledHistory") == 0
+
+
 def test_runs_histories_fetch_every_run_with_its_id(
     api: Api, entity: str, project: str, server: LocalWandbServer
 ) -> None:
@@ -524,6 +588,25 @@ def test_histories_of_an_empty_project_is_empty(api: Api, entity: str, server: A
 
     assert runs.histories() == []
     assert runs.histories(format="pandas").empty
+
+
+def test_every_for_loop_reads_the_scan_again_from_min_step(
+    run: Run, server: LocalWandbServer
+) -> None:
+    truth = sparse_rows()
+    scan = run.scan_history(page_size=10, min_step=truth[5]["_step"])
+    plans = server.request_log.count(operation="RunHistoryPlan")
+
+    first = list(scan)
+    second = [row for row in scan]
+    partial = [row for _, row in zip(range(7), scan, strict=False)]
+    third = list(scan)
+
+    assert first == second == third == truth[5:]
+    assert partial == truth[5:12]
+    assert next(scan, None) is None  # after a pass, next() keeps saying it is over
+    assert server.request_log.count(operation="RunHistoryPlan") == plans, "the plan is kept"
+    assert pages_requested(server) >= 3 * len(list(scan.ranges()))
 
 
 def test_scan_object_is_a_history_scan(run: Run) -> None:

@@ -55,12 +55,26 @@ def flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-@pytest.fixture
-def run(api: Api, entity: str, project: str, server: LocalWandbServer) -> Run:
-    server.create_run(entity, project, "r", history=mixed_rows())
-    loaded = api.run(f"{entity}/{project}/r")
+def seeded_run(api: Api, server: LocalWandbServer, path: str, *, exported: bool) -> Run:
+    entity, project, run_id = path.split("/")
+    server.create_run(entity, project, run_id, history=mixed_rows(), history_exports=exported)
+    loaded = api.run(path)
     server.request_log.clear()
     return loaded
+
+
+@pytest.fixture(params=["exported", "live"])
+def run(
+    request: pytest.FixtureRequest, api: Api, entity: str, project: str, server: LocalWandbServer
+) -> Run:
+    """Run `r` of `mixed_rows()`, read from its parquet export or (all live) GraphQL pages."""
+    return seeded_run(api, server, f"{entity}/{project}/r", exported=request.param == "exported")
+
+
+@pytest.fixture
+def live_run(api: Api, entity: str, project: str, server: LocalWandbServer) -> Run:
+    """Run `r` of `mixed_rows()` with no export: every step is read through GraphQL pages."""
+    return seeded_run(api, server, f"{entity}/{project}/r", exported=False)
 
 
 def leftovers(directory: Any) -> list[str]:
@@ -197,8 +211,9 @@ def fail_after(server: LocalWandbServer, pages: int, operation: str = "HistoryPa
 
 
 def test_a_scan_failing_mid_export_leaves_the_old_file_untouched(
-    run: Run, server: LocalWandbServer, tmp_path: Any
+    live_run: Run, server: LocalWandbServer, tmp_path: Any
 ) -> None:
+    run = live_run
     target = tmp_path / "history.parquet"
     target.write_bytes(b"yesterday's export")
     fail_after(server, pages=6)
@@ -243,7 +258,13 @@ fsspec.register_implementation("fulldisk", FullDiskFileSystem, clobber=True)
 def test_a_destination_failing_mid_export_stops_the_scan_at_once(
     api: Api, entity: str, project: str, server: LocalWandbServer
 ) -> None:
-    server.create_run(entity, project, "long", history=[{"_step": i, "x": i} for i in range(4000)])
+    server.create_run(
+        entity,
+        project,
+        "long",
+        history=[{"_step": i, "x": i} for i in range(4000)],
+        history_exports=False,
+    )
     run = api.run(f"{entity}/{project}/long")
     server.request_log.clear()
 
@@ -260,7 +281,8 @@ def test_a_destination_failing_mid_export_stops_the_scan_at_once(
     assert isinstance(failure.value.__cause__, OSError)
 
 
-def test_memory_filesystem_export_and_failure(run: Run, server: LocalWandbServer) -> None:
+def test_memory_filesystem_export_and_failure(live_run: Run, server: LocalWandbServer) -> None:
+    run = live_run
     url = f"memory://exports/{uuid.uuid4().hex}/history.parquet"
     fs = fsspec.filesystem("memory")
 
@@ -329,8 +351,9 @@ def test_s3_export_to_a_missing_bucket_is_a_clear_error(
 
 
 def test_s3_export_failing_mid_scan_leaves_no_object(
-    run: Run, server: LocalWandbServer, s3: tuple[dict[str, Any], Any, str]
+    live_run: Run, server: LocalWandbServer, s3: tuple[dict[str, Any], Any, str]
 ) -> None:
+    run = live_run
     options, fs, bucket = s3
     fail_after(server, pages=5)
 

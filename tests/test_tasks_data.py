@@ -66,6 +66,39 @@ def test_fetch_and_export_run_history(
     assert len(pd.read_parquet(tmp_path / "all" / "r1.parquet")) == 25
 
 
+def test_a_project_export_asks_for_few_graphql_requests(
+    credentials: WandbCredentials,
+    server: LocalWandbServer,
+    entity: str,
+    project: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rows = [{"loss": i / 10, "nested": {"acc": i}} for i in range(30)]
+    for index in range(12):
+        server.create_run(entity, project, f"done-{index}", history=rows)
+    server.create_run(entity, project, "running", history=rows, state="running")
+    server.export_history(entity, project, "running")
+    server.log_history(entity, project, "running", [{"loss": 9.0}] * 5)  # 5 live steps
+    server.request_log.clear()
+
+    @flow
+    def pipeline() -> list[dict[str, Any]]:
+        return export_project_histories(credentials, f"{entity}/{project}", str(tmp_path))
+
+    results = pipeline()
+
+    assert [r["rows"] for r in results] == [30] * 12 + [35]
+    assert pd.read_parquet(tmp_path / "running.parquet")["loss"].tolist()[-5:] == [9.0] * 5
+    frame = pd.read_parquet(tmp_path / "done-3.parquet")
+    assert frame["nested.acc"].tolist() == [float(i) for i in range(30)]
+    # The listing, one request for all 13 plans, one live page: nothing per exported run.
+    graphql = [r.operation for r in server.request_log.records if r.path == "/graphql"]
+    assert sorted(graphql) == ["HistoryPage", "RunHistoryPlans", "Runs"]
+    assert server.request_log.count(path="/storage/history/") == 13
+    assert "with 3 GraphQL requests" in caplog.text
+
+
 def test_export_project_histories_stops_at_the_first_failure(
     credentials: WandbCredentials, seeded: str, tmp_path: Path
 ) -> None:

@@ -19,7 +19,8 @@ from prefect_wandb_public.api.client import Api
 from prefect_wandb_public.api.download import Downloader, DownloadItem
 from prefect_wandb_public.api.export import export_history
 from prefect_wandb_public.api.files import ArtifactFiles, File, Files
-from prefect_wandb_public.api.history import HistoryScan
+from prefect_wandb_public.api.history import HistoryScan, fetch_history_plans
+from prefect_wandb_public.api.history_exports import DownloadHistoryResult, HistoryPlan
 from prefect_wandb_public.api.manifest import ArtifactManifest, ArtifactManifestEntry
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.query_generator import QueryGenerator
@@ -32,6 +33,7 @@ from prefect_wandb_public.errors import (
     ArtifactNotLoggedError,
     DestinationExistsError,
     ExportError,
+    IncompleteRunHistoryError,
 )
 
 __all__ = [
@@ -50,12 +52,15 @@ __all__ = [
     "Artifacts",
     "BetaReport",
     "DestinationExistsError",
+    "DownloadHistoryResult",
     "DownloadItem",
     "Downloader",
     "ExportError",
     "File",
     "Files",
+    "HistoryPlan",
     "HistoryScan",
+    "IncompleteRunHistoryError",
     "Project",
     "Projects",
     "QueryGenerator",
@@ -69,4 +74,5 @@ __all__ = [
     "Transport",
     "default_artifact_root",
     "export_history",
+    "fetch_history_plans",
 ]

@@ -13,6 +13,10 @@ hard-linked into a local destination (copied only when linking is impossible), s
 download of the same bytes moves none. Cached blobs are read-only, and so are the files linked to
 them: editing one in place would corrupt the cache (pass `link=False` to get private copies).
 
+Objects that come with no digest (parquet history exports behind signed URLs) are cached by a
+stable name instead (`fetch_to_cache`: `<cache>/named/<sha256(name)[:2]>/<rest>`), which the
+caller derives from the object's identity, never from a signed URL's query string.
+
 Entry names must be relative paths inside the root; any other name (`../x`, `/etc/x`, `C:x`) is
 refused with `InvalidInputError` before anything is written.
 """
@@ -20,12 +24,14 @@ refused with `InvalidInputError` before anything is written.
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import hashlib
 import os
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -221,12 +227,17 @@ class Downloader:
         return [place.display(t) for t in targets]
 
     def _run_all(self, jobs: list[list[tuple[DownloadItem, str]]], place: DestinationRoot) -> None:
-        if len(jobs) <= 1 or self.workers == 1:
-            for job in jobs:
-                self._fetch(job, place)
+        self._parallel([functools.partial(self._fetch, job, place) for job in jobs])
+
+    def _parallel(self, calls: Sequence[Callable[[], None]]) -> None:
+        """Run `calls` on up to `workers` threads; the first failure cancels those not started
+        and is raised once the running ones end."""
+        if len(calls) <= 1 or self.workers == 1:
+            for call in calls:
+                call()
             return
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="wandb-download") as pool:
-            futures: list[Future[None]] = [pool.submit(self._fetch, job, place) for job in jobs]
+        with ThreadPoolExecutor(min(self.workers, len(calls)), "wandb-download") as pool:
+            futures: list[Future[None]] = [pool.submit(call) for call in calls]
             _, pending = wait(futures, return_when=FIRST_EXCEPTION)
             for future in pending:
                 future.cancel()
@@ -234,6 +245,39 @@ class Downloader:
                 error = None if future.cancelled() or not future.done() else future.exception()
                 if error is not None:
                     raise error
+
+    # ------------------------------------------------------------------ named objects
+    def named_cache_path(self, name: str) -> str:
+        """Where `fetch_to_cache` keeps the object cached under `name`."""
+        if self.cache_dir is None:
+            raise InvalidInputError("this Downloader has no cache (skip_cache=True)")
+        digest = hashlib.sha256(name.encode()).hexdigest()
+        return os.path.join(self.cache_dir, "named", digest[:2], digest[2:])
+
+    def fetch_to_cache(self, items: Sequence[DownloadItem], *, refresh: bool = False) -> list[str]:
+        """Fetch objects that come with no digest into the cache, each under the stable name
+        `item.name` (from the object's identity, e.g. its URL without the query string), in
+        parallel on `workers` threads; returns each item's cache path. A name already cached is
+        used as it is unless `refresh`; a file appears in the cache complete or not at all. The
+        first failure stops the others and is raised."""
+        paths = [self.named_cache_path(item.name) for item in items]
+
+        def fetch(item: DownloadItem, path: str) -> None:
+            if refresh or not os.path.exists(path):
+                with atomic_file(None, path, read_only=True) as file:
+                    self._transfer(item, file)
+
+        self._parallel(
+            [functools.partial(fetch, item, path) for item, path in zip(items, paths, strict=True)]
+        )
+        return paths
+
+    def evict(self, name: str) -> None:
+        """Drop the object cached under `name` (a file found unreadable), if there is one."""
+        path = self.named_cache_path(name)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path, 0o644)
+            os.unlink(path)
 
     # ------------------------------------------------------------------ one blob
     def _fetch(self, job: list[tuple[DownloadItem, str]], place: DestinationRoot) -> None:

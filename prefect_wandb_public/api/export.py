@@ -2,8 +2,9 @@
 
 Columns are the run's history keys as `historyKeys` names them (nested dicts flattened to dotted
 names), typed from their type counts: numbers as float64 (`_step` as int64), booleans, strings,
-and anything else (media dicts, lists, mixed types) as JSON text. Pages stream from a
-`HistoryScan` into the writer (parquet row groups / CSV batches), so memory stays bounded however
+and anything else (media dicts, lists, mixed types) as JSON text. Parts stream from a
+`HistoryScan` into the writer (parquet row groups / CSV batches): batches of the run's parquet
+exports, cast column by column, then the live GraphQL pages, so memory stays bounded however
 long the run is. Nothing appears at the destination unless the export succeeds: local files
 and other file systems are written under a temporary name beside it and renamed; object stores
 get an upload that is completed on success and aborted otherwise.
@@ -18,10 +19,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from prefect_wandb_public.api import destinations
-from prefect_wandb_public.api.history import (
+from prefect_wandb_public.api.history import HistoryScan
+from prefect_wandb_public.api.history_exports import HistoryPlan, rows_from_table
+from prefect_wandb_public.api.history_rows import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_WORKERS,
-    HistoryScan,
     decode_rows,
     rows_to_table,
 )
@@ -98,12 +100,52 @@ def _flatten(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 class PageConverter:
-    """Turns scan pages into tables of one fixed schema (run in the scan's worker threads)."""
+    """Turns scan parts into tables of one fixed schema: live pages (`__call__`, run in the
+    scan's worker threads) and export batches (`from_export`). With `keys`, rows are flat."""
 
-    def __init__(self, schema: pa.Schema, json_columns: frozenset[str], *, flat: bool) -> None:
+    def __init__(
+        self, schema: pa.Schema, json_columns: frozenset[str], keys: Sequence[str] | None = None
+    ) -> None:
         self.schema = schema
         self.json_columns = json_columns
-        self.flat = flat
+        self.keys = list(keys) if keys else None
+        self.flat = bool(keys)
+
+    def from_export(self, table: pa.Table) -> pa.Table:
+        """An export batch in the schema: cast column by column, or through its rows when a
+        column does not fit (then the row path decides, as for a live page)."""
+        if not self.flat:
+            cast = self._cast_export(table)
+            if cast is not None:
+                return cast
+        rows = rows_from_table(table, self.keys)
+        return self._from_rows(rows if self.flat else [_flatten(row) for row in rows])
+
+    def _cast_export(self, table: pa.Table) -> pa.Table | None:
+        import pyarrow as pa
+
+        if not set(table.column_names) <= set(self.schema.names):
+            return None
+        columns = []
+        try:
+            for field in self.schema:
+                if field.name not in table.column_names:
+                    columns.append(pa.nulls(table.num_rows, field.type))
+                    continue
+                column = table.column(field.name)
+                plain = pa.types.is_primitive(column.type) or pa.types.is_string(column.type)
+                if plain and field.name not in self.json_columns:
+                    columns.append(column.cast(field.type))
+                    continue
+                values = column.to_pylist()
+                if pa.types.is_binary(column.type):
+                    values = [None if v is None else json.loads(v) for v in values]
+                if field.name in self.json_columns:
+                    values = [None if v is None else json.dumps(v, allow_nan=True) for v in values]
+                columns.append(pa.array(values, type=field.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return None
+        return pa.Table.from_arrays(columns, schema=self.schema)
 
     def __call__(self, raw: list[Any], lo: int, hi: int) -> pa.Table:
         if not self.flat and not self.json_columns:
@@ -199,13 +241,16 @@ def export_history(
     storage_options: Mapping[str, Any] | None = None,
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
     max_workers: int = DEFAULT_WORKERS,
+    plan: HistoryPlan | None = None,
 ) -> int:
     """Write `run`'s history (every row in [min_step, max_step), or with `keys` the rows holding
     all of them) to `destination` as parquet or CSV; returns the number of rows written.
 
     `destination` is a local path or any fsspec URL (`s3://bucket/key.parquet`, `memory://...`);
     `storage_options` go to the file system (credentials, `client_kwargs`, ...). The format
-    defaults to the destination's suffix (`.csv`, `.parquet`), else parquet.
+    defaults to the destination's suffix (`.csv`, `.parquet`), else parquet. `plan` is the
+    run's history plan when already fetched for many runs at once (`fetch_history_plans`), so
+    the export asks for none.
     """
     if not isinstance(destination, (str, os.PathLike)) or not os.fspath(destination):
         raise InvalidInputError(f"destination must be a path or URL, got {destination!r}")
@@ -216,12 +261,13 @@ def export_history(
     if row_group_size < 1:
         raise InvalidInputError(f"row_group_size must be >= 1, got {row_group_size}")
     fs, path = resolve_destination(target, storage_options)
-    scan = HistoryScan(run, keys, page_size, min_step, max_step, max_workers=max_workers)
+    scan = HistoryScan(run, keys, page_size, min_step, max_step, max_workers=max_workers, plan=plan)
     schema, json_columns = export_schema(scan.history_keys, scan.keys)
-    convert = PageConverter(schema, json_columns, flat=bool(scan.keys))
+    convert = PageConverter(schema, json_columns, scan.keys)
     with (
         atomic_output(fs, path, target) as handle,
-        contextlib.closing(scan.pages(convert)) as pages,  # a failed write stops the prefetch
+        # a failed write stops the prefetch
+        contextlib.closing(scan.parts(convert, convert.from_export)) as pages,
     ):
         if chosen == "parquet":
             return _write_parquet(pages, handle, schema, row_group_size)

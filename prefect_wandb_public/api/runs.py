@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +13,14 @@ from prefect_wandb_public.api.artifact_listings import RunArtifacts
 from prefect_wandb_public.api.artifacts import Artifact
 from prefect_wandb_public.api.fields import count, optional_int, text, wire_field
 from prefect_wandb_public.api.files import File, Files, upload_run_file
-from prefect_wandb_public.api.history import HistoryScan, runs_histories, sampled_history
+from prefect_wandb_public.api.history import (
+    HistoryScan,
+    fresh_export_urls,
+    load_plan,
+    runs_histories,
+    sampled_history,
+)
+from prefect_wandb_public.api.history_exports import DownloadHistoryResult, download_exports
 from prefect_wandb_public.api.paging import Paginator
 from prefect_wandb_public.api.paths import check_segment
 from prefect_wandb_public.api.publish import log_artifact, use_artifact
@@ -24,7 +33,12 @@ from prefect_wandb_public.api.queries.runs import (
     RUNS_QUERY,
     UPDATE_RUN_MUTATION,
 )
-from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
+from prefect_wandb_public.errors import (
+    CommError,
+    IncompleteRunHistoryError,
+    InvalidInputError,
+    NotFoundError,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -188,7 +202,8 @@ class Runs(Paginator["Run"]):
         max_workers: int = 8,
     ) -> list[dict[str, Any]] | pd.DataFrame:
         """Sampled history of every run with a `run_id` column, fetched in parallel: a list of
-        dicts, or with `format="pandas"` one DataFrame (columns sorted)."""
+        dicts, or with `format="pandas"` one DataFrame (columns sorted). Fully exported runs
+        are read from their parquet exports (see `api/history.py`)."""
         return runs_histories(self, samples, keys, x_axis, format, stream, max_workers=max_workers)
 
 
@@ -403,7 +418,9 @@ class Run:
         stream: str = "default",
     ) -> pd.DataFrame | list[dict[str, Any]]:
         """At most `samples` rows spread over the run (with `keys`: rows holding all of them);
-        `stream="system"` reads system metrics; a DataFrame, or dicts when `pandas=False`."""
+        any `stream` but "default" (0.31 documents "system") reads the system-events stream,
+        where `keys` give `[]` and a warning, as in 0.31; a DataFrame, or dicts when
+        `pandas=False`."""
         return sampled_history(self, samples, keys, x_axis, pandas, stream)
 
     def scan_history(
@@ -416,10 +433,31 @@ class Run:
         *,
         max_workers: int = 4,
     ) -> HistoryScan:
-        """Every history row in [min_step, max_step), in step order, pages fetched ahead in
-        parallel; with `keys` only rows holding all of them. `.to_pandas()` is the fast path.
-        `use_cache` is accepted for compatibility: nothing is cached on disk."""
-        return HistoryScan(self, keys, page_size, min_step, max_step, max_workers=max_workers)
+        """Every history row in [min_step, max_step), in step order, with `keys` only rows
+        holding all of them: the run's parquet exports first, then its live steps as GraphQL
+        pages fetched ahead in parallel. `use_cache=False` fetches the exports again instead of
+        reading the download cache. `.to_pandas()` is the fast path; each `for` loop over the
+        scan reads it again from `min_step`."""
+        return HistoryScan(
+            self, keys, page_size, min_step, max_step, max_workers=max_workers, use_cache=use_cache
+        )
+
+    def beta_scan_history(
+        self,
+        keys: list[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+        use_cache: bool = True,
+    ) -> HistoryScan:
+        """`scan_history` under its deprecated 0.31 name (with the same DeprecationWarning)."""
+        warnings.warn(
+            "`beta_scan_history` is deprecated and will be removed in a future release. "
+            "Use `scan_history` instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.scan_history(keys, page_size, min_step, max_step, use_cache)
 
     def history_frame(
         self,
@@ -429,10 +467,39 @@ class Run:
         max_step: int | None = None,
         *,
         max_workers: int = 4,
+        use_cache: bool = True,
     ) -> pd.DataFrame:
-        """Every history row as a DataFrame, decoded columnar page by page (no dict rows)."""
-        scan = HistoryScan(self, keys, page_size, min_step, max_step, max_workers=max_workers)
+        """Every history row as a DataFrame, decoded columnar (exports as Arrow tables, live
+        pages with pyarrow's JSON reader; no dict rows)."""
+        scan = HistoryScan(
+            self, keys, page_size, min_step, max_step, max_workers=max_workers, use_cache=use_cache
+        )
         return scan.to_pandas()
+
+    def download_history_exports(
+        self, download_dir: str | os.PathLike[str], require_complete_history: bool = True
+    ) -> DownloadHistoryResult:
+        """Copy the run's parquet history exports into the local directory `download_dir`
+        (created if missing) as `{entity}_{project}_{run}_{i}.runhistory.parquet`, as 0.31
+        names them. With `require_complete_history`, a run holding steps no export has yet
+        raises IncompleteRunHistoryError before anything is fetched; otherwise
+        `contains_live_data` says so. A file that fails (after one retry with fresh URLs) is in
+        `errors`, with its message, and not in `paths`."""
+        plan = load_plan(self)
+        if require_complete_history and plan.live_steps:
+            raise IncompleteRunHistoryError(
+                f"run {'/'.join(self.path)} has {len(plan.live_steps)} history steps not "
+                "exported to parquet yet (from step "
+                f"{plan.live_steps[0]}); pass require_complete_history=False to download "
+                "the exports there are"
+            )
+        return download_exports(
+            self.client.transport,
+            self.path,
+            plan,
+            download_dir,
+            lambda: fresh_export_urls(self),
+        )
 
     # ------------------------------------------------------------------ files and artifacts
     def files(

@@ -13,7 +13,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from prefect_wandb_public.api import export_history
+from prefect_wandb_public.api import export_history, fetch_history_plans
 from prefect_wandb_public.credentials import WandbCredentials
 from prefect_wandb_public.errors import InvalidInputError
 from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key, lazy_run
@@ -72,13 +72,22 @@ def export_project_histories(
     storage_options: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Export the history of every run of `entity/project` matching `filters` to
-    `<destination_dir>/<run_id>.<format>`, several runs at once; a progress artifact follows."""
+    `<destination_dir>/<run_id>.<format>`, several runs at once; a progress artifact follows.
+
+    The runs are listed 500 per request and their history plans (export URLs, live steps) asked
+    for 100 runs per request, so a fully exported run costs no GraphQL request of its own (under
+    a rate limit, requests are what time is made of); only live steps are paged. The export
+    files of all runs are fetched first, 16 at a time, then `max_workers` runs are written at
+    once. The number of GraphQL requests the export made is logged."""
     if format not in ("parquet", "csv"):
         raise InvalidInputError(f"format must be 'parquet' or 'csv', got {format!r}")
     if max_workers < 1:
         raise InvalidInputError(f"max_workers must be >= 1, got {max_workers}")
     logger = get_run_logger()
-    runs = list(credentials.get_client().runs(path, filters=filters, per_page=500))
+    client = credentials.get_client()
+    requests_before = client.transport.graphql_requests
+    runs = list(client.runs(path, filters=filters, per_page=500))
+    plans = fetch_history_plans(runs, prefetch=True)  # every export file, 16 at a time
     progress = cast(
         UUID,
         create_progress_artifact(
@@ -91,7 +100,12 @@ def export_project_histories(
     def export_one(run: Run) -> dict[str, Any]:
         target = posixpath.join(destination_dir.rstrip("/"), f"{run.id}.{format}")
         rows = export_history(
-            run, target, format, keys=list(keys) if keys else None, storage_options=storage_options
+            run,
+            target,
+            format,
+            keys=list(keys) if keys else None,
+            storage_options=storage_options,
+            plan=plans[run.id],
         )
         return {"run": "/".join(run.path), "destination": target, "rows": rows}
 
@@ -107,7 +121,13 @@ def export_project_histories(
     if not runs:
         update_progress_artifact(progress, 100.0)
     results.sort(key=lambda r: r["run"])
-    logger.info("exported %d runs of %s to %s", len(results), path, destination_dir)
+    logger.info(
+        "exported %d runs of %s to %s with %d GraphQL requests",
+        len(results),
+        path,
+        destination_dir,
+        client.transport.graphql_requests - requests_before,
+    )
     return results
 
 

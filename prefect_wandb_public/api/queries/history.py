@@ -1,16 +1,38 @@
-"""Run history: bounds, step-range pages, sampled reads."""
+"""Run history: plans (keys, exports, live steps), step-range pages, sampled reads."""
 
 from __future__ import annotations
 
-RUN_HISTORY_BOUNDS_QUERY = """
-query RunHistoryBounds($entity: String!, $project: String!, $run: String!, $minStep: Int64,
-                       $maxStep: Int64) {
+# What a scan needs to know before reading: the keys and last step, the export files and the
+# steps logged since (`liveKeys: ["_step"]`, as 0.31 asks).
+HISTORY_PLAN_FIELDS = """
+  historyKeys
+  historyLineCount
+  parquetHistory(liveKeys: ["_step"]) { parquetUrls liveData }
+"""
+
+RUN_HISTORY_PLAN_QUERY = (
+    """
+query RunHistoryPlan($entity: String!, $project: String!, $run: String!) {
+  project(name: $project, entityName: $entity) { run(name: $run) { %s } }
+}
+"""
+    % HISTORY_PLAN_FIELDS
+)
+
+# The plans of many runs of one project in one request: `%s` holds the variable declarations
+# (`$r0: String!, ...`) and then one aliased `rN: run(name: $rN) { name <plan fields> }` each.
+RUN_HISTORY_PLANS_QUERY = """
+query RunHistoryPlans($entity: String!, $project: String!, %s) {
+  project(name: $project, entityName: $entity) { %s }
+}
+"""
+
+# Fresh export URLs (signatures expire), exactly as 0.31 asks for them.
+RUN_PARQUET_HISTORY_QUERY = """
+query RunParquetHistory($entity: String!, $project: String!, $runName: String!,
+                        $liveKeys: [String!]!) {
   project(name: $project, entityName: $entity) {
-    run(name: $run) {
-      historyKeys
-      historyLineCount
-      firstRow: history(minStep: $minStep, maxStep: $maxStep, samples: 1)
-    }
+    run(name: $runName) { parquetHistory(liveKeys: $liveKeys) { parquetUrls liveData } }
   }
 }
 """
@@ -59,9 +81,12 @@ query RunSampledHistory($project: String!, $entity: String!, $name: String!,
 
 __all__ = [
     "HISTORY_PAGE_QUERY",
+    "HISTORY_PLAN_FIELDS",
     "RUN_FULL_HISTORY_QUERY",
-    "RUN_HISTORY_BOUNDS_QUERY",
     "RUN_HISTORY_FIRST_ROW_QUERY",
+    "RUN_HISTORY_PLANS_QUERY",
+    "RUN_HISTORY_PLAN_QUERY",
+    "RUN_PARQUET_HISTORY_QUERY",
     "RUN_SAMPLED_HISTORY_QUERY",
     "SAMPLED_HISTORY_PAGE_QUERY",
 ]
