@@ -62,6 +62,16 @@ class ServerProcess:
         if telling:
             print(f"[server stderr: {len(lines)} lines; last: {telling[-1]}]", file=sys.stderr)
 
+    def command(self, line: str) -> dict[str, Any]:
+        """Send one command to the server (`_server.py`'s docstring) and read its answer."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"benchmark server gave no answer to {line!r}")
+        return dict(json.loads(answer))
+
     def _close_stdin(self) -> None:
         if self.process.stdin is not None:
             self.process.stdin.close()

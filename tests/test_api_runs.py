@@ -54,6 +54,20 @@ def test_paging_requests_one_query_per_page(
     assert server.request_log.count(operation="Runs") == 3
 
 
+def test_iterating_a_lazy_listing_grows_its_pages(
+    api: Api, seeded: str, server: LocalWandbServer
+) -> None:
+    server.request_log.clear()
+    ids = [run.id for run in api.runs(seeded, order="+created_at", per_page=2)]
+    grown = server.request_log.count(operation="Runs")
+    server.request_log.clear()
+    full = [run.id for run in api.runs(seeded, order="+created_at", per_page=2, lazy=False)]
+
+    assert ids == full == [f"r{i:02d}" for i in range(12)]
+    assert grown == 3  # pages of 2, 4 and 8 runs
+    assert server.request_log.count(operation="Runs") == 6  # full nodes: per_page each time
+
+
 def test_len_comes_from_run_count_without_loading_everything(
     api: Api, seeded: str, server: LocalWandbServer
 ) -> None:

@@ -36,6 +36,9 @@ class Paginator(Generic[T]):
     QUERY: str = ""
     CURSOR_VARIABLE = "cursor"
     SIZE_VARIABLE = "perPage"
+    # Iterating, pages after the first double in size up to this many objects (None: every
+    # page holds `per_page`): far from the service each page is a round trip.
+    grow_pages_to: int | None = None
 
     def __init__(self, client: Api, variables: Mapping[str, Any], per_page: int = 50) -> None:
         self.client = client
@@ -71,17 +74,29 @@ class Paginator(Generic[T]):
         """Point the query variables at the page after the current cursor."""
         self.variables.update(self._page_variables(self._cursor))
 
-    def _page_variables(self, cursor: str | None) -> dict[str, Any]:
-        return {**self.variables, self.CURSOR_VARIABLE: cursor, self.SIZE_VARIABLE: self.per_page}
+    def _page_variables(self, cursor: str | None, size: int | None = None) -> dict[str, Any]:
+        return {
+            **self.variables,
+            self.CURSOR_VARIABLE: cursor,
+            self.SIZE_VARIABLE: size or self.per_page,
+        }
 
-    def _request_page(self, cursor: str | None) -> dict[str, Any]:
-        """Send the query for the page after `cursor`; returns the raw response. Touches no
-        shared state, so it can run on the prefetch thread."""
-        return self.client.transport.graphql(self.QUERY, self._page_variables(cursor))
+    def _request_page(self, cursor: str | None, size: int | None = None) -> dict[str, Any]:
+        """Send the query for the page after `cursor` (of `size` objects, default `per_page`);
+        returns the raw response. Touches no shared state, so it can run on the prefetch
+        thread."""
+        return self.client.transport.graphql(self.QUERY, self._page_variables(cursor, size))
 
-    def _prefetch(self, cursor: str | None, started: threading.Event) -> dict[str, Any]:
+    def _prefetch(
+        self, cursor: str | None, started: threading.Event, size: int | None
+    ) -> dict[str, Any]:
         started.set()
-        return self._request_page(cursor)
+        return self._request_page(cursor, size)
+
+    def _next_size(self, size: int) -> int:
+        if self.grow_pages_to is None:
+            return self.per_page
+        return max(self.per_page, min(self.grow_pages_to, size * 2))
 
     def _advance(self, data: dict[str, Any]) -> list[Mapping[str, Any]]:
         """Record a page's response and move the cursor past it; returns its edges."""
@@ -109,8 +124,10 @@ class Paginator(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         """Yield every object; while one page is converted and consumed, the next is fetched
         in the background (one page ahead at most), so server time and client work overlap.
-        A prefetched page is used only if nothing else moved the cursor meanwhile."""
+        A prefetched page is used only if nothing else moved the cursor meanwhile. With
+        `grow_pages_to`, each page asked for while iterating is twice the last, up to it."""
         index = 0
+        size = self.per_page
         ahead: tuple[str | None, Future[dict[str, Any]]] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wandb-page") as pool:
             while True:
@@ -122,12 +139,14 @@ class Paginator(Generic[T]):
                 if ahead is not None and ahead[0] == self._cursor:
                     data = ahead[1].result()
                 else:
-                    data = self._request_page(self._cursor)
+                    data = self._request_page(self._cursor, size)
                 edges = self._advance(data)
                 ahead = None
                 if self._more:
                     started = threading.Event()
-                    ahead = (self._cursor, pool.submit(self._prefetch, self._cursor, started))
+                    size = self._next_size(size)
+                    job = pool.submit(self._prefetch, self._cursor, started, size)
+                    ahead = (self._cursor, job)
                     # Let the prefetch thread put its request on the wire before this thread
                     # converts the page: it keeps the GIL until the request blocks on the socket.
                     started.wait()

@@ -66,6 +66,7 @@ FILTER_OPERATORS = frozenset(
     }
 )
 _HIDDEN_CONFIG_KEYS = ("_wandb", "wandb_version")
+GROWN_PAGE_SIZE = 1000  # the page size a lazy listing's pages grow to while it is iterated
 
 
 def encode_filters(filters: Mapping[str, Any] | None) -> str:
@@ -156,6 +157,8 @@ class Runs(Paginator["Run"]):
         super().__init__(client, variables, per_page)
         if not lazy:
             self.QUERY = self.FULL_QUERY
+        else:  # light run nodes: iterating, pages grow to 1,000 runs (fewer round trips)
+            self.grow_pages_to = GROWN_PAGE_SIZE
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
         project = data.get("project")
@@ -186,6 +189,7 @@ class Runs(Paginator["Run"]):
         """Fetch config/summary/system metrics with every following page (no per-run query)."""
         self.lazy = False
         self.QUERY = self.FULL_QUERY
+        self.grow_pages_to = None
 
     def __repr__(self) -> str:
         return f"<Runs {self.entity}/{self.project}>"
@@ -556,6 +560,7 @@ def _dumps(value: Any, what: str, run: Run) -> str:
 
 __all__ = [
     "FILTER_OPERATORS",
+    "GROWN_PAGE_SIZE",
     "Run",
     "Runs",
     "check_order",

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from prefect_wandb_public.api import Run
 
 
+PROGRESS_STEP = 5.0  # percent of a project export between two progress artifact updates
+
+
 @task(name="Fetch W&B run history", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
 def fetch_run_history(
     credentials: WandbCredentials,
@@ -113,9 +116,13 @@ def export_project_histories(
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="wandb-export")
     try:
         futures = [pool.submit(export_one, run) for run in runs]
+        reported = 0.0
         for done, future in enumerate(as_completed(futures), start=1):
             results.append(future.result())  # the first failure stops the rest (finally)
-            update_progress_artifact(progress, 100.0 * done / len(futures))
+            share = 100.0 * done / len(futures)
+            if share - reported >= PROGRESS_STEP or done == len(futures):
+                update_progress_artifact(progress, share)  # a Prefect API call: not per run
+                reported = share
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if not runs:
@@ -131,4 +138,4 @@ def export_project_histories(
     return results
 
 
-__all__ = ["export_project_histories", "export_run_history", "fetch_run_history"]
+__all__ = ["PROGRESS_STEP", "export_project_histories", "export_run_history", "fetch_run_history"]
