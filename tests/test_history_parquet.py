@@ -155,6 +155,38 @@ def test_a_partly_exported_run_pages_only_its_live_tail_without_duplicates(
     assert [r["_step"] for r in keyed] == [r["_step"] for r in rows if "acc" in r]
 
 
+@pytest.mark.parametrize("exported", [True, False])
+def test_a_long_run_is_asked_for_its_urls_first(
+    api: Api,
+    server: LocalWandbServer,
+    entity: str,
+    project: str,
+    monkeypatch: pytest.MonkeyPatch,
+    exported: bool,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setattr("prefect_wandb_public.api.history.LIVE_STEPS_INLINE", 50)
+    rows = logged_rows()  # 120 rows: "long" here
+    server.create_run(entity, project, "r", history=rows, state="running")
+    if exported:
+        server.export_history(entity, project, "r")
+        server.log_history(entity, project, "r", [{"loss": 2.0}])
+    run = api.run(f"{entity}/{project}/r")
+    server.request_log.clear()
+
+    got = list(run.scan_history())
+
+    assert same(got, rows + ([{"_step": rows[-1]["_step"] + 1, "loss": 2.0}] if exported else []))
+    operations = [r.operation for r in server.request_log.records if r.path == "/graphql"]
+    if exported:  # the URLs, then the live steps (one tail page)
+        assert operations == ["RunHistoryPlan", "RunParquetHistory", "HistoryPage"]
+    else:  # no export: no list of live steps at all, pages from the first step found
+        assert operations[:2] == ["RunHistoryPlan", "RunHistoryFirstRow"]
+        assert set(operations) == {"RunHistoryPlan", "RunHistoryFirstRow", "HistoryPage"}
+    with pytest.raises(IncompleteRunHistoryError):
+        run.download_history_exports(tmp_path)
+
+
 def test_every_for_loop_reads_again_and_the_cache_serves_the_file(
     pair: tuple[Run, Run], server: LocalWandbServer
 ) -> None:

@@ -11,8 +11,11 @@ for `hi - lo` samples returns every row. Pages are fetched ahead on a bounded th
 the exports download) and handed over in step order; the DataFrame path decodes pages with
 pyarrow's JSON reader and export files as Arrow tables, never building dicts.
 
-A server that knows no exports (no URLs and no live steps for a run with history) is read with
-GraphQL pages alone, from the first step found by `history(samples: 1)`.
+A run of more than LIVE_STEPS_INLINE rows is asked for its URLs alone first (a million live
+steps are a million `liveData` rows): with exports, a second request brings its live steps;
+without, none is needed. A run with no exports (or a server that knows none: no URLs and no live
+steps for a run with history) is read with GraphQL pages alone, from the first step found by
+`history(samples: 1)`.
 
 Every `for` loop over a scan reads it again from `min_step`, as 0.31's `HistoryScan` does (the
 plan is not asked for again; exported files come from the cache). A loop left early stops its
@@ -67,9 +70,11 @@ from prefect_wandb_public.api.prefetch import Prefetch
 from prefect_wandb_public.api.queries.history import (
     HISTORY_PAGE_QUERY,
     HISTORY_PLAN_FIELDS,
+    HISTORY_PLAN_URL_FIELDS,
     RUN_FULL_HISTORY_QUERY,
     RUN_HISTORY_FIRST_ROW_QUERY,
     RUN_HISTORY_PLAN_QUERY,
+    RUN_HISTORY_PLAN_URLS_QUERY,
     RUN_HISTORY_PLANS_QUERY,
     RUN_PARQUET_HISTORY_QUERY,
     RUN_SAMPLED_HISTORY_QUERY,
@@ -115,15 +120,40 @@ def _known_key(key: str, known: Mapping[str, Any]) -> bool:
 
 
 # ---------------------------------------------------------------------------- plans
+LIVE_STEPS_INLINE = 10_000  # runs up to this many rows are asked for their live steps at once
+
+
+def _plan_fields(run: Run) -> str:
+    """A short run is asked for everything in one request; a long one for its URLs alone (a
+    long run without exports needs no list of its live steps, one with exports asks again)."""
+    return (
+        HISTORY_PLAN_FIELDS
+        if run.history_line_count <= LIVE_STEPS_INLINE
+        else (HISTORY_PLAN_URL_FIELDS)
+    )
+
+
 def load_plan(run: Run) -> HistoryPlan:
-    """The run's history plan: keys, last step, export URLs and live steps (one request)."""
+    """The run's history plan: keys, last step, export URLs and, when it has exports, the live
+    steps (one request, or two for a long run with exports)."""
     variables = {"entity": run.entity, "project": run.project, "run": run.id}
-    data = run.client.transport.graphql(RUN_HISTORY_PLAN_QUERY, variables)
-    return HistoryPlan.from_node(_run_node(data, run))
+    query = (
+        RUN_HISTORY_PLAN_QUERY
+        if _plan_fields(run) is HISTORY_PLAN_FIELDS
+        else (RUN_HISTORY_PLAN_URLS_QUERY)
+    )
+    data = run.client.transport.graphql(query, variables)
+    return _completed(run, HistoryPlan.from_node(_run_node(data, run)))
 
 
-def fresh_export_urls(run: Run) -> list[str]:
-    """The run's export URLs asked for again (signatures expire), as 0.31 asks for them."""
+def _completed(run: Run, plan: HistoryPlan) -> HistoryPlan:
+    """A plan with exports but no live steps yet gets them (a second request)."""
+    if plan.live_steps is None and plan.parquet_urls:
+        return plan.with_parquet_history(_parquet_history(run))
+    return plan
+
+
+def _parquet_history(run: Run) -> dict[str, Any]:
     variables = {
         "entity": run.entity,
         "project": run.project,
@@ -131,14 +161,20 @@ def fresh_export_urls(run: Run) -> list[str]:
         "liveKeys": ["_step"],
     }
     node = _run_node(run.client.transport.graphql(RUN_PARQUET_HISTORY_QUERY, variables), run)
-    return [url for url in (node.get("parquetHistory") or {}).get("parquetUrls") or () if url]
+    return dict(node.get("parquetHistory") or {})
+
+
+def fresh_export_urls(run: Run) -> list[str]:
+    """The run's export URLs asked for again (signatures expire), as 0.31 asks for them."""
+    return [url for url in _parquet_history(run).get("parquetUrls") or () if url]
 
 
 def fetch_history_plans(runs: Sequence[Run], *, prefetch: bool = False) -> dict[str, HistoryPlan]:
     """The history plans of runs of one project, PLANS_PER_REQUEST per GraphQL request (a
     project export asks for few requests: under a rate limit, requests are what time is made
-    of); keyed by run id. With `prefetch`, their export files are then fetched into the
-    download cache on many connections at once (`prefetch_exports`)."""
+    of); keyed by run id. Long runs with exports need one more request each (`load_plan`).
+    With `prefetch`, their export files are then fetched into the download cache on many
+    connections at once (`prefetch_exports`)."""
     plans: dict[str, HistoryPlan] = {}
     if not runs:
         return plans
@@ -149,7 +185,7 @@ def fetch_history_plans(runs: Sequence[Run], *, prefetch: bool = False) -> dict[
         batch = runs[start : start + PLANS_PER_REQUEST]
         declarations = ", ".join(f"$r{i}: String!" for i in range(len(batch)))
         fields = " ".join(
-            f"r{i}: run(name: $r{i}) {{ name {HISTORY_PLAN_FIELDS} }}" for i in range(len(batch))
+            f"r{i}: run(name: $r{i}) {{ name {_plan_fields(run)} }}" for i, run in enumerate(batch)
         )
         variables: dict[str, Any] = {"entity": first.entity, "project": first.project}
         variables.update({f"r{i}": run.id for i, run in enumerate(batch)})
@@ -161,7 +197,7 @@ def fetch_history_plans(runs: Sequence[Run], *, prefetch: bool = False) -> dict[
             node = project.get(f"r{i}")
             if node is None:
                 raise NotFoundError(f"run {'/'.join(run.path)} not found")
-            plans[run.id] = HistoryPlan.from_node(node)
+            plans[run.id] = _completed(run, HistoryPlan.from_node(node))
     if prefetch:
         prefetch_exports(first.client.transport, list(plans.values()))
     return plans
@@ -282,7 +318,7 @@ class HistoryScan:
                 use_cache=self.use_cache,
             )
             self._export_stop = export_stop
-        steps = plan.live_steps
+        steps = plan.live_steps or []
         first = bisect.bisect_left(steps, low) if low is not None else 0
         window = steps[first : bisect.bisect_left(steps, self.stop, first)]
         self._ranges = live_ranges(window, self.page_size, self.stop)
@@ -595,7 +631,7 @@ def runs_histories(
 
     def one(run: Run) -> list[dict[str, Any]]:
         plan = plans.get(run.id)
-        if plan is not None and plan.parquet_urls and not plan.live_steps:
+        if plan is not None and plan.fully_exported:
             rows = _sampled_from_exports(run, plan, samples, wanted, x_axis)
         else:
             rows = _sampled_rows(run, samples, wanted, x_axis, stream)
@@ -617,6 +653,7 @@ def runs_histories(
 
 
 __all__ = [
+    "LIVE_STEPS_INLINE",
     "MAX_FIRST_STEP_CHECKS",
     "MAX_PAGE_SPAN",
     "PLANS_PER_REQUEST",

@@ -53,17 +53,19 @@ _ABSENT = object()
 # ---------------------------------------------------------------------------- the plan
 @dataclass(frozen=True)
 class HistoryPlan:
-    """What one GraphQL answer says about a run's history: its keys and last step, the URLs of
-    its export files, and the steps logged since the last export (sorted).
+    """What GraphQL says about a run's history: its keys and last step, the URLs of its export
+    files, and the steps logged since the last export (sorted; None when not asked for: a long
+    run with no export is planned without them).
 
-    `has_exports_info` is False when the server gave neither URLs nor live steps for a run that
-    has history: a server without parquet exports, which GraphQL pages alone must serve.
+    `has_exports_info` is False when the server gave no URLs and no live steps for a run that
+    has history: a server without exports, or a run never exported whose steps were not asked
+    for; GraphQL pages alone serve it.
     """
 
     history_keys: Mapping[str, Any]
     line_count: int
     parquet_urls: tuple[str, ...]
-    live_steps: Sequence[int]
+    live_steps: Sequence[int] | None
 
     @classmethod
     def from_node(cls, node: Mapping[str, Any]) -> HistoryPlan:
@@ -71,13 +73,24 @@ class HistoryPlan:
         if isinstance(info, str):
             info = json.loads(info)
         parquet = node.get("parquetHistory") or {}
-        steps = [_live_step(row) for row in parquet.get("liveData") or ()]
-        steps.sort()
+        steps = None
+        if "liveData" in parquet:
+            steps = sorted(_live_step(row) for row in parquet.get("liveData") or ())
         return cls(
             history_keys=dict(info),
             line_count=int(node.get("historyLineCount") or 0),
             parquet_urls=tuple(url for url in parquet.get("parquetUrls") or () if url),
             live_steps=steps,
+        )
+
+    def with_parquet_history(self, parquet: Mapping[str, Any]) -> HistoryPlan:
+        """This plan with the URLs and live steps of a `parquetHistory` answer."""
+        return HistoryPlan.from_node(
+            {
+                "historyKeys": self.history_keys,
+                "historyLineCount": self.line_count,
+                "parquetHistory": parquet,
+            }
         )
 
     @property
@@ -88,6 +101,16 @@ class HistoryPlan:
     @property
     def has_exports_info(self) -> bool:
         return bool(self.parquet_urls or self.live_steps) or self.last_step < 0
+
+    @property
+    def has_live_data(self) -> bool:
+        """Whether steps no export holds exist (a run not asked for its live steps has none
+        exported, so any history it has is live)."""
+        return bool(self.live_steps) if self.live_steps is not None else self.last_step >= 0
+
+    @property
+    def fully_exported(self) -> bool:
+        return bool(self.parquet_urls) and self.live_steps is not None and not self.live_steps
 
     @property
     def boundary(self) -> float:
@@ -511,7 +534,7 @@ def download_exports(
         logger.warning("run %s: history export %s failed: %s", shown, target.name, message)
     return DownloadHistoryResult(
         paths=[target for target in targets if target not in errors],
-        contains_live_data=bool(plan.live_steps),
+        contains_live_data=plan.has_live_data,
         errors=errors,
     )
 

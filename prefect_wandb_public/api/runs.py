@@ -490,12 +490,11 @@ class Run:
         `contains_live_data` says so. A file that fails (after one retry with fresh URLs) is in
         `errors`, with its message, and not in `paths`."""
         plan = load_plan(self)
-        if require_complete_history and plan.live_steps:
+        if require_complete_history and plan.has_live_data:
+            count = len(plan.live_steps) if plan.live_steps is not None else plan.line_count
             raise IncompleteRunHistoryError(
-                f"run {'/'.join(self.path)} has {len(plan.live_steps)} history steps not "
-                "exported to parquet yet (from step "
-                f"{plan.live_steps[0]}); pass require_complete_history=False to download "
-                "the exports there are"
+                f"run {'/'.join(self.path)} has {count} history steps not exported to parquet "
+                "yet; pass require_complete_history=False to download the exports there are"
             )
         return download_exports(
             self.client.transport,

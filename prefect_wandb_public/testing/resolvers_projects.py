@@ -284,9 +284,15 @@ class ProjectResolvers:
                 )
                 for file in exports.files
             ]
-            live = list(live_rows(run.history, exports.live_indexes(run.history), live_keys))
-        steps_only = set(live_keys) <= {"_step"}  # integers: nothing to make JSON-safe
-        return {"parquetUrls": urls, "liveData": live if steps_only else json_safe(live)}
+            live_indexes = exports.live_indexes(run.history)
+
+        def live_data() -> list[Any]:  # only when selected: a long live tail costs work
+            with self.store.lock:
+                live = list(live_rows(run.history, live_indexes, live_keys))
+            steps_only = set(live_keys) <= {"_step"}  # integers: nothing to make JSON-safe
+            return live if steps_only else json_safe(live)
+
+        return {"parquetUrls": urls, "liveData": live_data}
 
     def _sweep(self, proj: Project, name: str) -> Any:
         sweep = proj.sweeps.get(name)

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 # What a scan needs to know before reading: the keys and last step, the export files and the
-# steps logged since (`liveKeys: ["_step"]`, as 0.31 asks).
+# steps logged since (`liveKeys: ["_step"]`, as 0.31 asks). A long run is asked for its URLs
+# alone first (`HISTORY_PLAN_URL_FIELDS`): a million live steps are a million liveData rows.
 HISTORY_PLAN_FIELDS = """
   historyKeys
   historyLineCount
   parquetHistory(liveKeys: ["_step"]) { parquetUrls liveData }
 """
+HISTORY_PLAN_URL_FIELDS = """
+  historyKeys
+  historyLineCount
+  parquetHistory(liveKeys: ["_step"]) { parquetUrls }
+"""
 
-RUN_HISTORY_PLAN_QUERY = (
-    """
+_RUN_PLAN = """
 query RunHistoryPlan($entity: String!, $project: String!, $run: String!) {
   project(name: $project, entityName: $entity) { run(name: $run) { %s } }
 }
 """
-    % HISTORY_PLAN_FIELDS
-)
+RUN_HISTORY_PLAN_QUERY = _RUN_PLAN % HISTORY_PLAN_FIELDS
+RUN_HISTORY_PLAN_URLS_QUERY = _RUN_PLAN % HISTORY_PLAN_URL_FIELDS
 
 # The plans of many runs of one project in one request: `%s` holds the variable declarations
 # (`$r0: String!, ...`) and then one aliased `rN: run(name: $rN) { name <plan fields> }` each.
@@ -82,10 +87,12 @@ query RunSampledHistory($project: String!, $entity: String!, $name: String!,
 __all__ = [
     "HISTORY_PAGE_QUERY",
     "HISTORY_PLAN_FIELDS",
+    "HISTORY_PLAN_URL_FIELDS",
     "RUN_FULL_HISTORY_QUERY",
     "RUN_HISTORY_FIRST_ROW_QUERY",
     "RUN_HISTORY_PLANS_QUERY",
     "RUN_HISTORY_PLAN_QUERY",
+    "RUN_HISTORY_PLAN_URLS_QUERY",
     "RUN_PARQUET_HISTORY_QUERY",
     "RUN_SAMPLED_HISTORY_QUERY",
     "SAMPLED_HISTORY_PAGE_QUERY",
