@@ -325,3 +325,25 @@ def make_api() -> Iterator[Callable[..., Api]]:
     yield make
     for api in made:
         api.close()
+
+
+def test_a_scan_under_a_scaled_wan_reads_exports_and_live_pages(
+    shaped: LocalWandbServer, api: Api, entity: str, project: str
+) -> None:
+    rows = [{"loss": i / 10, "val": {"acc": i}} for i in range(300)]
+    shaped.create_run(entity, project, "r", history=rows[:200], state="running")
+    shaped.export_history(entity, project, "r")
+    shaped.log_history(entity, project, "r", rows[200:])
+    run = api.run(f"{entity}/{project}/r")
+    waits = record_sleeps(shaped)
+    small = WAN.scaled(0.05)
+    shaped.network = small
+
+    scanned = list(run.scan_history(page_size=50))
+
+    assert [row["val"]["acc"] for row in scanned] == list(range(300))
+    # One plan, two live pages of 50 rows of 3 keys (GraphQL), one export file (storage).
+    page = small.graphql_latency + small.history_cost(50, 3)
+    expected = [small.graphql_latency, small.storage.first_byte, page, page]
+    charged = [w for w in waits if any(w == pytest.approx(e) for e in expected)]
+    assert sorted(charged) == pytest.approx(sorted(expected))
