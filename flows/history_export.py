@@ -1,12 +1,7 @@
 """Nightly export of every finished run's history in a project to parquet at an fsspec URL.
 
-    python flows/history_export.py                       # embedded demo server, ./wandb-history
-    python flows/history_export.py --credentials my-wandb --project-path team/proj \
-        --destination s3://bucket/wandb-history
-    python flows/history_export.py --serve               # the nightly deployment (03:00 UTC)
-
-Runs already exported are skipped (idempotent), the rest are exported in parallel, and a table
-artifact summarises the night's work. Runs unchanged under any task runner (threads, Dask).
+A thin script over `prefect_wandb_public.flows.history_export` (usage: its docstring, `--help`);
+flows/prefect.yaml deploys the flow through this file.
 """
 
 from prefect_wandb_public.flows.history_export import history_export, main
