@@ -31,18 +31,18 @@ FAST_RETRY = RetryPolicy(max_attempts=4, max_elapsed=10.0, initial_backoff=0.01,
 
 
 @pytest.fixture(scope="session")
-def wandb_server() -> Iterator[LocalWandbServer]:
+def session_server() -> Iterator[LocalWandbServer]:
     with LocalWandbServer() as server:
         yield server
 
 
 @pytest.fixture
-def server(wandb_server: LocalWandbServer) -> Iterator[LocalWandbServer]:
+def server(session_server: LocalWandbServer) -> Iterator[LocalWandbServer]:
     """The session server with a clean fault plan and request log for this test."""
-    wandb_server.faults.clear()
-    wandb_server.request_log.clear()
-    yield wandb_server
-    wandb_server.faults.clear()
+    session_server.faults.clear()
+    session_server.request_log.clear()
+    yield session_server
+    session_server.faults.clear()
 
 
 @pytest.fixture

@@ -15,20 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-Operation = Literal["download", "upload", "scan"]
+Operation = Literal["download", "upload", "scan", "export"]
 
 
 @dataclass(frozen=True)
 class Progress:
-    """A snapshot: `done` of `total` units (bytes for transfers, rows for scans; `total` is
-    None when unknown), and for transfers `files_done` of `files_total` files. `label` names
-    the work (an artifact, a run path)."""
+    """A snapshot: `done` of `total` units (bytes for transfers, rows for scans, runs for
+    exports of many runs; `total` is None when unknown), and for transfers `files_done` of
+    `files_total` files. `label` names the work (an artifact, a run path)."""
 
     operation: Operation
     label: str
     done: int
     total: int | None
-    unit: Literal["bytes", "rows"]
+    unit: Literal["bytes", "rows", "runs"]
     files_done: int = 0
     files_total: int = 0
     finished: bool = False
@@ -62,14 +62,14 @@ class ProgressTracker:
         label: str,
         *,
         total: int | None,
-        unit: Literal["bytes", "rows"] = "bytes",
+        unit: Literal["bytes", "rows", "runs"] = "bytes",
         files_total: int = 0,
     ) -> None:
         self._callback = callback
         self._operation: Operation = operation
         self._label = label
         self._total = total
-        self._unit: Literal["bytes", "rows"] = unit
+        self._unit: Literal["bytes", "rows", "runs"] = unit
         self._files_total = files_total
         self._done = 0
         self._files_done = 0
