@@ -119,6 +119,8 @@ def demo(
 ) -> None:
     """Run the sample flows on an embedded local W&B server and print a report."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network calls
+    # The temporary Prefect API may take longer than Prefect's 20 s on a busy machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from prefect_wandb_public.demo import run_demo

@@ -130,7 +130,10 @@ def test_bad_request_body_is_400(server: LocalWandbServer, body: bytes) -> None:
 
 
 def test_unknown_route_is_404(server: LocalWandbServer) -> None:
+    # A GET outside the API routes is a web page request now (see the read-only pages).
     response = requests.get(f"{server.url}/no/such/route", headers=basic(server.api_key), timeout=5)
+    assert response.status_code == 404 and "/no/such/route" in response.text
+    response = requests.put(f"{server.url}/no/such/route", headers=basic(server.api_key), timeout=5)
     assert response.status_code == 404
     assert "/no/such/route" in response.json()["errors"][0]["message"]
 

@@ -72,6 +72,9 @@ def history_export(
     """
     logger = get_run_logger()
     block = load_credentials(credentials)
+    if project_path is None:
+        api = block.get_client()
+        project_path = f"{api.default_entity}/{api.default_project}"
     runs = cast(
         "list[dict[str, Any]]",
         query_runs(block, project_path, filters={"state": "finished", **dict(filters or {})}),
@@ -98,8 +101,8 @@ def history_export(
     ]
     create_table_artifact(
         summary,
-        key=artifact_key("wandb-history-export", project_path or "default"),
-        description=f"History export of {project_path or 'the default project'} to {destination}",
+        key=artifact_key("wandb-history-export", project_path),
+        description=f"History export of {project_path} to {destination}",
     )
     return summary
 

@@ -25,8 +25,8 @@ def _ticks(low: float, high: float, count: int = 4) -> list[float]:
     return [low + (high - low) * i / count for i in range(count + 1)]
 
 
-def _label(value: float) -> str:
-    return f"{value:.3g}"
+def _label(value: float, whole: bool = False) -> str:
+    return str(round(value)) if whole else f"{value:.3g}"
 
 
 def line_chart_svg(series: Mapping[str, Series], *, title: str, x_label: str = "step") -> str:
@@ -49,6 +49,7 @@ def line_chart_svg(series: Mapping[str, Series], *, title: str, x_label: str = "
             f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no data</text></svg>'
         )
         return "".join(out)
+    whole_x = all(float(p[0]).is_integer() for p in points)  # steps: label them as integers
     x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
     y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
     if x1 == x0:
@@ -76,7 +77,7 @@ def line_chart_svg(series: Mapping[str, Series], *, title: str, x_label: str = "
     for x in _ticks(x0, x1):
         out.append(
             f'<text x="{sx(x):.1f}" y="{_TOP + plot_h + 14}" text-anchor="middle">'
-            f"{_label(x)}</text>"
+            f"{_label(x, whole_x)}</text>"
         )
     out.append(
         f'<text x="{_LEFT + plot_w / 2}" y="{HEIGHT - 6}" text-anchor="middle">'
