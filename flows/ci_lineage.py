@@ -1,7 +1,13 @@
 """An ML-CI lineage step: use the input dataset, publish a model built from local files, link it.
 
-A thin script over `prefect_wandb_public.flows.ci_lineage` (usage: its docstring, `--help`);
-flows/prefect.yaml deploys the flow through this file.
+    python flows/ci_lineage.py --demo                    # embedded demo server
+    python flows/ci_lineage.py --credentials my-wandb --project-path team/proj \
+        --dataset mnist:v3 --model my-model --model-dir ./build/model
+    WANDB_API_KEY=... python flows/ci_lineage.py --project-path team/proj --model-dir ./build
+    python flows/ci_lineage.py --serve                   # serve the nightly schedule
+
+A thin script over the packaged flow in `prefect_wandb_public.flows.ci_lineage` (what it
+does: that module's docstring), which flows/prefect.yaml deploys by module path.
 """
 
 from prefect_wandb_public.flows.ci_lineage import ci_lineage, main

@@ -21,6 +21,7 @@ from prefect_wandb_public.api.export import export_history
 from prefect_wandb_public.api.files import ArtifactFiles, File, Files
 from prefect_wandb_public.api.history import HistoryScan
 from prefect_wandb_public.api.manifest import ArtifactManifest, ArtifactManifestEntry
+from prefect_wandb_public.api.progress import Progress, ProgressCallback
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.query_generator import QueryGenerator
 from prefect_wandb_public.api.reports import BetaReport, Reports
@@ -56,6 +57,8 @@ __all__ = [
     "File",
     "Files",
     "HistoryScan",
+    "Progress",
+    "ProgressCallback",
     "Project",
     "Projects",
     "QueryGenerator",
