@@ -92,18 +92,22 @@ def test_the_network_is_set_at_construction_or_later() -> None:
 
 
 def test_the_cli_takes_a_network() -> None:
-    from prefect_wandb_public.cli import build_parser
-
-    args = build_parser().parse_args(["server", "--network", "wan", "--port", "0"])
-    assert args.network == "wan"
-    done = subprocess.run(
-        [sys.executable, "-m", "prefect_wandb_public.cli", "server", "--network", "mars"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    command = [sys.executable, "-m", "prefect_wandb_public.cli", "server", "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--network", "wan"], stdout=subprocess.PIPE, text=True, bufsize=1
     )
-    assert done.returncode == 2 and "invalid choice: 'mars'" in done.stderr
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(4)]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert lines[0].startswith("W&B-compatible server at http://127.0.0.1:")
+    assert lines[3] == "network profile: wan\n"
+    done = subprocess.run(
+        [*command, "--network", "mars"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2 and "'mars' is not one of 'loopback', 'wan'" in done.stderr
 
 
 # ---------------------------------------------------------------------------- GraphQL

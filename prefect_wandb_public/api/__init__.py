@@ -22,6 +22,7 @@ from prefect_wandb_public.api.files import ArtifactFiles, File, Files
 from prefect_wandb_public.api.history import HistoryScan, fetch_history_plans
 from prefect_wandb_public.api.history_exports import DownloadHistoryResult, HistoryPlan
 from prefect_wandb_public.api.manifest import ArtifactManifest, ArtifactManifestEntry
+from prefect_wandb_public.api.progress import Progress, ProgressCallback
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.query_generator import QueryGenerator
 from prefect_wandb_public.api.reports import BetaReport, Reports
@@ -61,6 +62,8 @@ __all__ = [
     "HistoryPlan",
     "HistoryScan",
     "IncompleteRunHistoryError",
+    "Progress",
+    "ProgressCallback",
     "Project",
     "Projects",
     "QueryGenerator",

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 
     from prefect_wandb_public.api.artifact_listings import ArtifactCollection
     from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.progress import ProgressCallback
     from prefect_wandb_public.api.runs import Run
 
 logger = logging.getLogger(__name__)
@@ -376,11 +377,13 @@ class Artifact:
         cache_dir: str | os.PathLike[str] | None = None,
         path_prefix: str | None = None,
         link: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> str:
         """Download every file (or those under `path_prefix`) to `root`; returns `root`.
 
         `root` may be any fsspec URL; default `./artifacts/<collection:vN>`. Files are verified
         against the manifest while streaming and land atomically; repeats come from the cache.
+        `progress` is called with a `Progress` (bytes and files) as the transfer advances.
         """
         self._logged("download()")
         target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
@@ -389,7 +392,7 @@ class Artifact:
             for e in self.manifest.entries.values()
             if path_prefix is None or e.path.startswith(path_prefix)
         ]
-        self._fetch(entries, target, skip_cache, workers, cache_dir, link)
+        self._fetch(entries, target, skip_cache, workers, cache_dir, link, progress)
         return target
 
     def _fetch(
@@ -400,6 +403,7 @@ class Artifact:
         workers: int = DEFAULT_WORKERS,
         cache_dir: str | os.PathLike[str] | None = None,
         link: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> list[str]:
         for entry in entries:
             check_entry_path(entry.path)
@@ -409,6 +413,8 @@ class Artifact:
             skip_cache=skip_cache,
             cache_dir=cache_dir,
             link=link,
+            progress=progress,
+            progress_label=self.qualified_name,
         )
         stored = [e for e in entries if e.ref is None]
         if len(stored) < len(entries):

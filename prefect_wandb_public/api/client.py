@@ -33,6 +33,7 @@ from prefect_wandb_public.api.paths import (
     parse_project_path,
     parse_run_path,
 )
+from prefect_wandb_public.api.progress import ProgressCallback
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.publish import publish
 from prefect_wandb_public.api.queries.projects import VIEWER_QUERY
@@ -331,10 +332,13 @@ class Api:
         project: str | None = None,
         entity: str | None = None,
         aliases: list[str] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
     ) -> Artifact:
         """Publish a draft `Artifact(name, type)` with no run to `project` (`entity/project` or
         `project`; default: the default project, created when missing); returns the committed
-        version. Identical content returns the existing version and uploads nothing."""
+        version. Identical content returns the existing version and uploads nothing.
+        `progress` follows the upload (a `Progress` per file)."""
         return publish(
             self,
             artifact,
@@ -342,6 +346,7 @@ class Api:
                 project, entity or self._entity_default, self.default_project
             ),
             aliases=aliases,
+            progress=progress,
         )
 
 

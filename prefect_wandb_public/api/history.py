@@ -67,6 +67,7 @@ from prefect_wandb_public.api.history_rows import (
     step_bounds_ok,
 )
 from prefect_wandb_public.api.prefetch import Prefetch
+from prefect_wandb_public.api.progress import ProgressCallback, ProgressTracker
 from prefect_wandb_public.api.queries.history import (
     HISTORY_PAGE_QUERY,
     HISTORY_PLAN_FIELDS,
@@ -112,6 +113,12 @@ def _run_node(data: Mapping[str, Any], run: Run) -> dict[str, Any]:
     if node is None:
         raise NotFoundError(f"run {'/'.join(run.path)} not found")
     return dict(node)
+
+
+def _row_count(page: object) -> int:
+    """Rows in a decoded part (an Arrow table or a list of rows)."""
+    rows = getattr(page, "num_rows", None)
+    return int(rows) if rows is not None else len(page)  # type: ignore[arg-type]
 
 
 def _known_key(key: str, known: Mapping[str, Any]) -> bool:
@@ -221,13 +228,26 @@ def live_ranges(steps: Sequence[int], page_size: int, stop: int) -> list[tuple[i
 
 # ---------------------------------------------------------------------------- scans
 class _Parts(Iterator[T]):
-    """A scan's decoded parts in step order: the export batches, then the live pages."""
+    """A scan's decoded parts in step order: the export batches, then the live pages; each
+    part's rows reported to `progress` as it is handed over."""
 
-    def __init__(self, exported: Iterator[T] | None, live: Prefetch[T]) -> None:
+    def __init__(
+        self, exported: Iterator[T] | None, live: Prefetch[T], progress: ProgressTracker
+    ) -> None:
         self._exported = exported
         self._live = live
+        self._progress = progress
+        self._started = False
 
     def __next__(self) -> T:
+        if not self._started:
+            self._started = True
+            self._progress.start()
+        part = self._next_part()
+        self._progress.advance(_row_count(part))
+        return part
+
+    def _next_part(self) -> T:
         if self._exported is not None:
             try:
                 return next(self._exported)
@@ -236,7 +256,11 @@ class _Parts(Iterator[T]):
             except BaseException:
                 self.close()
                 raise
-        return next(self._live)
+        try:
+            return next(self._live)
+        except StopIteration:
+            self._progress.finish()
+            raise
 
     def close(self) -> None:
         """Stop reading the exports and the live pages; join the prefetch threads."""
@@ -259,6 +283,8 @@ class HistoryScan:
     the pages already asked for are fetched, then the threads exit.
 
     `start` and `stop` bound the step window read; `ranges()` are the live GraphQL pages.
+    `progress` receives a `Progress` (rows) per export batch and page of each pass; its total
+    is the run's row count when the whole history is read, else unknown.
     """
 
     def __init__(
@@ -272,6 +298,7 @@ class HistoryScan:
         max_workers: int = DEFAULT_WORKERS,
         use_cache: bool = True,
         plan: HistoryPlan | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self.keys = check_keys(keys)
         self.page_size = check_int(page_size, "page_size", minimum=1)
@@ -279,6 +306,7 @@ class HistoryScan:
         self.max_workers = check_workers(max_workers)
         self.use_cache = bool(use_cache)
         self.run = run
+        self._progress = progress
         self._transport = run.client.transport
         self._base = {"entity": run.entity, "project": run.project, "run": run.id}
         self._rows: Iterator[dict[str, Any]] | None = None
@@ -425,7 +453,16 @@ class HistoryScan:
         if self._exports is not None:
             batches = self._exports.batches(self.min_step, self._export_stop, self.keys)
             exported = (decode_export(table) for table in batches)
-        return _Parts(exported, live)
+        # The row total is the server's line count when every row of the run is read.
+        whole = self.keys is None and self.min_step is None and self.max_step is None
+        progress = ProgressTracker(
+            self._progress,
+            "scan",
+            "/".join(self.run.path),
+            total=(self.plan.line_count if self.start < self.stop else 0) if whole else None,
+            unit="rows",
+        )
+        return _Parts(exported, live, progress)
 
     def _decode_dicts(self, raw: list[Any], lo: int, hi: int) -> list[dict[str, Any]]:
         rows = raw if self.keys else decode_rows(raw, "/".join(self.run.path))

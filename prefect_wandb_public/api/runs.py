@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.progress import ProgressCallback
     from prefect_wandb_public.api.sweeps import Sweep
 
 FILTER_OPERATORS = frozenset(
@@ -436,14 +437,23 @@ class Run:
         use_cache: bool = True,
         *,
         max_workers: int = 4,
+        progress: ProgressCallback | None = None,
     ) -> HistoryScan:
         """Every history row in [min_step, max_step), in step order, with `keys` only rows
         holding all of them: the run's parquet exports first, then its live steps as GraphQL
         pages fetched ahead in parallel. `use_cache=False` fetches the exports again instead of
         reading the download cache. `.to_pandas()` is the fast path; each `for` loop over the
-        scan reads it again from `min_step`."""
+        scan reads it again from `min_step`. `progress` is called with a `Progress` (rows) per
+        export batch and page."""
         return HistoryScan(
-            self, keys, page_size, min_step, max_step, max_workers=max_workers, use_cache=use_cache
+            self,
+            keys,
+            page_size,
+            min_step,
+            max_step,
+            max_workers=max_workers,
+            use_cache=use_cache,
+            progress=progress,
         )
 
     def beta_scan_history(
@@ -472,11 +482,20 @@ class Run:
         *,
         max_workers: int = 4,
         use_cache: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> pd.DataFrame:
         """Every history row as a DataFrame, decoded columnar (exports as Arrow tables, live
-        pages with pyarrow's JSON reader; no dict rows)."""
+        pages with pyarrow's JSON reader; no dict rows); `progress` is called with a
+        `Progress` (rows) per export batch and page."""
         scan = HistoryScan(
-            self, keys, page_size, min_step, max_step, max_workers=max_workers, use_cache=use_cache
+            self,
+            keys,
+            page_size,
+            min_step,
+            max_step,
+            max_workers=max_workers,
+            use_cache=use_cache,
+            progress=progress,
         )
         return scan.to_pandas()
 
@@ -533,11 +552,13 @@ class Run:
         artifact: Artifact,
         aliases: list[str] | None = None,
         tags: list[str] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
     ) -> Artifact:
         """Publish a draft `Artifact(name, type)` as a new version this run logged, or
         declare an existing version (of this run's project) an output of this run; returns
-        the committed version."""
-        return log_artifact(self, artifact, aliases, tags)
+        the committed version. `progress` follows the upload (a `Progress` per file)."""
+        return log_artifact(self, artifact, aliases, tags, progress=progress)
 
     def logged_artifacts(self, per_page: int = 100) -> RunArtifacts:
         """The artifacts this run logged."""

@@ -1,10 +1,5 @@
 """Promote the best run's model: verify it, gate it against the current holder, move the alias.
 
-    python flows/model_promotion.py                      # embedded demo server
-    python flows/model_promotion.py --credentials my-wandb --project-path team/proj \
-        --model my-model --metric val_loss
-    python flows/model_promotion.py --serve              # the daily deployment
-
 The alias moves inside a Prefect transaction: if anything after the move fails, the rollback hook
 gives the alias back to the previous holder (W&B itself is not transactional, so this is a
 compensating action). Nothing moves when verification or the gate fails.
@@ -15,10 +10,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from prefect import flow, task
+from prefect import serve as prefect_serve
 from prefect.cache_policies import NO_CACHE
+from prefect.deployments.runner import RunnerDeployment
 from prefect.logging import get_run_logger
 from prefect.transactions import Transaction, get_transaction, transaction
 
@@ -64,9 +61,12 @@ def current_holder(
 
 
 @task(name="Move the alias", cache_policy=NO_CACHE)
-def move_alias(credentials: WandbCredentials, name: str, alias: str) -> dict[str, Any] | None:
-    """Promote `name` to `alias`, remembering the previous holder for the rollback hook."""
-    previous = promote_artifact.fn(credentials, name, alias)
+def move_alias(
+    credentials: WandbCredentials, name: str, alias: str, metric: str | None = None
+) -> dict[str, Any] | None:
+    """Promote `name` to `alias`, remembering the previous holder for the rollback hook; the
+    summary pictures the `metric` curves."""
+    previous = promote_artifact.fn(credentials, name, alias, metric=metric)
     txn = get_transaction()
     if txn is not None:
         txn.set("credentials", credentials)
@@ -112,8 +112,34 @@ def model_promotion(
     alias: str = "production",
     gate: bool = True,
 ) -> dict[str, Any]:
-    """Best run (by `metric`/`goal`, or the `sweep`'s own metric) → its newest `model` version →
-    download + verify → gate against the current `alias` holder → move `alias`."""
+    """Promote the best run's model to an alias if it beats the current holder.
+
+    Best run (by `metric` and `goal`, or the `sweep`'s own metric) → its newest `model`
+    version → download and verify → gate against the current `alias` holder → move the alias
+    inside a transaction whose rollback gives it back. The promotion summary shows both
+    versions' metric curves.
+
+    Args:
+        credentials: A WandbCredentials block, or the name of a saved one.
+        project_path: The project, `entity/project` (default: the block's project).
+        model: The model artifact collection the runs log.
+        metric: The summary metric to rank runs by (None: the sweep's metric).
+        goal: `minimize` or `maximize` the metric.
+        sweep: A sweep id: only its runs compete.
+        alias: The alias to move, e.g. `production`.
+        gate: Promote only when the candidate beats the current holder's metric.
+
+    Returns:
+        `best_run`, `metric`, `value`, `candidate`, `alias`, `previous`, `promoted` and the
+        `reason`.
+
+    Example:
+        ```python
+        from prefect_wandb_public.flows import model_promotion
+
+        outcome = model_promotion("wandb", "team/proj", model="my-model", metric="val_loss")
+        ```
+    """
     logger = get_run_logger()
     block = load_credentials(credentials)
     best = best_run(block, project_path, metric=metric, goal=goal, sweep=sweep)
@@ -144,15 +170,27 @@ def model_promotion(
         )
         return {**outcome, "promoted": False, "reason": "gate: not better than the current holder"}
     with transaction():
-        move_alias(block, candidate["qualified_name"], alias)
+        move_alias(block, candidate["qualified_name"], alias, metric)
         check_promotion(block, collection, alias, candidate["digest"])
     return {**outcome, "promoted": True, "reason": "better than the current holder"}
 
 
-def serve() -> None:
-    model_promotion.serve(
-        name="daily-model-promotion", cron=DAILY_CRON, parameters={"credentials": "wandb"}
+SERVED_NAME = "daily-model-promotion-served"
+
+
+def served_deployment() -> RunnerDeployment:
+    """What `--serve` serves: the daily schedule under a name of its own, so serving never
+    replaces the work-pool deployment `daily-model-promotion` of flows/prefect.yaml."""
+    return cast(
+        RunnerDeployment,
+        model_promotion.to_deployment(
+            name=SERVED_NAME, cron=DAILY_CRON, parameters={"credentials": "wandb"}
+        ),
     )
+
+
+def serve() -> None:
+    prefect_serve(served_deployment())
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
 
 __all__ = [
     "DAILY_CRON",
+    "SERVED_NAME",
     "check_promotion",
     "current_holder",
     "main",
@@ -190,4 +229,5 @@ __all__ = [
     "move_alias",
     "run_model",
     "serve",
+    "served_deployment",
 ]

@@ -18,17 +18,21 @@ import json
 import secrets
 import threading
 from collections.abc import Callable
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from prefect_wandb_public.testing.app import Request, Response, WandbHTTPApp, make_http_server
 from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
 from prefect_wandb_public.testing.files_http import FileRoutes, HistoryExportRoute
 from prefect_wandb_public.testing.filestream_http import FileStreamRoute, RunUploads
+from prefect_wandb_public.testing.pages_http import PageRoutes
 from prefect_wandb_public.testing.profiles import NetworkProfile, resolve_profile
 from prefect_wandb_public.testing.resolvers import Resolvers
 from prefect_wandb_public.testing.store import WandbStore
 from prefect_wandb_public.testing.uploads_http import UploadRoutes
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.testing.seed import DemoSeed
 from prefect_wandb_public.testing.urls import (
     ARTIFACT_FILES_PREFIX,
     BLOBS_PREFIX,
@@ -36,6 +40,7 @@ from prefect_wandb_public.testing.urls import (
     HISTORY_EXPORTS_PREFIX,
     LEGACY_ARTIFACT_FILES_PREFIX,
     MANIFESTS_PREFIX,
+    PAGES_PREFIX,
     RUN_FILES_PREFIX,
     RUN_UPLOADS_PREFIX,
     ServerUrls,
@@ -94,6 +99,9 @@ class LocalWandbServer:
         self.resolvers = Resolvers(self.store, self.urls)
         self.app.operation_of = self._operation_of
         self.network = network
+        # Where the demo data is, once `seed_demo(server.store)` loaded it (the pytest
+        # plugin's `wandb_server` and `server --seed demo` set it).
+        self.seed: DemoSeed | None = None
         self._register_routes()
         self._port = port
         self._httpd: Any = None
@@ -106,6 +114,7 @@ class LocalWandbServer:
         stream = FileStreamRoute(self.store)
         run_uploads = RunUploads(self.store, self.urls)
         exports = HistoryExportRoute(self.store, self.urls)
+        pages = PageRoutes(self.store)
         table: list[tuple[str, str, Callable[[Request], Response], bool, str]] = [
             # method, path prefix, handler, needs the API key, what the network profile charges
             ("POST", GRAPHQL_PATH, self._graphql, True, "graphql"),
@@ -120,6 +129,7 @@ class LocalWandbServer:
             ("GET", HISTORY_EXPORTS_PREFIX, exports.get, False, "storage"),
             ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, True, "storage"),
             ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, True, "storage"),
+            ("GET", PAGES_PREFIX, pages.get_page, False, "api"),
         ]
         for method, prefix, handler, auth, kind in table:
             self.app.add_route(method, prefix, handler, auth=auth, kind=kind)

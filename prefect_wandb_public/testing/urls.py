@@ -15,6 +15,8 @@ registers the routes under the same prefixes:
   `parquetUrls` of `parquetHistory`. An export file never changes under its path.
 - `/artifactsV2/.../<hex md5>/<name>` and `/artifacts/<entity>/<hex md5>` (API key): the SDK's
   fallback when a direct URL fails.
+- `/<entity>/<project>/runs/<id>` and `/<entity>/<project>/artifacts/<type>/<name>/<version>`
+  (no key, GET): read-only HTML pages for the web links `Run.url` and `Artifact.url` print.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ DEFAULT_SIGNED_URL_TTL = 3600.0  # seconds a signed storage URL stays valid, as 
 ARTIFACT_FILES_PREFIX = "/artifactsV2/"
 LEGACY_ARTIFACT_FILES_PREFIX = "/artifacts/"
 GRAPHQL_PATH = "/graphql"
+# Everything else under `/`: the read-only pages of the web URLs (`<entity>/<project>/runs/<id>`,
+# `<entity>/<project>/artifacts/<type>/<name>/<version>`); the longer prefixes above win.
+PAGES_PREFIX = "/"
 
 
 def hex_of(b64_md5: str) -> str:
@@ -154,6 +159,7 @@ __all__ = [
     "HISTORY_EXPORTS_PREFIX",
     "LEGACY_ARTIFACT_FILES_PREFIX",
     "MANIFESTS_PREFIX",
+    "PAGES_PREFIX",
     "RUN_FILES_PREFIX",
     "RUN_UPLOADS_PREFIX",
     "ServerUrls",

@@ -48,8 +48,8 @@ def logged(count: int = 80, start: int = 3) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def seeded(wandb_server: LocalWandbServer) -> str:
-    server = wandb_server
+def seeded(session_server: LocalWandbServer) -> str:
+    server = session_server
     rows = logged()
     server.create_run(ENTITY, PROJECT, "finished", history=rows)
     server.create_run(ENTITY, PROJECT, "streamed", history=rows)  # read with keys first
@@ -108,9 +108,9 @@ def test_scan_history_of_exports_agrees(
 
 
 def test_a_fully_exported_run_is_read_from_storage_alone(
-    ours: Api, official: Any, seeded: str, wandb_server: LocalWandbServer
+    ours: Api, official: Any, seeded: str, session_server: LocalWandbServer
 ) -> None:
-    log = wandb_server.request_log
+    log = session_server.request_log
     run = official.run(f"{seeded}/finished")
     log.clear()
 
@@ -129,9 +129,9 @@ def test_a_fully_exported_run_is_read_from_storage_alone(
 
 
 def test_scan_history_with_keys_streams_the_file_with_range_requests(
-    ours: Api, official: Any, seeded: str, wandb_server: LocalWandbServer
+    ours: Api, official: Any, seeded: str, session_server: LocalWandbServer
 ) -> None:
-    log = wandb_server.request_log
+    log = session_server.request_log
     run = official.run(f"{seeded}/streamed")
     log.clear()
 
