@@ -7,6 +7,7 @@ from __future__ import annotations
 from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key, retry_on_transient
 from prefect_wandb_public.tasks.artifacts import (
     download_artifact,
+    link_artifact,
     promote_artifact,
     publish_artifact,
     use_artifact,
@@ -28,6 +29,7 @@ __all__ = [
     "export_project_histories",
     "export_run_history",
     "fetch_run_history",
+    "link_artifact",
     "promote_artifact",
     "publish_artifact",
     "query_runs",

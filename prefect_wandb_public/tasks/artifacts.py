@@ -1,10 +1,12 @@
-"""Tasks over artifacts: download and verify, record use, and promote by moving an alias."""
+"""Tasks over artifacts: download and verify, record use, link into a registry, and promote by
+moving an alias (in the artifact's own collection, or in a registry collection)."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prefect import task
@@ -14,8 +16,14 @@ from prefect.context import TaskRunContext
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
-from prefect_wandb_public.api import Artifact, default_artifact_root
+from prefect_wandb_public.api import Api, Artifact, default_artifact_root
 from prefect_wandb_public.api.names import check_alias
+from prefect_wandb_public.api.orgs import (
+    LEGACY_REGISTRY_PROJECT,
+    REGISTRY_PREFIX,
+    is_registry_project,
+    resolve_org_info,
+)
 from prefect_wandb_public.credentials import WandbCredentials
 from prefect_wandb_public.errors import InvalidInputError, NotFoundError
 from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key, json_safe
@@ -45,11 +53,15 @@ class PinnedVersionOnly(CachePolicy):
 
 
 def artifact_record(artifact: Artifact) -> dict[str, Any]:
-    """An artifact as plain data, named by its version (`coll:vN`), whatever alias found it."""
+    """An artifact as plain data, named by its version (`coll:vN`), whatever alias found it;
+    a link is named by its version in the collection it was read through."""
+    name = f"{artifact.collection_name}:{artifact.version}"
     return {
         "id": artifact.id,
-        "name": artifact.source_name,
-        "qualified_name": f"{artifact.entity}/{artifact.project}/{artifact.source_name}",
+        "name": name,
+        "qualified_name": f"{artifact.entity}/{artifact.project}/{name}",
+        "source": artifact.source_qualified_name,
+        "is_link": artifact.is_link,
         "entity": artifact.entity,
         "project": artifact.project,
         "type": artifact.type,
@@ -64,7 +76,8 @@ def artifact_record(artifact: Artifact) -> dict[str, Any]:
 
 
 def _resource_id(artifact: Artifact) -> str:
-    return f"wandb.artifact.{artifact.entity}/{artifact.project}/{artifact.source_name}"
+    name = f"{artifact.collection_name}:{artifact.version}"
+    return f"wandb.artifact.{artifact.entity}/{artifact.project}/{name}"
 
 
 @task(
@@ -119,30 +132,109 @@ def use_artifact(
     return artifact_record(used)
 
 
-@task(name="Promote W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def promote_artifact(
+@task(name="Link W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def link_artifact(
+    credentials: WandbCredentials,
+    name: str,
+    target: str,
+    aliases: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Link version `name` into `target` (`wandb-registry-<registry>/<collection>`,
+    `<org>/wandb-registry-<registry>/<collection>` or `<team>/model-registry/<name>`) with
+    `aliases`; the collection is created when missing. Returns the link's record."""
+    api = credentials.get_client()
+    linked = api.artifact(name).link(target, aliases=list(aliases or []))
+    get_run_logger().info("linked %s as %s", linked.source_qualified_name, linked.qualified_name)
+    return artifact_record(linked)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What a promotion did: the previous holder, the collection the alias moved in, and the
+    link it created there (None when the version was already linked, or for a promotion in the
+    version's own collection). The rollback hook undoes exactly this."""
+
+    previous: dict[str, Any] | None
+    collection: str
+    alias: str
+    created_link: str | None = None
+
+
+def registry_collection(api: Api, target: str, entity: str) -> str:
+    """`entity/project/collection` of a link target: a registry path (its organization
+    resolved from `entity`, as linking does) or a legacy `<team>/model-registry/<name>`."""
+    parts = target.split("/") if isinstance(target, str) else []
+    registry = len(parts) in (2, 3) and is_registry_project(parts[-2])
+    legacy = len(parts) == 3 and parts[1] == LEGACY_REGISTRY_PROJECT
+    if not (registry or legacy) or ":" in target or not all(parts):
+        raise InvalidInputError(
+            f"invalid promotion target {target!r}: expected 'wandb-registry-<registry>/"
+            "<collection>', '<org>/wandb-registry-<registry>/<collection>' or "
+            "'<team>/model-registry/<name>'"
+        )
+    if legacy:
+        return target
+    org = resolve_org_info(api, entity, parts[0] if len(parts) == 3 else None)
+    return f"{org.entity_name}/{parts[-2]}/{parts[-1]}"
+
+
+def promote(
     credentials: WandbCredentials,
     name: str,
     alias: str = "production",
-) -> dict[str, Any] | None:
-    """Move `alias` to the version `name` resolves to; returns the previous holder's record
-    (None when no version held it). Emits `wandb.artifact.promoted` and a markdown summary."""
+    target: str | None = None,
+) -> Promotion:
+    """Move `alias` to the version `name` resolves to, in its own collection or, with a
+    `target`, in that registry collection (linking the version first when it is not a member:
+    one request links it and moves the alias). Emits `wandb.artifact.promoted` and a markdown
+    summary. What `promote_artifact` does, with what the rollback hook needs to undo it."""
     if check_alias(alias) == "latest":
         raise InvalidInputError("cannot promote to 'latest': the server moves it on every commit")
     api = credentials.get_client()
-    artifact = api.artifact(name)
-    collection = f"{artifact.entity}/{artifact.project}/{artifact.collection_name}"
+    candidate = api.artifact(name)
+    source = candidate.source_artifact
+    if target is None:
+        collection = f"{candidate.entity}/{candidate.project}/{candidate.collection_name}"
+    else:
+        collection = registry_collection(api, target, source.source_entity)
     try:
         previous: Artifact | None = api.artifact(f"{collection}:{alias}")
     except NotFoundError:
         previous = None
     previous_record = artifact_record(previous) if previous is not None else None
-    if previous is not None and previous.id == artifact.id:
-        get_run_logger().info("%s already holds %r", artifact.qualified_name, alias)
-        return previous_record
-    artifact.aliases.append(alias)
-    artifact.save()
-    logged_by = artifact.logged_by()
+    if previous is not None and previous.id == candidate.id:
+        get_run_logger().info("%s already holds %r", previous.qualified_name, alias)
+        return Promotion(previous_record, collection, alias)
+    created = None
+    if target is None:
+        promoted = candidate
+        promoted.aliases.append(alias)
+        promoted.save()
+    else:
+        member = next(
+            (
+                link
+                for link in source.linked_artifacts
+                if f"{link.entity}/{link.project}/{link.collection_name}" == collection
+            ),
+            None,
+        )
+        if member is None:
+            promoted = source.link(collection, aliases=[alias])
+            created = promoted.version
+        else:
+            promoted = member
+            promoted.aliases.append(alias)
+            promoted.save()
+    _tell_prefect(promoted, collection, alias, previous, registry=target is not None)
+    return Promotion(previous_record, collection, alias, created)
+
+
+def _tell_prefect(
+    promoted: Artifact, collection: str, alias: str, previous: Artifact | None, *, registry: bool
+) -> None:
+    """The `wandb.artifact.promoted` event and the markdown summary of one promotion."""
+    logged_by = promoted.logged_by()
     related = []
     if logged_by is not None:
         related.append(
@@ -152,42 +244,83 @@ def promote_artifact(
                 "prefect.resource.name": logged_by.name,
             }
         )
+    if promoted.is_link:
+        related.append(
+            {
+                "prefect.resource.id": f"wandb.artifact.{promoted.source_qualified_name}",
+                "prefect.resource.role": "source",
+            }
+        )
+    resource = {
+        "prefect.resource.id": _resource_id(promoted),
+        "prefect.resource.name": promoted.qualified_name,
+        "wandb.collection": promoted.collection_name,
+        "wandb.alias": alias,
+    }
+    if registry and promoted.project.startswith(REGISTRY_PREFIX):
+        resource["wandb.registry"] = promoted.project[len(REGISTRY_PREFIX) :]
     emit_event(
         event="wandb.artifact.promoted",
-        resource={
-            "prefect.resource.id": _resource_id(artifact),
-            "prefect.resource.name": artifact.qualified_name,
-        },
+        resource=resource,
         related=related,
         payload={
             "alias": alias,
-            "version": artifact.version,
+            "version": promoted.version,
             "previous": previous.version if previous is not None else None,
-            "url": artifact.url,
+            "collection": collection,
+            "source": promoted.source_qualified_name,
+            "url": promoted.url,
         },
     )
     before = previous.version if previous is not None else "nobody"
     create_markdown_artifact(
-        f"### Promoted `{collection}:{artifact.version}` to `{alias}`\n\n"
+        f"### Promoted `{collection}:{promoted.version}` to `{alias}`\n\n"
         f"| | version | digest |\n|---|---|---|\n"
         f"| before | {before} | {previous.digest if previous is not None else '-'} |\n"
-        f"| after | {artifact.version} | {artifact.digest} |\n\n"
+        f"| after | {promoted.version} | {promoted.digest} |\n\n"
         f"Logged by run: {'/'.join(logged_by.path) if logged_by else 'unknown'} — "
-        f"[open in W&B]({artifact.url})\n",
-        key=artifact_key("wandb-promotion", artifact.collection_name, alias),
-        description=f"Alias {alias} moved from {before} to {artifact.version}",
+        f"[open in W&B]({promoted.url})\n",
+        key=artifact_key("wandb-promotion", promoted.collection_name, alias),
+        description=f"Alias {alias} moved from {before} to {promoted.version}",
     )
     get_run_logger().info(
-        "moved %r of %s from %s to %s", alias, collection, before, artifact.version
+        "moved %r of %s from %s to %s", alias, collection, before, promoted.version
     )
-    return previous_record
+
+
+@task(name="Promote W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def promote_artifact(
+    credentials: WandbCredentials,
+    name: str,
+    alias: str = "production",
+    target: str | None = None,
+) -> dict[str, Any] | None:
+    """Move `alias` to the version `name` resolves to; returns the previous holder's record
+    (None when no version held it). With `target` (`wandb-registry-<registry>/<collection>`,
+    `<org>/wandb-registry-...` or `<team>/model-registry/<name>`) the alias moves in that
+    collection, the version linked there first if it is not yet a member. Emits
+    `wandb.artifact.promoted` and a markdown summary."""
+    return promote(credentials, name, alias, target).previous
 
 
 def restore_alias(
-    credentials: WandbCredentials, collection: str, alias: str, version: str | None
-) -> None:
-    """Compensating action for a promotion: give `alias` back to `version` (or remove it)."""
+    credentials: WandbCredentials,
+    collection: str,
+    alias: str,
+    version: str | None,
+    unlink: str | None = None,
+) -> str:
+    """Compensating action for a promotion: remove the link `unlink` (`vN`) the promotion
+    created, then give `alias` back to `version` (or leave it nowhere). Returns what remains
+    changed, for the log: a removed link's number is never reused, and a collection the
+    promotion created stays, empty."""
     api = credentials.get_client()
+    remains = []
+    if unlink is not None:
+        api.artifact(f"{collection}:{unlink}").unlink()
+        remains.append(f"link {collection}:{unlink} removed (its number is not reused)")
+        if not api.artifact_exists(f"{collection}:latest"):
+            remains.append(f"collection {collection} remains, with no versions")
     try:
         holder: Artifact | None = api.artifact(f"{collection}:{alias}")
     except NotFoundError:
@@ -196,11 +329,12 @@ def restore_alias(
         if holder is not None:
             holder.aliases.remove(alias)
             holder.save()
-        return
-    target = api.artifact(f"{collection}:{version}")
-    if alias not in target.aliases:
+    elif holder is None or holder.version != version:
+        target = api.artifact(f"{collection}:{version}")
         target.aliases.append(alias)
         target.save()
+    summary = f"{alias!r} of {collection} is back on {version or 'no version'}"
+    return "; ".join([summary, *remains])
 
 
 @task(name="Publish W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -256,10 +390,14 @@ def publish_artifact(
 __all__ = [
     "PINNED_VERSION",
     "PinnedVersionOnly",
+    "Promotion",
     "artifact_record",
     "download_artifact",
+    "link_artifact",
+    "promote",
     "promote_artifact",
     "publish_artifact",
+    "registry_collection",
     "restore_alias",
     "use_artifact",
 ]
