@@ -69,7 +69,7 @@ def prefect_harness() -> Iterator[None]:
     """One Prefect test server (temporary SQLite) for every test that runs flows or tasks."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):
         yield
 
 

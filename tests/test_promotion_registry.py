@@ -85,9 +85,12 @@ def test_model_promotion_into_the_registry_links_and_moves_the_alias(
     asserting_events_worker: EventsWorker,  # noqa: F811 - pytest fixture
 ) -> None:
     server, block, seed = demo
-    outcome = model_promotion(
-        block, f"{seed.entity}/{seed.project}", registry=seed.registry_collection
-    )
+    state = model_promotion(
+        block, f"{seed.entity}/{seed.project}", registry=seed.registry_collection,
+        return_state=True,
+    )  # fmt: skip
+    outcome = state.result()
+    flow_run = f"prefect.flow-run.{state.state_details.flow_run_id}"
     assert outcome["promoted"] is True and outcome["collection"] == seed.registry_collection
     assert outcome["previous"].endswith("/wandb-registry-model/mnist-cnn:v0")
     candidate_version = outcome["candidate"].rsplit(":", 1)[1]
@@ -105,7 +108,7 @@ def test_model_promotion_into_the_registry_links_and_moves_the_alias(
         e
         for client in AssertingEventsClient.all
         for e in client.events
-        if e.event == "wandb.artifact.promoted"
+        if e.event == "wandb.artifact.promoted" and flow_run in {r.id for r in e.related}
     ]
     assert len(events) == 1
     resource = events[0].resource

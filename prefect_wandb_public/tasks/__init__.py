@@ -19,13 +19,16 @@ from prefect_wandb_public.tasks.history import (
     fetch_run_history,
 )
 from prefect_wandb_public.tasks.runs import best_run, query_runs
+from prefect_wandb_public.tasks.watch import detect_wandb_changes, emit_wandb_events
 
 __all__ = [
     "TRANSIENT_RETRIES",
     "artifact_key",
     "best_run",
+    "detect_wandb_changes",
     "download_artifact",
     "download_run_files",
+    "emit_wandb_events",
     "export_project_histories",
     "export_run_history",
     "fetch_run_history",
