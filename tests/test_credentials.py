@@ -92,6 +92,7 @@ def test_block_register_from_the_module(tmp_path: Path) -> None:
         "PREFECT_HOME": str(tmp_path / ".prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_URL": "",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # a loaded CI machine
     }
     result = subprocess.run(
         [sys.executable, "-m", "prefect", "block", "register", "-m", "prefect_wandb_public"],
