@@ -192,6 +192,9 @@ class LocalWandbServer:
     create_report = _StoreMethod(WandbStore.create_report)
     create_artifact = _StoreMethod(WandbStore.create_artifact)
     put_run_file = _StoreMethod(WandbStore.put_run_file)
+    create_organization = _StoreMethod(WandbStore.create_organization)
+    create_registry = _StoreMethod(WandbStore.create_registry)
+    link_artifact = _StoreMethod(WandbStore.link_artifact)
 
     # ------------------------------------------------------------------ faults
     def inject_fault(
