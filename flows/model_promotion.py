@@ -2,7 +2,7 @@
 
     python flows/model_promotion.py --demo               # embedded demo server
     python flows/model_promotion.py --credentials my-wandb --project-path team/proj \
-        --model my-model --metric val_loss
+        --model my-model --metric val_loss --registry wandb-registry-model/my-model
     WANDB_API_KEY=... python flows/model_promotion.py --project-path team/proj
     python flows/model_promotion.py --serve              # serve the daily schedule
 

@@ -39,12 +39,18 @@ def run_demo(output: str = "demo-output", api_key: str | None = None) -> int:
         project = f"{seed.entity}/{seed.project}"
         print(f"Local W&B server: {block.base_url} (demo project {project})", flush=True)
         exported = history_export(block, project, str(out / "history"))
-        promotion = model_promotion(block, project, sweep=seed.sweep, metric=None)
+        promotion = model_promotion(
+            block, project, sweep=seed.sweep, metric=None, registry=seed.registry_collection
+        )
         lineage = ci_lineage(block, project, dataset=f"{seed.dataset}:latest", model=seed.model)
     moved = "promoted" if promotion["promoted"] else f"kept ({promotion['reason']})"
     report = [
         ("best run", f"{promotion['best_run']} ({promotion['metric']}={promotion['value']})"),
-        ("production alias", f"{promotion['candidate']} {moved}, was {promotion['previous']}"),
+        (
+            "production alias",
+            f"{promotion['candidate']} {moved} in {promotion['collection']}, "
+            f"was {promotion['previous']}",
+        ),
         ("history export", f"{export_summary(exported)} -> {out / 'history'}"),
         ("published artifact", f"{lineage['artifact']} by {lineage['run']}"),
         ("  from dataset", lineage["dataset"]),

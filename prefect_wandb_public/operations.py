@@ -13,6 +13,11 @@ from typing import Any
 
 from prefect_wandb_public.api import Api, Artifact, Run, export_history, fetch_history_plans
 from prefect_wandb_public.api.names import check_alias
+from prefect_wandb_public.api.orgs import (
+    LEGACY_REGISTRY_PROJECT,
+    is_registry_project,
+    resolve_org_info,
+)
 from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
 
 EXPORT_FORMATS = ("parquet", "csv")
@@ -77,11 +82,15 @@ def _dig(mapping: Mapping[str, Any], dotted: str) -> Any:
 
 
 def artifact_record(artifact: Artifact) -> dict[str, Any]:
-    """An artifact as plain data, named by its version (`coll:vN`), whatever alias found it."""
+    """An artifact as plain data, named by its version (`coll:vN`), whatever alias found it;
+    a link is named by its version in the collection it was read through."""
+    name = f"{artifact.collection_name}:{artifact.version}"
     return {
         "id": artifact.id,
-        "name": artifact.source_name,
-        "qualified_name": f"{artifact.entity}/{artifact.project}/{artifact.source_name}",
+        "name": name,
+        "qualified_name": f"{artifact.entity}/{artifact.project}/{name}",
+        "source": artifact.source_qualified_name,
+        "is_link": artifact.is_link,
         "entity": artifact.entity,
         "project": artifact.project,
         "type": artifact.type,
@@ -97,40 +106,75 @@ def artifact_record(artifact: Artifact) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class AliasMove:
-    """The outcome of `move_alias`: the version that now holds the alias, the one that held
-    it before (None: nobody), and whether anything changed."""
+    """The outcome of `move_alias`: the version that now holds the alias (a link, in a registry
+    collection), the one that held it before (None: nobody), the collection the alias lives in
+    (`entity/project/collection`), whether anything changed, and the `vN` of a link the move
+    created (None when the version was already a member, or outside a registry)."""
 
     artifact: Artifact
     previous: Artifact | None
     alias: str
-
-    @property
-    def moved(self) -> bool:
-        return self.previous is None or self.previous.id != self.artifact.id
-
-    @property
-    def collection(self) -> str:
-        a = self.artifact
-        return f"{a.entity}/{a.project}/{a.collection_name}"
+    collection: str
+    moved: bool
+    created_link: str | None = None
 
 
-def move_alias(api: Api, name: str, alias: str) -> AliasMove:
-    """Give `alias` to the version `name` resolves to (the server takes it from the previous
-    holder); nothing is written when that version already holds it. `latest` is refused: the
-    server moves it on every commit."""
+def registry_collection(api: Api, target: str, entity: str) -> str:
+    """`entity/project/collection` of a link target: a registry path (its organization
+    resolved from `entity`, as linking does) or a legacy `<team>/model-registry/<name>`."""
+    parts = target.split("/") if isinstance(target, str) else []
+    registry = len(parts) in (2, 3) and is_registry_project(parts[-2])
+    legacy = len(parts) == 3 and parts[1] == LEGACY_REGISTRY_PROJECT
+    if not (registry or legacy) or ":" in target or not all(parts):
+        raise InvalidInputError(
+            f"invalid promotion target {target!r}: expected 'wandb-registry-<registry>/"
+            "<collection>', '<org>/wandb-registry-<registry>/<collection>' or "
+            "'<team>/model-registry/<name>'"
+        )
+    if legacy:
+        return target
+    org = resolve_org_info(api, entity, parts[0] if len(parts) == 3 else None)
+    return f"{org.entity_name}/{parts[-2]}/{parts[-1]}"
+
+
+def move_alias(api: Api, name: str, alias: str, target: str | None = None) -> AliasMove:
+    """Give `alias` to the version `name` resolves to, in its own collection or, with a
+    `target` (see `registry_collection`), in that registry collection: the version is linked
+    there first when it is not a member (one request links it and moves the alias). The server
+    takes the alias from the previous holder; nothing is written when the version already
+    holds it. `latest` is refused: the server moves it on every commit."""
     if check_alias(alias) == "latest":
         raise InvalidInputError("cannot promote to 'latest': the server moves it on every commit")
-    artifact = api.artifact(name)
-    collection = f"{artifact.entity}/{artifact.project}/{artifact.collection_name}"
+    candidate = api.artifact(name)
+    source = candidate.source_artifact
+    if target is None:
+        collection = f"{candidate.entity}/{candidate.project}/{candidate.collection_name}"
+    else:
+        collection = registry_collection(api, target, source.source_entity)
     try:
         previous: Artifact | None = api.artifact(f"{collection}:{alias}")
     except NotFoundError:
         previous = None
-    move = AliasMove(artifact, previous, alias)
-    if move.moved:
-        artifact.aliases.append(alias)
-        artifact.save()
-    return move
+    if previous is not None and previous.id == candidate.id:
+        return AliasMove(previous, previous, alias, collection, moved=False)
+    member: Artifact | None = candidate
+    if target is not None:
+        member = next(
+            (
+                link
+                for link in source.linked_artifacts
+                if f"{link.entity}/{link.project}/{link.collection_name}" == collection
+            ),
+            None,
+        )
+    if member is None:  # not yet in the registry collection: linking moves the alias too
+        linked = source.link(collection, aliases=[alias])
+        return AliasMove(
+            linked, previous, alias, collection, moved=True, created_link=linked.version
+        )
+    member.aliases.append(alias)
+    member.save()
+    return AliasMove(member, previous, alias, collection, moved=True)
 
 
 def verify_credentials(api: Api) -> dict[str, Any]:
@@ -230,6 +274,7 @@ __all__ = [
     "export_runs",
     "json_safe",
     "move_alias",
+    "registry_collection",
     "run_field",
     "run_record",
     "verify_credentials",

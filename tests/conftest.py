@@ -25,6 +25,9 @@ from prefect_wandb_public.api import RetryPolicy
 from prefect_wandb_public.testing import LocalWandbServer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect's ephemeral servers (the demo, `prefect block register` in subprocesses) get 120 s to
+# start instead of 20: on a loaded 2-core machine the default times out.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # wandb-core (started by any official-SDK test) reports its errors to Sentry unless told not to.
 os.environ["WANDB_ERROR_REPORTING"] = "false"
 # Downloads cache into a directory of this test session, never the user's ~/.cache.

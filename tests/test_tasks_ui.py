@@ -135,7 +135,8 @@ def test_the_promotion_event_carries_labels_and_the_summary_pictures_the_curves(
     assert len(events) == 1
     labels = dict(events[0].resource.items())
     assert labels["wandb.alias"] == "production"
-    assert labels["wandb.collection"] == f"{seeded}/model"
+    assert labels["wandb.collection"] == "model"
+    assert f"{labels['wandb.entity']}/{labels['wandb.project']}" == seeded
     assert labels["wandb.type"] == "model"
     summary = PrefectArtifact.get(artifact_key("wandb-promotion", "model", "production"))
     assert summary is not None and summary.type == "markdown"

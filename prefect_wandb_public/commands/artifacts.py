@@ -117,13 +117,21 @@ def put(
 def promote(
     name: Annotated[str, typer.Argument(help="ENTITY/PROJECT/NAME:VERSION to promote.")],
     alias: Annotated[str, typer.Option("--alias", help="The alias to move to it.")],
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="A registry collection (wandb-registry-<registry>/<collection>) to promote "
+            "into, linking the version there first; default: the version's own collection.",
+        ),
+    ] = None,
     json: JsonOption = False,
     quiet: QuietOption = False,
     block: BlockOption = None,
 ) -> None:
     """Move an alias to a version and print the previous holder ("none" when nobody held it)."""
     session = Session(json, quiet, block)
-    move = move_alias(session.client, name, alias)
+    move = move_alias(session.client, name, alias, target)
     previous = move.previous
     previous_name = f"{move.collection}:{previous.version}" if previous is not None else "none"
     if not move.moved:
@@ -139,6 +147,7 @@ def promote(
             "alias": alias,
             "collection": move.collection,
             "moved": move.moved,
+            "linked": move.created_link,
             "artifact": artifact_record(move.artifact),
             "previous": artifact_record(previous) if previous is not None else None,
         },

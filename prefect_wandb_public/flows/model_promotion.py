@@ -1,8 +1,11 @@
 """Promote the best run's model: verify it, gate it against the current holder, move the alias.
 
-The alias moves inside a Prefect transaction: if anything after the move fails, the rollback hook
-gives the alias back to the previous holder (W&B itself is not transactional, so this is a
-compensating action). Nothing moves when verification or the gate fails.
+The alias moves in the model's own collection or, with `registry`, in that registry collection
+(the candidate is linked there first if it is not yet a member). It moves inside a Prefect
+transaction: if anything after the move fails, the rollback hook gives the alias back to the
+previous holder and removes a link the promotion made (W&B itself is not transactional, so this
+is a compensating action; the log says what remains). Nothing moves when verification or the
+gate fails.
 """
 
 from __future__ import annotations
@@ -27,9 +30,8 @@ from prefect_wandb_public.tasks import (
     TRANSIENT_RETRIES,
     best_run,
     download_artifact,
-    promote_artifact,
 )
-from prefect_wandb_public.tasks.artifacts import artifact_record, restore_alias
+from prefect_wandb_public.tasks.artifacts import artifact_record, promote, restore_alias
 
 DAILY_CRON = "30 6 * * *"
 
@@ -62,25 +64,35 @@ def current_holder(
 
 @task(name="Move the alias", cache_policy=NO_CACHE)
 def move_alias(
-    credentials: WandbCredentials, name: str, alias: str, metric: str | None = None
+    credentials: WandbCredentials,
+    name: str,
+    alias: str,
+    registry: str | None = None,
+    metric: str | None = None,
 ) -> dict[str, Any] | None:
-    """Promote `name` to `alias`, remembering the previous holder for the rollback hook; the
-    summary pictures the `metric` curves."""
-    previous = promote_artifact.fn(credentials, name, alias, metric=metric)
+    """Promote `name` to `alias` (in `registry` when given), remembering the previous holder
+    and any link it made for the rollback hook; the summary pictures the `metric` curves."""
+    done = promote(credentials, name, alias, registry, metric)
     txn = get_transaction()
     if txn is not None:
         txn.set("credentials", credentials)
-        txn.set("collection", name.rsplit(":", 1)[0])
+        txn.set("collection", done.collection)
         txn.set("alias", alias)
-        txn.set("previous_version", previous["version"] if previous else None)
-    return previous
+        txn.set("previous_version", done.previous["version"] if done.previous else None)
+        txn.set("created_link", done.created_link)
+    return done.previous
 
 
 @move_alias.on_rollback
 def _give_the_alias_back(txn: Transaction) -> None:
-    restore_alias(
-        txn.get("credentials"), txn.get("collection"), txn.get("alias"), txn.get("previous_version")
+    remains = restore_alias(
+        txn.get("credentials"),
+        txn.get("collection"),
+        txn.get("alias"),
+        txn.get("previous_version"),
+        unlink=txn.get("created_link"),
     )
+    get_run_logger().warning("promotion rolled back: %s", remains)
 
 
 @task(name="Check the promotion", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -111,12 +123,14 @@ def model_promotion(
     sweep: str | None = None,
     alias: str = "production",
     gate: bool = True,
+    registry: str | None = None,
 ) -> dict[str, Any]:
     """Promote the best run's model to an alias if it beats the current holder.
 
     Best run (by `metric` and `goal`, or the `sweep`'s own metric) → its newest `model`
     version → download and verify → gate against the current `alias` holder → move the alias
-    inside a transaction whose rollback gives it back. The promotion summary shows both
+    (in the model's collection, or in the `registry` collection, linking the candidate there
+    first) inside a transaction whose rollback gives it back. The promotion summary shows both
     versions' metric curves.
 
     Args:
@@ -128,6 +142,8 @@ def model_promotion(
         sweep: A sweep id: only its runs compete.
         alias: The alias to move, e.g. `production`.
         gate: Promote only when the candidate beats the current holder's metric.
+        registry: A registry collection to promote into,
+            `wandb-registry-<registry>/<collection>` (None: the model's own collection).
 
     Returns:
         `best_run`, `metric`, `value`, `candidate`, `alias`, `previous`, `promoted` and the
@@ -145,7 +161,7 @@ def model_promotion(
     best = best_run(block, project_path, metric=metric, goal=goal, sweep=sweep)
     metric, value = best["metric"], best["value"]
     candidate = run_model(block, best["path"], model)
-    collection = f"{candidate['entity']}/{candidate['project']}/{model}"
+    collection = registry or f"{candidate['entity']}/{candidate['project']}/{model}"
     with tempfile.TemporaryDirectory(prefix="wandb-promotion-") as root:
         download_artifact(block, candidate["qualified_name"], root=root, verify=True)
     holder = current_holder(block, collection, alias, metric)
@@ -155,6 +171,7 @@ def model_promotion(
         "value": value,
         "candidate": candidate["qualified_name"],
         "alias": alias,
+        "collection": collection,
         "previous": holder["qualified_name"] if holder else None,
     }
     if holder is not None and holder["id"] == candidate["id"]:
@@ -170,7 +187,7 @@ def model_promotion(
         )
         return {**outcome, "promoted": False, "reason": "gate: not better than the current holder"}
     with transaction():
-        move_alias(block, candidate["qualified_name"], alias, metric)
+        move_alias(block, candidate["qualified_name"], alias, registry, metric)
         check_promotion(block, collection, alias, candidate["digest"])
     return {**outcome, "promoted": True, "reason": "better than the current holder"}
 
@@ -199,6 +216,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default="val_loss")
     parser.add_argument("--goal", default="minimize", choices=["minimize", "maximize"])
     parser.add_argument("--alias", default="production")
+    parser.add_argument("--registry", help="registry collection, wandb-registry-<name>/<coll>")
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
@@ -212,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
             metric=args.metric,
             goal=args.goal,
             alias=args.alias,
+            registry=args.registry,
         ),
         serve,
         _arguments,

@@ -15,13 +15,14 @@ from prefect_wandb_public.api.client import DEFAULT_BASE_URL, key_from_netrc
 from prefect_wandb_public.credentials import WandbCredentials, load_credentials
 from prefect_wandb_public.errors import InvalidInputError
 from prefect_wandb_public.testing import LocalWandbServer
-from prefect_wandb_public.testing.seed import DemoSeed, seed_demo
+from prefect_wandb_public.testing.seed import DEMO_TEAM, DemoSeed, seed_demo
 
 
 @contextmanager
 def embedded_demo(api_key: str | None = None) -> Iterator[tuple[WandbCredentials, DemoSeed]]:
-    """A local W&B server with the demo project, and a credentials block pointing at it."""
-    with LocalWandbServer(api_key=api_key) as server:
+    """A local W&B server with the demo project (in team `DEMO_TEAM`, whose organization has a
+    `model` registry), and a credentials block pointing at it."""
+    with LocalWandbServer(api_key=api_key, entity=DEMO_TEAM) as server:
         seed = seed_demo(server.store)
         yield (
             WandbCredentials(

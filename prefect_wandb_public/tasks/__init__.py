@@ -11,10 +11,12 @@ from __future__ import annotations
 from prefect_wandb_public.tasks._common import TRANSIENT_RETRIES, artifact_key, retry_on_transient
 from prefect_wandb_public.tasks.artifacts import (
     adownload_artifact,
+    alink_artifact,
     apromote_artifact,
     apublish_artifact,
     ause_artifact,
     download_artifact,
+    link_artifact,
     promote_artifact,
     publish_artifact,
     use_artifact,
@@ -29,26 +31,38 @@ from prefect_wandb_public.tasks.history import (
     fetch_run_history,
 )
 from prefect_wandb_public.tasks.runs import abest_run, aquery_runs, best_run, query_runs
+from prefect_wandb_public.tasks.watch import (
+    adetect_wandb_changes,
+    aemit_wandb_events,
+    detect_wandb_changes,
+    emit_wandb_events,
+)
 
 __all__ = [
     "TRANSIENT_RETRIES",
     "abest_run",
+    "adetect_wandb_changes",
     "adownload_artifact",
     "adownload_run_files",
+    "aemit_wandb_events",
     "aexport_project_histories",
     "aexport_run_history",
     "afetch_run_history",
+    "alink_artifact",
     "apromote_artifact",
     "apublish_artifact",
     "aquery_runs",
     "artifact_key",
     "ause_artifact",
     "best_run",
+    "detect_wandb_changes",
     "download_artifact",
     "download_run_files",
+    "emit_wandb_events",
     "export_project_histories",
     "export_run_history",
     "fetch_run_history",
+    "link_artifact",
     "promote_artifact",
     "publish_artifact",
     "query_runs",

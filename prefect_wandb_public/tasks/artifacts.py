@@ -1,11 +1,13 @@
-"""Tasks over artifacts: download and verify, record use, publish, and promote by moving an
-alias. Each has an async variant (`a<name>`) for async flows."""
+"""Tasks over artifacts: download and verify, record use, publish, link into a registry, and
+promote by moving an alias (in the artifact's own collection, or in a registry collection).
+Each has an async variant (`a<name>`) for async flows."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
@@ -15,9 +17,10 @@ from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
 from prefect_wandb_public.api import Artifact, Run, default_artifact_root
+from prefect_wandb_public.api.orgs import REGISTRY_PREFIX
 from prefect_wandb_public.credentials import WandbCredentials
 from prefect_wandb_public.errors import InvalidInputError, NotFoundError, WandbError
-from prefect_wandb_public.operations import artifact_record, move_alias
+from prefect_wandb_public.operations import AliasMove, artifact_record, move_alias
 from prefect_wandb_public.tasks._common import (
     TRANSIENT_RETRIES,
     ProgressArtifact,
@@ -54,7 +57,8 @@ class PinnedVersionOnly(CachePolicy):
 
 
 def _resource_id(artifact: Artifact) -> str:
-    return f"wandb.artifact.{artifact.entity}/{artifact.project}/{artifact.source_name}"
+    name = f"{artifact.collection_name}:{artifact.version}"
+    return f"wandb.artifact.{artifact.entity}/{artifact.project}/{name}"
 
 
 @task_with_async_variant(
@@ -162,6 +166,52 @@ def use_artifact(
 ause_artifact = use_artifact.aio
 
 
+@task_with_async_variant(name="Link W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def link_artifact(
+    credentials: WandbCredentials,
+    name: str,
+    target: str,
+    aliases: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Link an artifact version into a registry collection (created when missing).
+
+    Args:
+        credentials: The W&B credentials block.
+        name: The version to link, `entity/project/collection:vN` (or an alias).
+        target: `wandb-registry-<registry>/<collection>`,
+            `<org>/wandb-registry-<registry>/<collection>` or `<team>/model-registry/<name>`.
+        aliases: Aliases the link gets in the target collection (e.g. `staging`).
+
+    Returns:
+        The link's record (named by its version in the target collection).
+
+    Example:
+        ```python
+        link = link_artifact(credentials, "team/proj/model:v7", "wandb-registry-model/model")
+        print(link["qualified_name"])  # acme-org/wandb-registry-model/model:v0
+        ```
+    """
+    api = credentials.get_client()
+    linked = api.artifact(name).link(target, aliases=list(aliases or []))
+    get_run_logger().info("linked %s as %s", linked.source_qualified_name, linked.qualified_name)
+    return artifact_record(linked)
+
+
+alink_artifact = link_artifact.aio
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What a promotion did: the previous holder, the collection the alias moved in, and the
+    link it created there (None when the version was already linked, or for a promotion in the
+    version's own collection). The rollback hook undoes exactly this."""
+
+    previous: dict[str, Any] | None
+    collection: str
+    alias: str
+    created_link: str | None = None
+
+
 def _curve(run: Run | None, metric: str) -> list[tuple[float, float]]:
     """(step, value) samples of `metric` in the run's history (empty when it logged none)."""
     if run is None:
@@ -186,42 +236,33 @@ def _curves_picture(
     return f"![{metric} curves of {' and '.join(series)}]({svg_data_url(svg)})\n\n"
 
 
-@task_with_async_variant(name="Promote W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
-def promote_artifact(
+def promote(
     credentials: WandbCredentials,
     name: str,
     alias: str = "production",
+    target: str | None = None,
     metric: str | None = None,
-) -> dict[str, Any] | None:
-    """Move an alias to an artifact version (the server takes it from the previous holder).
-
-    Emits a `wandb.artifact.promoted` event whose resource carries the alias, collection and
-    type as labels (`wandb.alias`, `wandb.collection`, `wandb.type`), so an automation can
-    match on them, and a markdown summary: before and after, and with `metric` the metric
-    curves of the new and the previous holder's runs as a picture.
-
-    Args:
-        credentials: The W&B credentials block.
-        name: The version to promote, `entity/project/collection:vN` (or an alias).
-        alias: The alias to move; `latest` is refused (the server moves it on every commit).
-        metric: A history key (e.g. `val_loss`) whose curves the summary shows.
-
-    Returns:
-        The previous holder's record, or None when no version held the alias.
-
-    Example:
-        ```python
-        previous = promote_artifact(credentials, "team/proj/model:v7", alias="production")
-        ```
-    """
-    move = move_alias(credentials.get_client(), name, alias)
-    artifact, previous = move.artifact, move.previous
-    previous_record = artifact_record(previous) if previous is not None else None
+) -> Promotion:
+    """What `promote_artifact` does (see there), returning what the rollback hook needs to
+    undo it."""
+    move = move_alias(credentials.get_client(), name, alias, target)
+    previous_record = artifact_record(move.previous) if move.previous is not None else None
     if not move.moved:
-        get_run_logger().info("%s already holds %r", artifact.qualified_name, alias)
-        return previous_record
-    collection = move.collection
-    logged_by = artifact.logged_by()
+        get_run_logger().info("%s already holds %r", move.artifact.qualified_name, alias)
+    else:
+        _tell_prefect(move, metric, registry=target is not None)
+    return Promotion(previous_record, move.collection, alias, move.created_link)
+
+
+def _tell_prefect(move: AliasMove, metric: str | None, *, registry: bool) -> None:
+    """The `wandb.artifact.promoted` event and the markdown summary of one promotion."""
+    promoted, previous, alias, collection = (
+        move.artifact,
+        move.previous,
+        move.alias,
+        move.collection,
+    )
+    logged_by = promoted.logged_by()
     related = []
     if logged_by is not None:
         related.append(
@@ -231,21 +272,36 @@ def promote_artifact(
                 "prefect.resource.name": logged_by.name,
             }
         )
+    if promoted.is_link:
+        related.append(
+            {
+                "prefect.resource.id": f"wandb.artifact.{promoted.source_qualified_name}",
+                "prefect.resource.role": "source",
+            }
+        )
+    # The labels the watcher's events carry too, so one automation matches either.
+    resource = {
+        "prefect.resource.id": _resource_id(promoted),
+        "prefect.resource.name": promoted.qualified_name,
+        "wandb.entity": promoted.entity,
+        "wandb.project": promoted.project,
+        "wandb.collection": promoted.collection_name,
+        "wandb.type": promoted.type,
+        "wandb.alias": alias,
+    }
+    if registry and promoted.project.startswith(REGISTRY_PREFIX):
+        resource["wandb.registry"] = promoted.project[len(REGISTRY_PREFIX) :]
     emit_event(
         event="wandb.artifact.promoted",
-        resource={
-            "prefect.resource.id": _resource_id(artifact),
-            "prefect.resource.name": artifact.qualified_name,
-            "wandb.alias": alias,
-            "wandb.collection": collection,
-            "wandb.type": artifact.type,
-        },
+        resource=resource,
         related=related,
         payload={
             "alias": alias,
-            "version": artifact.version,
+            "version": promoted.version,
             "previous": previous.version if previous is not None else None,
-            "url": artifact.url,
+            "collection": collection,
+            "source": promoted.source_qualified_name,
+            "url": promoted.url,
         },
     )
     before = previous.version if previous is not None else "nobody"
@@ -255,35 +311,84 @@ def promote_artifact(
         if previous is not None:
             holder = (f"{previous.version} (before)", previous.logged_by())
         try:
-            picture = _curves_picture(metric, (f"{artifact.version} (promoted)", logged_by), holder)
+            picture = _curves_picture(metric, (f"{promoted.version} (promoted)", logged_by), holder)
         except WandbError as exc:  # the alias has moved; a missing picture is said, not hidden
             picture = f"_No {metric} curves: {exc}_\n\n"
     sync_prefect(
         create_markdown_artifact,
-        f"### Promoted `{collection}:{artifact.version}` to `{alias}`\n\n"
+        f"### Promoted `{collection}:{promoted.version}` to `{alias}`\n\n"
         f"| | version | digest |\n|---|---|---|\n"
         f"| before | {before} | {previous.digest if previous is not None else '-'} |\n"
-        f"| after | {artifact.version} | {artifact.digest} |\n\n"
+        f"| after | {promoted.version} | {promoted.digest} |\n\n"
         f"{picture}"
         f"Logged by run: {'/'.join(logged_by.path) if logged_by else 'unknown'} — "
-        f"[open in W&B]({artifact.url})\n",
-        key=artifact_key("wandb-promotion", artifact.collection_name, alias),
-        description=f"Alias {alias} moved from {before} to {artifact.version}",
+        f"[open in W&B]({promoted.url})\n",
+        key=artifact_key("wandb-promotion", promoted.collection_name, alias),
+        description=f"Alias {alias} moved from {before} to {promoted.version}",
     )
     get_run_logger().info(
-        "moved %r of %s from %s to %s", alias, collection, before, artifact.version
+        "moved %r of %s from %s to %s", alias, collection, before, promoted.version
     )
-    return previous_record
+
+
+@task_with_async_variant(name="Promote W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
+def promote_artifact(
+    credentials: WandbCredentials,
+    name: str,
+    alias: str = "production",
+    metric: str | None = None,
+    target: str | None = None,
+) -> dict[str, Any] | None:
+    """Move an alias to an artifact version (the server takes it from the previous holder).
+
+    In the version's own collection, or with `target` in a registry collection (the version
+    linked there first when it is not yet a member: one request links it and moves the alias).
+    Emits a `wandb.artifact.promoted` event whose resource carries the entity, project,
+    collection, type and alias (and `wandb.registry`) as labels, so an automation can match on
+    them, and a markdown summary: before and after, and with `metric` the metric curves of the
+    new and the previous holder's runs as a picture.
+
+    Args:
+        credentials: The W&B credentials block.
+        name: The version to promote, `entity/project/collection:vN` (or an alias).
+        alias: The alias to move; `latest` is refused (the server moves it on every commit).
+        metric: A history key (e.g. `val_loss`) whose curves the summary shows.
+        target: A registry collection, `wandb-registry-<registry>/<collection>`,
+            `<org>/wandb-registry-<registry>/<collection>` or `<team>/model-registry/<name>`.
+
+    Returns:
+        The previous holder's record, or None when no version held the alias.
+
+    Example:
+        ```python
+        previous = promote_artifact(credentials, "team/proj/model:v7", alias="production")
+        promote_artifact(credentials, "team/proj/model:v7", target="wandb-registry-model/model")
+        ```
+    """
+    return promote(credentials, name, alias, target, metric).previous
 
 
 apromote_artifact = promote_artifact.aio
 
 
 def restore_alias(
-    credentials: WandbCredentials, collection: str, alias: str, version: str | None
-) -> None:
-    """Compensating action for a promotion: give `alias` back to `version` (or remove it)."""
+    credentials: WandbCredentials,
+    collection: str,
+    alias: str,
+    version: str | None,
+    unlink: str | None = None,
+) -> str:
+    """Compensating action for a promotion: remove the link `unlink` (`vN`) the promotion
+    created, then give `alias` back to `version` (or leave it nowhere). Returns what remains
+    changed, for the log: a removed link's number is never reused, and a collection the
+    promotion created stays, empty."""
     api = credentials.get_client()
+    remains = []
+    if unlink is not None:
+        api.artifact(f"{collection}:{unlink}").unlink()
+        remains.append(f"link {collection}:{unlink} removed (its number is not reused)")
+        if not api.artifact_exists(f"{collection}:latest"):
+            remains.append(f"collection {collection} remains, with no versions")
     try:
         holder: Artifact | None = api.artifact(f"{collection}:{alias}")
     except NotFoundError:
@@ -292,11 +397,12 @@ def restore_alias(
         if holder is not None:
             holder.aliases.remove(alias)
             holder.save()
-        return
-    target = api.artifact(f"{collection}:{version}")
-    if alias not in target.aliases:
+    elif holder is None or holder.version != version:
+        target = api.artifact(f"{collection}:{version}")
         target.aliases.append(alias)
         target.save()
+    summary = f"{alias!r} of {collection} is back on {version or 'no version'}"
+    return "; ".join([summary, *remains])
 
 
 @task_with_async_variant(name="Publish W&B artifact", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -386,12 +492,16 @@ apublish_artifact = publish_artifact.aio
 __all__ = [
     "PINNED_VERSION",
     "PinnedVersionOnly",
+    "Promotion",
     "adownload_artifact",
+    "alink_artifact",
     "apromote_artifact",
     "apublish_artifact",
     "artifact_record",
     "ause_artifact",
     "download_artifact",
+    "link_artifact",
+    "promote",
     "promote_artifact",
     "publish_artifact",
     "restore_alias",

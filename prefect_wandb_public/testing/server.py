@@ -222,6 +222,9 @@ class LocalWandbServer:
     put_run_file = _StoreMethod(WandbStore.put_run_file)
     log_history = _StoreMethod(WandbStore.log_history)
     export_history = _StoreMethod(WandbStore.export_history)
+    create_organization = _StoreMethod(WandbStore.create_organization)
+    create_registry = _StoreMethod(WandbStore.create_registry)
+    link_artifact = _StoreMethod(WandbStore.link_artifact)
 
     # ------------------------------------------------------------------ faults
     def inject_fault(
