@@ -275,12 +275,6 @@ def export_scenario(
     profile = PROFILES[network]
     runs = int(info["project_runs"])
     title = f"project export, {runs} runs x {info['project_rows']} rows to parquet"
-    for name, stats in counts.items():
-        last = stats[-1]
-        print(
-            f"  {name}: {last['graphql']} GraphQL requests ({last['rate_limited']} answered 429), "
-            f"{last['storage_gets']} storage GETs"
-        )
     if rate_limit:
         needed = counts["official"][-1]["graphql"] - counts["official"][-1]["rate_limited"]
         windows = max(0, math.ceil(needed / rate_limit) - 1)
@@ -308,6 +302,12 @@ def export_scenario(
         ],
         limit,
     )
+    for name, stats in counts.items():  # after the table: they belong to this scenario
+        last = stats[-1]
+        print(
+            f"  {name}: {last['graphql']} GraphQL requests ({last['rate_limited']} answered 429), "
+            f"{last['storage_gets']} storage GETs"
+        )
 
 
 def listing_scenario(server: ServerProcess, network: str, repeat: int) -> None:
