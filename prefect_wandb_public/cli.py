@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,20 @@ def _server(args: argparse.Namespace) -> int:
     if args.seed == "demo":
         seed = seed_demo(server.store)
         print(f"seeded demo project {seed.entity}/{seed.project}", flush=True)
-    server.start()
+    try:
+        server.start()
+    except OSError as exc:
+        reason = (
+            "is already in use"
+            if exc.errno == errno.EADDRINUSE
+            else f"cannot be bound: {exc.strerror or exc}"
+        )
+        print(
+            f"error: port {args.port} on {args.host} {reason}; pick another with --port "
+            "(0 picks a free one)",
+            file=sys.stderr,
+        )
+        return 2
     print(f"W&B-compatible server at {server.url}", flush=True)
     print("use: WANDB_BASE_URL=<url> WANDB_API_KEY=<key>; the key is on the next line", flush=True)
     print(server.api_key, flush=True)
