@@ -260,30 +260,37 @@ class DestinationRoot:
     def exists(self, target: str) -> bool:
         return os.path.lexists(target) if self.fs is None else bool(self.fs.exists(target))
 
-    def write(self, target: str, fill: Callable[[AtomicFile], None], *, key: str = "") -> None:
-        """`fill` writes the file's bytes; they appear at `target` only if it returns. On a
-        local root the partial of (`target`, `key`) left by a crashed run is resumed: `fill`
-        finds its bytes in `AtomicFile.resumed` / `read_back()`."""
-        with atomic_file(self.fs, target, key=key, resume=True) as file:
+    def write(
+        self,
+        target: str,
+        fill: Callable[[AtomicFile], None],
+        *,
+        key: str = "",
+        resume: bool = False,
+    ) -> None:
+        """`fill` writes the file's bytes; they appear at `target` only if it returns. With
+        `resume`, on a local root, the partial of (`target`, `key`) a crashed run left is kept:
+        `fill` finds its bytes in `AtomicFile.resumed` / `read_back()`."""
+        with atomic_file(self.fs, target, key=key, resume=resume) as file:
             fill(file)
 
     def put_local_file(self, source: str, target: str, *, link: bool) -> None:
         """Place a local file at `target`: on a local root a hard link when `link` and
         possible, else a copy; on other file systems an upload (once, committed on success)."""
         if self.fs is None:
-            with contextlib.suppress(OSError):
-                if os.path.samefile(source, target):
-                    return
             if link:
                 try:
                     in_dir(target, lambda: os.link(source, target))  # complete at once
                     return
                 except FileExistsError:
-                    pass  # replace it: link beside it, then rename over it
+                    pass  # replace it (below: link beside it, then rename over it)
                 except OSError as exc:
                     if exc.errno not in _NO_LINK_ERRNOS:
                         raise
                     link = False  # another device, or no hard links there: copy instead
+            with contextlib.suppress(OSError):
+                if os.path.samefile(source, target):
+                    return
 
             def place(temp: str) -> None:
                 if link:

@@ -277,8 +277,7 @@ class Downloader:
                 if first is not None:
                     raise first
         except WandbError as error:
-            names = [item.name for job in jobs for item, _ in job]
-            if len(names) > 1:
+            if sum(len(job) for job in jobs) > 1:
                 _report_progress(error, jobs, set(done))
             raise
 
@@ -294,7 +293,13 @@ class Downloader:
             self.cache.seal(blob)  # a new hard link changed the blob's ctime
             return
         with _writing(item.name, place.display(first_target)):
-            place.write(first_target, lambda file: self._transfer(item, file), key=item.md5 or "")
+            # Only bytes that a digest will check may be resumed from a crashed run's partial.
+            place.write(
+                first_target,
+                lambda file: self._transfer(item, file),
+                key=item.md5 or "",
+                resume=bool(item.md5),
+            )
         for entry, target in job[1:]:
             with _writing(entry.name, place.display(target)):
                 place.copy(first_target, target)

@@ -157,7 +157,7 @@ class Partial:
         if durable:
             os.fsync(self.handle.fileno())
         if read_only:
-            os.fchmod(self.handle.fileno(), 0o444)
+            os.chmod(self.path, 0o444)
         os.replace(self.path, self.target)
         self.handle.close()
 
