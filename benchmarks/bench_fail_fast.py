@@ -72,7 +72,8 @@ def server_rss_under_a_hostile_post(size: int = 200 * MIB) -> tuple[float, float
         port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
         before = peak_rss_mb(proc.pid)
         sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-        sock.sendall(f"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode())
+        head = f"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
+        sock.sendall(head.encode())
 
         def send() -> None:
             chunk = bytes(MIB)
