@@ -19,6 +19,12 @@ from prefect_wandb_public.api import RetryPolicy
 from prefect_wandb_public.testing import LocalWandbServer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# A temporary Prefect API takes ~30 s to start on a busy 2-core machine (Prefect's default limit
+# is 30 s): give it room, here and in the subprocesses that start their own.
+PREFECT_STARTUP_TIMEOUT = 120
+os.environ.setdefault(
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(PREFECT_STARTUP_TIMEOUT)
+)
 # wandb-core (started by any official-SDK test) reports its errors to Sentry unless told not to.
 os.environ["WANDB_ERROR_REPORTING"] = "false"
 # Downloads cache into a directory of this test session, never the user's ~/.cache.
@@ -69,7 +75,7 @@ def prefect_harness() -> Iterator[None]:
     """One Prefect test server (temporary SQLite) for every test that runs flows or tasks."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=PREFECT_STARTUP_TIMEOUT):
         yield
 
 
