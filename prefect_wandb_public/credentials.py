@@ -11,10 +11,11 @@ from collections import OrderedDict
 from typing import Any
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, SecretStr
+from pydantic import Field, HttpUrl, SecretStr, field_validator
 
 from prefect_wandb_public.api import Api, RetryPolicy
 from prefect_wandb_public.api.client import resolve_api_key
+from prefect_wandb_public.api.transport import validate_base_url
 from prefect_wandb_public.errors import InvalidInputError
 
 # Block values -> (fingerprint of what the values resolve to, the client), least recently used
@@ -84,6 +85,13 @@ class WandbCredentials(CredentialsBlock):
             "once they are spent the task fails without retrying them again."
         ),
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        """Refuse a URL the client could not use (no scheme, no host, credentials in it) when
+        the block is made, not at its first use; trailing slashes go."""
+        return validate_base_url(value)
 
     def _cache_key(self) -> tuple[Any, ...]:
         secret = self.api_key.get_secret_value() if self.api_key else ""

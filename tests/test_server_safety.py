@@ -216,7 +216,6 @@ def test_the_server_command_on_a_port_in_use_says_so_in_one_line() -> None:
     assert done.returncode == 2, (done.stdout, done.stderr, time.monotonic() - started)
     lines = done.stderr.strip().splitlines()
     assert lines == [
-        f"error: port {port} on 127.0.0.1 is already in use; pick another with --port "
-        "(0 picks a free one)"
+        f"error: port {port} on 127.0.0.1 is in use; pick another with --port (0 picks a free one)"
     ]
     assert "Traceback" not in done.stderr and done.stdout == ""

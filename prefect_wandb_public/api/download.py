@@ -69,6 +69,7 @@ from prefect_wandb_public.api.destinations import (
 )
 from prefect_wandb_public.api.digests import b64_md5, b64_of, hex_md5, md5_of_stream
 from prefect_wandb_public.api.names import check_entry_path
+from prefect_wandb_public.api.progress import ProgressCallback, ProgressTracker
 from prefect_wandb_public.errors import (
     ChecksumError,
     CommError,
@@ -178,7 +179,8 @@ class Downloader:
     `workers` bounds the parallel transfers; `cache_dir` holds the content-addressed cache
     (None: `default_cache_dir()`), and `skip_cache=True` bypasses the cache; `link` hard-links
     cached blobs into local destinations instead of copying them. Retries go through the
-    transport's retry primitive, one budget per file.
+    transport's retry primitive, one budget per file. `progress` receives a `Progress` snapshot
+    (bytes and files, labelled `progress_label`) per chunk and per file placed.
     """
 
     def __init__(
@@ -191,6 +193,8 @@ class Downloader:
         link: bool = True,
         chunk_size: int = CHUNK_SIZE,
         checksum_attempts: int = CHECKSUM_ATTEMPTS,
+        progress: ProgressCallback | None = None,
+        progress_label: str = "",
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int):
             raise InvalidInputError(f"workers must be an integer, got {workers!r}")
@@ -205,6 +209,9 @@ class Downloader:
         self.link = link
         self.chunk_size = chunk_size
         self.checksum_attempts = checksum_attempts
+        self.progress = progress
+        self.progress_label = progress_label
+        self._tracker = ProgressTracker(None, "download", progress_label, total=None)
 
     # ------------------------------------------------------------------ entry point
     def download(
@@ -247,9 +254,20 @@ class Downloader:
             key = item.md5 or f"#{index}"
             groups.setdefault(key, []).append(index)
         jobs = [[(items[i], targets[i]) for i in group] for group in groups.values()]
+        moved = [items[i] for group in groups.values() for i in group]
+        sizes = [item.size for item in moved]
+        self._tracker = ProgressTracker(
+            self.progress,
+            "download",
+            self.progress_label,
+            total=None if None in sizes else sum(s or 0 for s in sizes),
+            files_total=len(moved),
+        )
+        self._tracker.start()
         self._run_all(jobs, place)
         if place.fs is None:
             sweep_directories(targets)
+        self._tracker.finish()
         return [place.display(t) for t in targets]
 
     def _run_all(self, jobs: list[list[tuple[DownloadItem, str]]], place: DestinationRoot) -> None:
@@ -291,6 +309,7 @@ class Downloader:
                 with _writing(entry.name, place.display(target)):
                     place.put_local_file(blob, target, link=self.link)
             self.cache.seal(blob)  # a new hard link changed the blob's ctime
+            self._tracker.file_done(item.size, len(job))
             return
         with _writing(item.name, place.display(first_target)):
             # Only bytes that a digest will check may be resumed from a crashed run's partial.
@@ -303,6 +322,7 @@ class Downloader:
         for entry, target in job[1:]:
             with _writing(entry.name, place.display(target)):
                 place.copy(first_target, target)
+        self._tracker.file_done(item.size, len(job))
 
     def _cached_blob(self, item: DownloadItem) -> str:
         """The cache path of `item`'s bytes, verified, fetched into the cache first if missing
@@ -321,6 +341,7 @@ class Downloader:
         for attempt in range(1, self.checksum_attempts + 1):
             if attempt > 1 or (item.size is not None and file.resumed > item.size):
                 file.reset()
+                self._tracker.advance(-got[1])
             got = self._stream(item, file)
             if (item.md5 is None or got[0] == item.md5) and (
                 item.size is None or got[1] == item.size
@@ -346,6 +367,7 @@ class Downloader:
         for chunk in file.read_back():
             hasher.update(chunk)
             written += len(chunk)
+        self._tracker.advance(written)  # a crashed run's bytes count as received
         drops = 0
         url = display_url(transport.absolute(item.url))
         what = f"downloading {item.name!r}"
@@ -353,6 +375,7 @@ class Downloader:
         def restart() -> None:
             nonlocal hasher, written
             file.reset()
+            self._tracker.advance(-written)
             hasher.finish()
             hasher = _Hasher(threaded)
             written = 0
@@ -378,6 +401,7 @@ class Downloader:
                     file.write(chunk)
                     hasher.update(chunk)
                     written += len(chunk)
+                    self._tracker.advance(len(chunk))
                 return hasher.finish(), written
             except _Dropped as exc:
                 drops += 1

@@ -16,11 +16,12 @@ import json
 import secrets
 import threading
 from collections.abc import Callable
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from prefect_wandb_public.testing.app import (
     DEFAULT_MAX_BODY,
     KEY,
+    OPEN,
     SIGNED,
     Request,
     Response,
@@ -31,9 +32,13 @@ from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
 from prefect_wandb_public.testing.files_http import FileRoutes
 from prefect_wandb_public.testing.filestream_http import FileStreamRoute, RunUploads
+from prefect_wandb_public.testing.pages_http import PageRoutes
 from prefect_wandb_public.testing.resolvers import Resolvers
 from prefect_wandb_public.testing.store import WandbStore
 from prefect_wandb_public.testing.uploads_http import UploadRoutes
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.testing.seed import DemoSeed
 from prefect_wandb_public.testing.urls import (
     ARTIFACT_FILES_PREFIX,
     BLOBS_PREFIX,
@@ -41,6 +46,7 @@ from prefect_wandb_public.testing.urls import (
     GRAPHQL_PATH,
     LEGACY_ARTIFACT_FILES_PREFIX,
     MANIFESTS_PREFIX,
+    PAGES_PREFIX,
     RUN_FILES_PREFIX,
     RUN_UPLOADS_PREFIX,
     ServerUrls,
@@ -104,6 +110,9 @@ class LocalWandbServer:
         self.app.verify_url = self.urls.verify
         self.resolvers = Resolvers(self.store, self.urls)
         self.app.operation_of = self._operation_of
+        # Where the demo data is, once `seed_demo(server.store)` loaded it (the pytest
+        # plugin's `wandb_server` and `server --seed demo` set it).
+        self.seed: DemoSeed | None = None
         self._register_routes()
         self._port = port
         self._httpd: Any = None
@@ -115,6 +124,7 @@ class LocalWandbServer:
         uploads = UploadRoutes(self.store)
         stream = FileStreamRoute(self.store)
         run_uploads = RunUploads(self.store)
+        pages = PageRoutes(self.store)
         table: list[tuple[str, str, Callable[[Request], Response], str]] = [
             # method, path prefix, handler, what it needs: the API key or a signed URL
             ("POST", GRAPHQL_PATH, self._graphql, KEY),
@@ -128,6 +138,7 @@ class LocalWandbServer:
             ("PUT", RUN_UPLOADS_PREFIX, run_uploads.put, SIGNED),
             ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, KEY),
             ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, KEY),
+            ("GET", PAGES_PREFIX, pages.get_page, OPEN),
         ]
         for method, prefix, handler, guard in table:
             self.app.add_route(method, prefix, handler, guard=guard)
@@ -198,6 +209,9 @@ class LocalWandbServer:
     create_report = _StoreMethod(WandbStore.create_report)
     create_artifact = _StoreMethod(WandbStore.create_artifact)
     put_run_file = _StoreMethod(WandbStore.put_run_file)
+    create_organization = _StoreMethod(WandbStore.create_organization)
+    create_registry = _StoreMethod(WandbStore.create_registry)
+    link_artifact = _StoreMethod(WandbStore.link_artifact)
 
     # ------------------------------------------------------------------ faults
     def inject_fault(

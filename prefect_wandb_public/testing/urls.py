@@ -13,6 +13,8 @@ registers the routes under the same prefixes:
   presigned run-file upload URL `createRunFiles` hands out.
 - `/artifactsV2/.../<hex md5>/<name>` and `/artifacts/<entity>/<hex md5>` (API key): the SDK's
   fallback when a direct URL fails.
+- `/<entity>/<project>/runs/<id>` and `/<entity>/<project>/artifacts/<type>/<name>/<version>`
+  (no key, GET): read-only HTML pages for the web links `Run.url` and `Artifact.url` print.
 
 Signed URLs behave like the real service's presigned storage URLs: whoever holds one may do that
 one method on that one path until it expires (`DEFAULT_URL_TTL`, an hour), and nothing else. A
@@ -48,6 +50,11 @@ SIGNATURE_PARAM = "signature"
 
 class SignatureError(StoreError):
     """A keyless URL whose signature is missing, wrong, or expired (answered 403)."""
+
+
+# Everything else under `/`: the read-only pages of the web URLs (`<entity>/<project>/runs/<id>`,
+# `<entity>/<project>/artifacts/<type>/<name>/<version>`); the longer prefixes above win.
+PAGES_PREFIX = "/"
 
 
 def hex_of(b64_md5: str) -> str:
@@ -159,6 +166,7 @@ __all__ = [
     "GRAPHQL_PATH",
     "LEGACY_ARTIFACT_FILES_PREFIX",
     "MANIFESTS_PREFIX",
+    "PAGES_PREFIX",
     "RUN_FILES_PREFIX",
     "RUN_UPLOADS_PREFIX",
     "SIGNATURE_PARAM",
