@@ -219,7 +219,7 @@ def test_resume_waits_follow_the_transports_policy_and_sleep(
     policy = RetryPolicy(max_attempts=4, initial_backoff=0.25, max_backoff=0.25, jitter=0.0)
     transport = Transport(server.url, server.api_key, retry=policy, sleep=sleeps.append)
     try:
-        item = DownloadItem("w.bin", HUGE_BLOB, b64md5(HUGE), len(HUGE))
+        item = DownloadItem("w.bin", server.urls.blob(b64md5(HUGE)), b64md5(HUGE), len(HUGE))
         server.inject_fault(HUGE_BLOB, kind="reset", method="GET", times=2)
         Downloader(transport, skip_cache=True).download([item], str(tmp_path / "w"))
         assert sleeps == [0.25, 0.25]  # two drops, two waits, none of them real

@@ -308,7 +308,8 @@ def test_direct_url_honours_range(api: Api, run_path: str) -> None:
 
 
 def test_unknown_blob_and_file_are_404(server: LocalWandbServer, run_path: str) -> None:
-    assert requests.get(f"{server.url}/storage/blobs/{'0' * 32}", timeout=5).status_code == 404
+    unknown = server.urls.signed_url(f"/storage/blobs/{'0' * 32}")
+    assert requests.get(unknown, timeout=5).status_code == 404
     auth = ("api", server.api_key)
     missing = requests.get(f"{server.url}/files/{run_path}/nope.txt", auth=auth, timeout=5)
     assert missing.status_code == 404

@@ -218,9 +218,7 @@ def test_head_range_and_signatures(server: LocalWandbServer, entity: str, projec
         timeout=30,
     )
     missing = requests.get(
-        f"{server.url}{path.replace('/0.parquet', '/9.parquet')}?"
-        + server.urls.sign(path.replace("/0.parquet", "/9.parquet")),
-        timeout=30,
+        server.url + server.urls.sign(path.replace("/0.parquet", "/9.parquet")), timeout=30
     )
 
     assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(body)
@@ -234,14 +232,14 @@ def test_head_range_and_signatures(server: LocalWandbServer, entity: str, projec
 
 def test_signed_urls_expire(server: LocalWandbServer, entity: str, project: str) -> None:
     server.create_run(entity, project, "r", history=[{"x": 1}])
-    server.urls.signed_url_ttl = 1.0
+    server.urls.url_ttl = 1.0
     try:
         [url] = parquet_history(server, entity, project)["parquetUrls"]
         assert requests.get(url, timeout=30).status_code == 200
         time.sleep(2.1)  # expiries are whole seconds
         expired = requests.get(url, timeout=30)
     finally:
-        server.urls.signed_url_ttl = 3600.0
+        server.urls.url_ttl = 3600.0
 
     assert expired.status_code == 403 and "expired" in expired.text
     [fresh] = parquet_history(server, entity, project)["parquetUrls"]

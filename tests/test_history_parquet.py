@@ -212,15 +212,34 @@ def test_the_cache_key_ignores_the_signature_and_the_url_order(
     fetched = server.request_log.count(path=EXPORTS)
     stored = server.store.require_run(entity, project, "r").exports
     stored.files.reverse()  # the service does not keep the order of its URLs
-    server.urls.signed_url_ttl = 7200.0  # and every answer is signed anew
+    server.urls.url_ttl = 7200.0  # and every answer is signed anew
     try:
         again = list(run.scan_history())
     finally:
-        server.urls.signed_url_ttl = 3600.0
+        server.urls.url_ttl = 3600.0
 
     assert fetched == 2
     assert same(again, rows)
     assert server.request_log.count(path=EXPORTS) == fetched  # both files from the cache
+
+
+def test_a_cached_export_edited_in_place_is_fetched_again(
+    pair: tuple[Run, Run], api: Api, server: LocalWandbServer
+) -> None:
+    """The cached copy is sealed as the download cache's blobs are: with no digest to hash it
+    again, a copy whose identity changed since it was sealed (here only its times, so it is
+    still a readable parquet file) is dropped and fetched again rather than read."""
+    exported, _ = pair
+    list(exported.scan_history())
+    [url] = exported.scan_history().plan.parquet_urls
+    cached = Downloader(api.transport).named_cache_path(cache_name(url))
+    os.utime(cached, (1_000_000, 1_000_000))
+
+    assert same(list(exported.scan_history()), logged_rows())
+    assert server.request_log.count(path=EXPORTS) == 2
+    assert server.request_log.count(operation="RunParquetHistory") == 0, "no URL was refused"
+    assert same(list(exported.scan_history()), logged_rows())
+    assert server.request_log.count(path=EXPORTS) == 2, "the fresh copy is sealed and used"
 
 
 def test_use_cache_false_fetches_the_files_again(
@@ -263,12 +282,12 @@ def test_expired_urls_fail_after_one_fresh_request_and_leave_nothing_cached(
     pair: tuple[Run, Run], server: LocalWandbServer
 ) -> None:
     exported, _ = pair
-    server.urls.signed_url_ttl = -10.0  # every URL handed out has already expired
+    server.urls.url_ttl = -10.0  # every URL handed out has already expired
     try:
         with pytest.raises(CommError, match="HTTP 403") as failure:
             list(exported.scan_history())
     finally:
-        server.urls.signed_url_ttl = 3600.0
+        server.urls.url_ttl = 3600.0
 
     assert "signature=" not in str(failure.value)  # no signed query string in messages
     assert server.request_log.count(operation="RunParquetHistory") == 1

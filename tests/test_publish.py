@@ -471,10 +471,11 @@ def test_pending_versions_are_invisible(api: Api, server: LocalWandbServer, proj
 
 def test_storage_put_checks_content_md5(server: LocalWandbServer) -> None:
     data = b"some bytes " + os.urandom(8)
-    url = server.url + BLOBS + hashlib.md5(data).hexdigest()
+    url = server.urls.blob(b64md5(data), method="PUT")
     wrong = requests.put(url, data=data, headers={"Content-MD5": b64md5(b"other")}, timeout=10)
     assert wrong.status_code == 400 and "Content-MD5 mismatch" in wrong.text
-    mismatch = requests.put(server.url + BLOBS + "0" * 32, data=data, timeout=10)
+    zeros = base64.b64encode(bytes(16)).decode()
+    mismatch = requests.put(server.urls.blob(zeros, method="PUT"), data=data, timeout=10)
     assert mismatch.status_code == 400
     assert b64md5(data) not in server.store.blobs
     right = requests.put(url, data=data, headers={"Content-MD5": b64md5(data)}, timeout=10)
@@ -519,7 +520,7 @@ def test_commit_checks_the_manifest_against_the_digest_and_the_files(
             },
         )
         response = requests.put(
-            f"{server.url}{MANIFESTS}{artifact_id}",
+            server.urls.manifest(artifact_id, method="PUT"),
             data=body,
             headers={"Content-MD5": b64md5(body)},
             timeout=10,
@@ -540,7 +541,7 @@ def test_commit_checks_the_manifest_against_the_digest_and_the_files(
     with pytest.raises(CommError, match=r"\['x.txt', 'y.txt'\] were not uploaded"):
         commit()
     for data in files.values():
-        requests.put(f"{server.url}{BLOBS}{hashlib.md5(data).hexdigest()}", data=data, timeout=10)
+        requests.put(server.urls.blob(b64md5(data), method="PUT"), data=data, timeout=10)
     assert commit() == {"state": "COMMITTED", "versionIndex": 0}
     assert commit() == {"state": "COMMITTED", "versionIndex": 0}  # idempotent
 

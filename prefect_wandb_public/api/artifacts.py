@@ -48,6 +48,7 @@ from prefect_wandb_public.api.names import (
     is_version,
     parse_artifact_name,
 )
+from prefect_wandb_public.api.partials import is_temp_name
 from prefect_wandb_public.api.queries.artifacts import (
     ADD_ALIASES_MUTATION,
     ARTIFACT_BY_NAME_QUERY,
@@ -58,6 +59,7 @@ from prefect_wandb_public.api.queries.artifacts import (
     UPDATE_ARTIFACT_MUTATION,
     USED_BY_QUERY,
 )
+from prefect_wandb_public.api.transport import json_of
 from prefect_wandb_public.errors import (
     ArtifactFinalizedError,
     ArtifactNotLoggedError,
@@ -362,13 +364,12 @@ class Artifact:
             url = node.get("directUrl")
             if not url:
                 raise NotFoundError(f"artifact {self.qualified_name} has no manifest")
-            response = self.client.transport.request("GET", url)
-            try:
-                self._manifest = ArtifactManifest.from_json(response.json())
-            except ValueError as exc:
-                raise CommError(f"the manifest of {self.qualified_name} is not JSON") from exc
-            finally:
-                response.close()
+            what = f"the manifest of {self.qualified_name}"
+            # A cut or garbled body is retried like a garbled GraphQL answer (`json_of`).
+            body = self.client.transport.request("GET", url, accept=json_of(what), what=what)
+            if not isinstance(body, dict):
+                raise CommError(f"{what} is not a manifest: a JSON {type(body).__name__}")
+            self._manifest = ArtifactManifest.from_json(body)
         return self._manifest
 
     def __repr__(self) -> str:
@@ -508,7 +509,12 @@ class Artifact:
             found = fs.find(base)
         except FileNotFoundError:
             found = []
-        present = {path[len(base) + 1 :]: path for path in found}
+        # A crashed download's temporary files are not the artifact's (and are swept later).
+        present = {
+            path[len(base) + 1 :]: path
+            for path in found
+            if not is_temp_name(path.rpartition("/")[2])
+        }
         entries = {p: e for p, e in self.manifest.entries.items() if e.ref is None}
         refs = {p for p, e in self.manifest.entries.items() if e.ref is not None}
         extra = sorted(set(present) - set(entries) - refs)

@@ -19,7 +19,6 @@ from prefect_wandb_public.testing.urls import (
     LEGACY_ARTIFACT_FILES_PREFIX,
     MANIFESTS_PREFIX,
     RUN_FILES_PREFIX,
-    ServerUrls,
 )
 from prefect_wandb_public.testing.wire import manifest_json
 
@@ -87,17 +86,14 @@ class FileRoutes:
 class HistoryExportRoute:
     """`GET`/`HEAD /storage/history/<entity>/<project>/<run>/<export id>/<n>.parquet?expires=..&
     signature=..`: one parquet file of a run's history export, as a signed storage URL serves it
-    (no key; `Range` answered with 206, `HEAD` with the `Content-Length`). A missing, wrong or
-    expired signature is a 403, as object stores answer; an unknown file a 404."""
+    (no key; `Range` answered with 206, `HEAD` with the `Content-Length`). The route is
+    registered SIGNED, so the app answers a missing, wrong or expired signature with a 403 (as
+    object stores do) before this handler runs; an unknown file is a 404."""
 
-    def __init__(self, store: WandbStore, urls: ServerUrls) -> None:
+    def __init__(self, store: WandbStore) -> None:
         self.store = store
-        self.urls = urls
 
     def get(self, request: Request) -> Response:
-        refused = self.urls.verify(request.path, request.query)
-        if refused is not None:
-            return Response.error(403, f"access denied: {refused}")
         parts = request.path[len(HISTORY_EXPORTS_PREFIX) :].split("/")
         name = parts[-1] if len(parts) == 5 else ""
         if not name.endswith(".parquet") or not name[: -len(".parquet")].isdigit():

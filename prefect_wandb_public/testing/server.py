@@ -20,7 +20,16 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from prefect_wandb_public.testing.app import Request, Response, WandbHTTPApp, make_http_server
+from prefect_wandb_public.testing.app import (
+    DEFAULT_MAX_BODY,
+    KEY,
+    OPEN,
+    SIGNED,
+    Request,
+    Response,
+    WandbHTTPApp,
+    make_http_server,
+)
 from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
 from prefect_wandb_public.testing.files_http import FileRoutes, HistoryExportRoute
@@ -36,6 +45,7 @@ if TYPE_CHECKING:
 from prefect_wandb_public.testing.urls import (
     ARTIFACT_FILES_PREFIX,
     BLOBS_PREFIX,
+    DEFAULT_URL_TTL,
     GRAPHQL_PATH,
     HISTORY_EXPORTS_PREFIX,
     LEGACY_ARTIFACT_FILES_PREFIX,
@@ -73,7 +83,11 @@ def _require_loopback(host: str) -> str:
 
 
 class LocalWandbServer:
-    """GraphQL + file endpoints over one `WandbStore`, served on a free loopback port."""
+    """GraphQL + file endpoints over one `WandbStore`, served on a free loopback port.
+
+    `max_body` bounds request bodies (bytes; a larger declared body is answered 413 before it
+    is read); keyless storage URLs are signed and expire after `url_ttl` seconds.
+    """
 
     def __init__(
         self,
@@ -84,6 +98,8 @@ class LocalWandbServer:
         username: str = "local-user",
         entity: str | None = None,
         store: WandbStore | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        url_ttl: float = DEFAULT_URL_TTL,
         network: str | NetworkProfile = "loopback",
     ) -> None:
         if api_key is not None and len(api_key) < 40:
@@ -93,9 +109,10 @@ class LocalWandbServer:
         self.store = store or WandbStore(username=username, entity=entity)
         self.faults = FaultPlan()
         self.request_log = RequestLog()
-        self.app = WandbHTTPApp(self.api_key, self.faults, self.request_log)
+        self.app = WandbHTTPApp(self.api_key, self.faults, self.request_log, max_body=max_body)
         self.engine = GraphQLEngine(load_schema())
-        self.urls = ServerUrls(lambda: self.url)
+        self.urls = ServerUrls(lambda: self.url, url_ttl=url_ttl)
+        self.app.verify_url = self.urls.verify
         self.resolvers = Resolvers(self.store, self.urls)
         self.app.operation_of = self._operation_of
         self.network = network
@@ -112,27 +129,28 @@ class LocalWandbServer:
         files = FileRoutes(self.store)
         uploads = UploadRoutes(self.store)
         stream = FileStreamRoute(self.store)
-        run_uploads = RunUploads(self.store, self.urls)
-        exports = HistoryExportRoute(self.store, self.urls)
+        run_uploads = RunUploads(self.store)
+        exports = HistoryExportRoute(self.store)
         pages = PageRoutes(self.store)
-        table: list[tuple[str, str, Callable[[Request], Response], bool, str]] = [
-            # method, path prefix, handler, needs the API key, what the network profile charges
-            ("POST", GRAPHQL_PATH, self._graphql, True, "graphql"),
-            ("GET", RUN_FILES_PREFIX, files.get_run_file, True, "storage"),
-            ("PUT", RUN_FILES_PREFIX, files.put_run_file, True, "storage"),
-            ("POST", RUN_FILES_PREFIX, stream.handle, True, "api"),
-            ("GET", BLOBS_PREFIX, files.get_blob, False, "storage"),
-            ("PUT", BLOBS_PREFIX, uploads.put_blob, False, "storage"),
-            ("GET", MANIFESTS_PREFIX, files.get_manifest, False, "storage"),
-            ("PUT", MANIFESTS_PREFIX, uploads.put_manifest, False, "storage"),
-            ("PUT", RUN_UPLOADS_PREFIX, run_uploads.put, False, "storage"),
-            ("GET", HISTORY_EXPORTS_PREFIX, exports.get, False, "storage"),
-            ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, True, "storage"),
-            ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, True, "storage"),
-            ("GET", PAGES_PREFIX, pages.get_page, False, "api"),
+        table: list[tuple[str, str, Callable[[Request], Response], str, str]] = [
+            # method, path prefix, handler, what it needs (the API key, a signed URL or nothing),
+            # what the network profile charges
+            ("POST", GRAPHQL_PATH, self._graphql, KEY, "graphql"),
+            ("GET", RUN_FILES_PREFIX, files.get_run_file, KEY, "storage"),
+            ("PUT", RUN_FILES_PREFIX, files.put_run_file, KEY, "storage"),
+            ("POST", RUN_FILES_PREFIX, stream.handle, KEY, "api"),
+            ("GET", BLOBS_PREFIX, files.get_blob, SIGNED, "storage"),
+            ("PUT", BLOBS_PREFIX, uploads.put_blob, SIGNED, "storage"),
+            ("GET", MANIFESTS_PREFIX, files.get_manifest, SIGNED, "storage"),
+            ("PUT", MANIFESTS_PREFIX, uploads.put_manifest, SIGNED, "storage"),
+            ("PUT", RUN_UPLOADS_PREFIX, run_uploads.put, SIGNED, "storage"),
+            ("GET", HISTORY_EXPORTS_PREFIX, exports.get, SIGNED, "storage"),
+            ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, KEY, "storage"),
+            ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, KEY, "storage"),
+            ("GET", PAGES_PREFIX, pages.get_page, OPEN, "api"),
         ]
-        for method, prefix, handler, auth, kind in table:
-            self.app.add_route(method, prefix, handler, auth=auth, kind=kind)
+        for method, prefix, handler, guard, kind in table:
+            self.app.add_route(method, prefix, handler, guard=guard, kind=kind)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalWandbServer:
