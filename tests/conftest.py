@@ -76,6 +76,15 @@ def entity(server: LocalWandbServer) -> str:
     return server.store.viewer.entity
 
 
+@pytest.fixture
+def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in `tmp_path` with a cache of the test's own and no artifact-dir override, so the
+    default destinations (`./artifacts/...`) and the download cache start empty."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("WANDB_ARTIFACT_DIR", raising=False)
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One Prefect test server (temporary SQLite) for every test that runs flows or tasks."""

@@ -27,18 +27,13 @@ from prefect_wandb_public.api import partials
 from prefect_wandb_public.errors import ChecksumError, DestinationExistsError, StorageError
 from prefect_wandb_public.testing import LocalWandbServer
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 BLOBS = "/storage/blobs/"
 BIG = bytes(range(256)) * 12_288  # 3 MiB: several chunks, so a cut lands mid-file
 BIG_BLOB = BLOBS + hashlib.md5(BIG).hexdigest()
 FILES = {"cfg.json": b'{"lr": 1}', "w.bin": BIG}
 TEMP_GLOBS = ("*.part", ".prefect-wandb-*")
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("WANDB_ARTIFACT_DIR", raising=False)
 
 
 @pytest.fixture

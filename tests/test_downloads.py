@@ -20,6 +20,8 @@ from prefect_wandb_public.api import Downloader, DownloadItem, RetryPolicy, Tran
 from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError
 from prefect_wandb_public.testing import LocalWandbServer
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 BLOBS = "/storage/blobs/"
 BIG = bytes(range(256)) * 12_288  # 3 MiB: several chunks, so a fault lands mid-file
 BIG_BLOB = BLOBS + hashlib.md5(BIG).hexdigest()
@@ -28,13 +30,6 @@ BIG_BLOB = BLOBS + hashlib.md5(BIG).hexdigest()
 HUGE = bytes(range(251)) * (96 * 1024)  # 23.5 MiB
 HUGE_BLOB = BLOBS + hashlib.md5(HUGE).hexdigest()
 FILES = {"big.bin": BIG, "a/small.txt": b"small", "a/b/c.json": b'{"c": 1}'}
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("WANDB_ARTIFACT_DIR", raising=False)
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ from prefect_wandb_public.errors import (
 )
 from prefect_wandb_public.testing import LocalWandbServer
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 FILES = {
     "config.yaml": b"lr: 0.1\n",
     "output.log": b"step 1\nstep 2\n",
@@ -40,12 +42,6 @@ def b64md5(data: bytes) -> str:
 def run_path(server: LocalWandbServer, entity: str, project: str) -> str:
     server.create_run(entity, project, "r1", files=FILES)
     return f"{entity}/{project}/r1"
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
 
 
 # ---------------------------------------------------------------------- listing

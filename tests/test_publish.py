@@ -29,6 +29,8 @@ from prefect_wandb_public.errors import (
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.artifact_store import artifact_digest
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 BLOBS = "/storage/blobs/"
 MANIFESTS = "/storage/manifests/"
 
@@ -43,13 +45,6 @@ def write_tree(root: Path, files: dict[str, bytes]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return root
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("WANDB_ARTIFACT_DIR", raising=False)
 
 
 @pytest.fixture

@@ -346,17 +346,19 @@ def test_server_errors_exhausted_raise_server_error(
 def test_retries_are_bounded_by_total_time(
     make_api: Callable[..., Api], server: LocalWandbServer, run_path: str
 ) -> None:
+    # A budget of 1 s with 50 ms waits: time, not the 1000 attempts, ends it. The bounds leave
+    # room for a loaded machine, where one answer may take a good part of the budget.
     policy = RetryPolicy(
-        max_attempts=1000, max_elapsed=0.4, initial_backoff=0.05, max_backoff=0.05, jitter=0.0
+        max_attempts=1000, max_elapsed=1.0, initial_backoff=0.05, max_backoff=0.05, jitter=0.0
     )
     api = make_api(server, retry=policy)
     server.inject_fault("/graphql", operation="Run", status=500, times=1000)
     started = time.monotonic()
     with pytest.raises(ServerError) as info:
         api.run(run_path)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3.0
     attempts = server.request_log.count(operation="Run")
-    assert 3 <= attempts <= 10
+    assert 2 <= attempts <= 20
     assert f"gave up after {attempts} attempts" in str(info.value)
 
 
