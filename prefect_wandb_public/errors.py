@@ -18,7 +18,8 @@ Every error names the input it concerns (a path, a run id, a URL) and never carr
         ├── PermissionDeniedError      the key may not do this (HTTP 403)
         ├── NotFoundError              the entity, project, run, artifact... does not exist
         ├── RateLimitError             HTTP 429 after the retry budget
-        └── ServerError                HTTP 5xx after the retry budget, or a 501
+        ├── ServerError                HTTP 5xx after the retry budget, or a 501
+        └── UploadTooLargeError        one PUT over the storage's single-PUT limit
 
 `CommError` covers anything that went wrong on the wire; its subclasses say what the server meant.
 A `CommError` whose `retries_exhausted` is true was already retried by the client as its retry
@@ -177,6 +178,11 @@ class ServerError(CommError):
     """HTTP 5xx after the retry budget was spent, or a 501."""
 
 
+class UploadTooLargeError(CommError):
+    """The storage refused one PUT as over its single-PUT limit (S3: 5 GiB, `EntityTooLarge`):
+    the multipart threshold (`TransferSettings.multipart_upload_threshold`) is set above it."""
+
+
 def amend_message(error: WandbError, suffix: str) -> None:
     """Append `suffix` to `error`'s message (what a multi-file operation completed, ...)."""
     if isinstance(error, CommError):
@@ -202,6 +208,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "StorageError",
+    "UploadTooLargeError",
     "WandbError",
     "amend_message",
 ]

@@ -35,6 +35,7 @@ from prefect_wandb_public.api.registries import (
 from prefect_wandb_public.api.reports import BetaReport, Reports
 from prefect_wandb_public.api.runs import Run, Runs
 from prefect_wandb_public.api.sweeps import Sweep, Sweeps
+from prefect_wandb_public.api.transfers import TransferSettings
 from prefect_wandb_public.api.transport import RetryPolicy, Transport
 from prefect_wandb_public.errors import (
     ArtifactFinalizedError,
@@ -86,6 +87,7 @@ __all__ = [
     "Runs",
     "Sweep",
     "Sweeps",
+    "TransferSettings",
     "Transport",
     "default_artifact_root",
     "export_history",

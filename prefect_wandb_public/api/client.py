@@ -48,6 +48,7 @@ from prefect_wandb_public.api.registries import Registries, Registry, Visibility
 from prefect_wandb_public.api.reports import Reports
 from prefect_wandb_public.api.runs import Run, Runs
 from prefect_wandb_public.api.sweeps import Sweep
+from prefect_wandb_public.api.transfers import TransferSettings
 from prefect_wandb_public.api.transport import RetryPolicy, Transport, validate_base_url
 from prefect_wandb_public.errors import AuthenticationError, InvalidInputError, NotFoundError
 
@@ -94,7 +95,8 @@ class Api:
     `timeout` is seconds per request (default 30; connecting waits at most 10 s of it,
     `CONNECT_TIMEOUT_CAP`); `retry` tunes the retry policy (`RetryPolicy`: 6 attempts within
     60 s; a host name that does not resolve or a host that never answered and refuses
-    connections gets 2).
+    connections gets 2); `transfers` says when files move in parallel parts
+    (`TransferSettings`: ranged downloads from 64 MiB, multipart uploads from 64 MiB).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class Api:
         *,
         retry: RetryPolicy | None = None,
         pool_size: int = 32,
+        transfers: TransferSettings | None = None,
     ) -> None:
         settings = dict(overrides or {})
         unknown = set(settings) - {"base_url", "entity", "project", "app_url", "organization"}
@@ -137,6 +140,9 @@ class Api:
             retry=retry,
             pool_size=pool_size,
         )
+        if transfers is not None and not isinstance(transfers, TransferSettings):
+            raise InvalidInputError(f"transfers must be a TransferSettings, got {transfers!r}")
+        self.transfers = transfers or TransferSettings()
         self._lock = threading.Lock()
         self._viewer: dict[str, Any] | None = None
         # Organizations of entities and server features, as the registry code asks for them.

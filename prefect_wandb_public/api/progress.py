@@ -111,6 +111,16 @@ class ProgressTracker:
             self._done += amount
             self._report()
 
+    def credit(self, amount: int) -> None:
+        """`amount` more units done by a worker that moves one part of a file (a ranged part,
+        a multipart upload's part): counted at once and kept out of this thread's streamed
+        count, since the file lands elsewhere (`file_done()` without a size then counts it)."""
+        if self._callback is None or not amount:
+            return
+        with self._lock:
+            self._done += amount
+            self._report()
+
     def file_done(self, size: int | None = None, count: int = 1) -> None:
         """`count` files landed, `size` bytes each: bytes this thread did not stream for them
         are credited now, and the thread's streamed count starts again from zero."""

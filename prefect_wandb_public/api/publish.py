@@ -3,7 +3,8 @@
 `publish_draft` runs the save pipeline of the protocol notes (§1.4, §2.12):
 
     createArtifact (digest dedup) -> createArtifactManifest -> createArtifactFiles
-    -> PUT each file the server lacks (parallel, retried, Content-MD5, streamed from disk)
+    -> PUT each file the server lacks (parallel, retried, Content-MD5, streamed from disk;
+       large files in parts, `api/multipart.py`, then completeMultipartUploadArtifact)
     -> PUT the manifest JSON -> commitArtifact
 
 Until the commit the version is PENDING and invisible. A publish that fails part-way leaves it
@@ -16,6 +17,7 @@ does not hold yet, and once committed, identical content returns the committed v
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import uuid
@@ -28,6 +30,15 @@ from prefect_wandb_public.api.artifacts import Artifact
 from prefect_wandb_public.api.download import b64_md5
 from prefect_wandb_public.api.drafts import DraftContents, DraftSpec, md5_file, publish_aliases
 from prefect_wandb_public.api.manifest import ArtifactManifestEntry
+from prefect_wandb_public.api.multipart import (
+    MultipartFile,
+    Part,
+    complete,
+    hash_parts,
+    multipart_file,
+    parts_input,
+    put_part,
+)
 from prefect_wandb_public.api.names import check_aliases, check_tags
 from prefect_wandb_public.api.progress import ProgressCallback, ProgressTracker
 from prefect_wandb_public.api.queries.artifacts import (
@@ -41,8 +52,14 @@ from prefect_wandb_public.api.queries.artifacts import (
     UPSERT_PROJECT_MUTATION,
     USE_ARTIFACT_MUTATION,
 )
+from prefect_wandb_public.api.transfers import TransferSettings, part_ranges
 from prefect_wandb_public.api.transport import Transport
-from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError
+from prefect_wandb_public.errors import (
+    ChecksumError,
+    CommError,
+    InvalidInputError,
+    UploadTooLargeError,
+)
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
@@ -57,11 +74,13 @@ FILES_PER_REQUEST = 1000
 
 @dataclass(frozen=True)
 class _Upload:
-    """One file to PUT: where, with which headers, from which local path."""
+    """One file to PUT: where, with which headers, from which local path; `multipart` when it
+    goes up in parts."""
 
     entry: ArtifactManifestEntry
     url: str
     headers: dict[str, str]
+    multipart: MultipartFile | None = None
 
 
 def publish_draft(
@@ -124,6 +143,7 @@ def publish_draft(
             run_id=run_id,
             workers=workers,
             progress=progress,
+            transfers=client.transfers,
         )
     except CommError:
         # An identical publish running at the same time may have committed this very version
@@ -144,6 +164,7 @@ def _upload_and_commit(
     project: str,
     run_id: str | None,
     workers: int,
+    transfers: TransferSettings,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Manifest, files, manifest bytes, commit: the steps after `createArtifact`."""
@@ -174,7 +195,7 @@ def _upload_and_commit(
             }
         },
     )["createArtifactManifest"]["artifactManifest"]
-    uploads = _upload_urls(transport, artifact_id, manifest["id"], contents)
+    uploads = _upload_urls(transport, artifact_id, manifest["id"], contents, transfers, workers)
     tracker = ProgressTracker(
         progress,
         "upload",
@@ -184,6 +205,9 @@ def _upload_and_commit(
     )
     tracker.start()
     _upload_all(transport, uploads, workers, tracker)
+    for upload in uploads:
+        if upload.multipart is not None:
+            complete(transport, upload.multipart)
     tracker.finish()
     manifest_file = manifest.get("file") or {}
     if not manifest_file.get("uploadUrl"):
@@ -200,20 +224,41 @@ def _upload_and_commit(
 
 
 def _upload_urls(
-    transport: Transport, artifact_id: str, manifest_id: str, contents: DraftContents
+    transport: Transport,
+    artifact_id: str,
+    manifest_id: str,
+    contents: DraftContents,
+    transfers: TransferSettings,
+    workers: int,
 ) -> list[_Upload]:
     """Ask for upload URLs of every stored entry; the files the server already holds come back
-    without one. Returns one upload per distinct content still missing."""
+    without one. Files of at least the multipart threshold are announced with their parts
+    (hashed first, in parallel). Returns one upload per distinct content still missing."""
     stored = [e for e in contents.entries.values() if e.ref is None]
     uploads: dict[str, _Upload] = {}
     for start in range(0, len(stored), FILES_PER_REQUEST):
         batch = stored[start : start + FILES_PER_REQUEST]
+        ranges = {
+            e.digest: part_ranges(e.size, transfers.upload_part_size)
+            for e in batch
+            if e.size is not None
+            and e.local_path is not None
+            and e.size >= transfers.multipart_upload_threshold
+        }
+        big = [e for e in batch if e.digest in ranges]
+        hashed = hash_parts([(e.local_path or "", ranges[e.digest]) for e in big], workers)
+        digests = {e.digest: d for e, d in zip(big, hashed, strict=True)}
         specs = [
             {
                 "artifactID": artifact_id,
                 "name": e.path,
                 "md5": e.digest,
                 "artifactManifestID": manifest_id,
+                **(
+                    {"uploadPartsInput": parts_input(digests[e.digest])}
+                    if e.digest in digests
+                    else {}
+                ),
             }
             for e in batch
         ]
@@ -231,7 +276,24 @@ def _upload_urls(
             url = node.get("uploadUrl")
             if url and entry.digest not in uploads:
                 headers = _header_map(node.get("uploadHeaders"))
-                uploads[entry.digest] = _Upload(entry, url, headers)
+                multipart = None
+                if entry.digest in digests:
+                    if not node.get("uploadMultipartUrls"):
+                        raise CommError(
+                            f"the server offered no multipart upload for {entry.path!r} "
+                            f"({entry.size} bytes, sent with its {len(digests[entry.digest])} "
+                            "parts)"
+                        )
+                    multipart = multipart_file(
+                        node,
+                        entry.local_path or "",
+                        repr(entry.local_path),
+                        ranges[entry.digest],
+                        digests[entry.digest],
+                        headers,
+                        artifact_id,
+                    )
+                uploads[entry.digest] = _Upload(entry, url, headers, multipart)
     return list(uploads.values())
 
 
@@ -247,25 +309,49 @@ def _upload_all(
     workers: int,
     tracker: ProgressTracker | None = None,
 ) -> None:
-    """PUT every upload on a bounded pool; the first failure stops the ones not yet started.
-    `tracker` counts each file once its PUT succeeded."""
+    """PUT every upload (every part of a multipart one) on a bounded pool; the first failure
+    stops the ones not yet started. `tracker` counts each file once its PUT (its last part's
+    PUT) succeeded, and the bytes of each part as it succeeds."""
     if not uploads:
         return
     stop = threading.Event()
+    parts_left = {id(item): len(item.multipart.parts) for item in uploads if item.multipart}
+    parts_lock = threading.Lock()
 
-    def upload(item: _Upload) -> None:
+    def whole_file(item: _Upload) -> None:
+        _upload_file(transport, item, stop)
+        if tracker is not None:
+            tracker.file_done(item.entry.size)
+
+    def one_part(item: _Upload, part: Part) -> None:
+        _upload_part(transport, item, part, stop.is_set)
+        if tracker is None:
+            return
+        tracker.credit(part.stop - part.start)
+        with parts_lock:
+            parts_left[id(item)] -= 1
+            last = parts_left[id(item)] == 0
+        if last:
+            tracker.file_done()
+
+    jobs: list[Callable[[], None]] = []
+    for item in uploads:
+        if item.multipart is None:
+            jobs.append(functools.partial(whole_file, item))
+        else:
+            jobs.extend(functools.partial(one_part, item, part) for part in item.multipart.parts)
+
+    def upload(job: Callable[[], None]) -> None:
         if stop.is_set():
             return
         try:
-            _upload_file(transport, item, stop)
-            if tracker is not None:
-                tracker.file_done(item.entry.size)
+            job()
         except BaseException:
             stop.set()
             raise
 
-    with ThreadPoolExecutor(min(workers, len(uploads)), thread_name_prefix="wandb-upload") as pool:
-        futures = [pool.submit(upload, item) for item in uploads]
+    with ThreadPoolExecutor(min(workers, len(jobs)), thread_name_prefix="wandb-upload") as pool:
+        futures = [pool.submit(upload, job) for job in jobs]
         wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:
             future.cancel()
@@ -273,6 +359,29 @@ def _upload_all(
         error = None if future.cancelled() else future.exception()
         if error is not None:
             raise error
+
+
+def _upload_part(
+    transport: Transport, item: _Upload, part: Part, should_stop: Callable[[], bool]
+) -> None:
+    assert item.multipart is not None
+    try:
+        put_part(transport, item.multipart, part, should_stop)
+    except CommError as exc:
+        _raise_too_large(exc, item, part.stop - part.start)
+        raise
+
+
+def _raise_too_large(exc: CommError, item: _Upload, size: int) -> None:
+    """UploadTooLargeError when the storage refused a PUT as over its single-PUT limit."""
+    if exc.status == 400 and "EntityTooLarge" in str(exc):
+        raise UploadTooLargeError(
+            f"the storage refused one PUT of {size} bytes for {item.entry.path!r} as too large "
+            f"({exc}); lower TransferSettings.multipart_upload_threshold (and upload_part_size) "
+            "below the storage's single-PUT limit: Api(transfers=TransferSettings(...))",
+            url=exc.url,
+            status=exc.status,
+        ) from exc
 
 
 def _upload_file(transport: Transport, item: _Upload, stop: threading.Event) -> None:
@@ -291,6 +400,7 @@ def _upload_file(transport: Transport, item: _Upload, stop: threading.Event) -> 
                 body = handle.read()
             _put(transport, item.url, body, headers, label)
     except CommError as exc:
+        _raise_too_large(exc, item, entry.size)
         if exc.status == 400 and md5_file(local_path)[0] != entry.digest:
             raise ChecksumError(
                 f"file {local_path!r} changed since it was added to the artifact "

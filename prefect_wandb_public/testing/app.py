@@ -123,6 +123,9 @@ class Route:
     handler: Handler
     guard: str = KEY
     kind: str = "api"  # what the network profile charges: graphql, storage or api
+    # A refusal judged on the request line and headers alone (a declared body too large for
+    # this route), after the guard and before the body is read; None accepts.
+    precheck: Callable[[Request], Response | None] | None = None
 
 
 class WandbHTTPApp:
@@ -151,13 +154,20 @@ class WandbHTTPApp:
         self.shaper = NetworkShaper()
 
     def add_route(
-        self, method: str, prefix: str, handler: Handler, *, guard: str = KEY, kind: str = "api"
+        self,
+        method: str,
+        prefix: str,
+        handler: Handler,
+        *,
+        guard: str = KEY,
+        kind: str = "api",
+        precheck: Callable[[Request], Response | None] | None = None,
     ) -> None:
         if guard not in _GUARDS:
             raise ValueError(f"guard must be one of {_GUARDS}, got {guard!r}")
         if kind not in ROUTE_KINDS:
             raise ValueError(f"route kind must be one of {ROUTE_KINDS}, got {kind!r}")
-        self.routes.append(Route(method, prefix, handler, guard, kind))
+        self.routes.append(Route(method, prefix, handler, guard, kind, precheck))
 
     def check_auth(self, header: str | None) -> bool:
         """Whether an Authorization header carries this server's key (constant-time compare)."""
@@ -261,6 +271,8 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
             fault = app.faults.take(method, request.path, None)
             if fault is None:
                 refused = self._guard_refusal(route, request)
+            if refused is None and route is not None and route.precheck is not None:
+                refused = route.precheck(request)
         if refused is not None:
             self._record(request, refused, None)
             self._refuse(refused)

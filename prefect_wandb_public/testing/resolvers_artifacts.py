@@ -72,6 +72,7 @@ class ArtifactResolvers:
             "createArtifactManifest": self.create_artifact_manifest,
             "updateArtifactManifest": self.update_artifact_manifest,
             "createArtifactFiles": self.create_artifact_files,
+            "completeMultipartUploadArtifact": self.complete_multipart_upload,
             "commitArtifact": self.commit_artifact,
             "useArtifact": self.use_artifact,
             "updateArtifact": self.update_artifact,
@@ -564,7 +565,9 @@ class ArtifactResolvers:
 
     def create_artifact_files(self, input: Mapping[str, Any]) -> dict[str, Any]:
         """Upload URLs for the files of PENDING versions; a file whose bytes the store already
-        holds gets none (nothing to upload)."""
+        holds gets none (nothing to upload). A file sent with its part list
+        (`uploadPartsInput`) also gets a multipart upload: one signed `PUT` URL per part,
+        completed by `completeMultipartUploadArtifact` (`multipart.py`)."""
         nodes = []
         for spec in input["artifactFiles"]:
             artifact = self.store.pending_artifact(spec["artifactID"])
@@ -573,6 +576,16 @@ class ArtifactResolvers:
             if not check_b64_md5(digest):
                 raise StoreError(f"file {name!r}: md5 {digest!r} is not a base64 md5 digest")
             missing = not self.store.has_blob(digest)
+            multipart = None
+            if missing and spec.get("uploadPartsInput"):
+                upload = self.store.multipart.create(digest, spec["uploadPartsInput"])
+                multipart = {
+                    "uploadID": upload.upload_id,
+                    "uploadUrlParts": [
+                        {"partNumber": n, "uploadUrl": self.urls.upload_part(upload.upload_id, n)}
+                        for n in range(1, len(upload.part_md5s) + 1)
+                    ],
+                }
             nodes.append(
                 {
                     "__typename": "File",
@@ -588,11 +601,23 @@ class ArtifactResolvers:
                     "storagePath": f"wandb_artifacts/{hex_of(digest)}",
                     "uploadUrl": self.urls.blob(digest, method="PUT") if missing else None,
                     "uploadHeaders": [f"Content-MD5:{digest}"] if missing else [],
-                    "uploadMultipartUrls": None,
+                    "uploadMultipartUrls": multipart,
                     "artifact": lambda artifact=artifact: self.artifact_node(artifact),
                 }
             )
         return {"files": self.base_connection(nodes, None, None, lambda node: node)}
+
+    def complete_multipart_upload(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        """Join an upload's parts into the stored blob (`multipart.py` has the rules); the
+        version the file belongs to must still be PENDING."""
+        if input["completeMultipartAction"] != "Complete":
+            raise StoreError(f"unknown completeMultipartAction {input['completeMultipartAction']}")
+        self.store.pending_artifact(input["artifactID"])
+        data = self.store.multipart.complete(input["uploadID"], input["completedParts"])
+        digest = self.store.put_blob(data)
+        if input["storagePath"] != f"wandb_artifacts/{hex_of(digest)}":
+            raise StoreError(f"storagePath {input['storagePath']!r} is not this upload's")
+        return {"digest": digest}
 
     def commit_artifact(self, input: Mapping[str, Any]) -> dict[str, Any]:
         artifact = self.store.commit_artifact(self.store.artifact_by_id(input["artifactID"]))

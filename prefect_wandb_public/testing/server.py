@@ -8,6 +8,8 @@ It runs in a background thread of the calling process; `store` is the live state
 injection plan and `request_log` what the server saw. `network` says what requests cost: nothing
 on `"loopback"` (the default), the calibrated costs of a client far from the service on `"wan"`,
 or any `NetworkProfile` (see `profiles.py`); it can be changed while serving.
+`max_single_put_bytes` is the largest body one storage `PUT` may carry (S3's 5 GiB by default;
+larger files must use the multipart upload of `multipart.py`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
 from prefect_wandb_public.testing.files_http import FileRoutes, HistoryExportRoute
 from prefect_wandb_public.testing.filestream_http import FileStreamRoute, RunUploads
+from prefect_wandb_public.testing.multipart import DEFAULT_MAX_SINGLE_PUT_BYTES
 from prefect_wandb_public.testing.pages_http import PageRoutes
 from prefect_wandb_public.testing.profiles import NetworkProfile, resolve_profile
 from prefect_wandb_public.testing.resolvers import Resolvers
@@ -53,6 +56,7 @@ from prefect_wandb_public.testing.urls import (
     PAGES_PREFIX,
     RUN_FILES_PREFIX,
     RUN_UPLOADS_PREFIX,
+    UPLOAD_PARTS_PREFIX,
     ServerUrls,
 )
 
@@ -101,6 +105,7 @@ class LocalWandbServer:
         max_body: int = DEFAULT_MAX_BODY,
         url_ttl: float = DEFAULT_URL_TTL,
         network: str | NetworkProfile = "loopback",
+        max_single_put_bytes: int = DEFAULT_MAX_SINGLE_PUT_BYTES,
     ) -> None:
         if api_key is not None and len(api_key) < 40:
             raise ValueError("api_key must be at least 40 characters, as W&B keys are")
@@ -119,6 +124,7 @@ class LocalWandbServer:
         # Where the demo data is, once `seed_demo(server.store)` loaded it (the pytest
         # plugin's `wandb_server` and `server --seed demo` set it).
         self.seed: DemoSeed | None = None
+        self.max_single_put_bytes = max_single_put_bytes
         self._register_routes()
         self._port = port
         self._httpd: Any = None
@@ -127,7 +133,7 @@ class LocalWandbServer:
     def _register_routes(self) -> None:
         """Every route of the server, in one table (the prefixes are `urls.py`'s)."""
         files = FileRoutes(self.store)
-        uploads = UploadRoutes(self.store)
+        uploads = UploadRoutes(self.store, max_single_put_bytes=self.max_single_put_bytes)
         stream = FileStreamRoute(self.store)
         run_uploads = RunUploads(self.store)
         exports = HistoryExportRoute(self.store)
@@ -144,13 +150,17 @@ class LocalWandbServer:
             ("GET", MANIFESTS_PREFIX, files.get_manifest, SIGNED, "storage"),
             ("PUT", MANIFESTS_PREFIX, uploads.put_manifest, SIGNED, "storage"),
             ("PUT", RUN_UPLOADS_PREFIX, run_uploads.put, SIGNED, "storage"),
+            ("PUT", UPLOAD_PARTS_PREFIX, uploads.put_part, SIGNED, "storage"),
             ("GET", HISTORY_EXPORTS_PREFIX, exports.get, SIGNED, "storage"),
             ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, KEY, "storage"),
             ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, KEY, "storage"),
             ("GET", PAGES_PREFIX, pages.get_page, OPEN, "api"),
         ]
+        # Storage refuses a single PUT over its limit (S3: 5 GiB) before reading the body.
+        single_puts = {BLOBS_PREFIX, RUN_UPLOADS_PREFIX, UPLOAD_PARTS_PREFIX}
         for method, prefix, handler, guard, kind in table:
-            self.app.add_route(method, prefix, handler, guard=guard, kind=kind)
+            precheck = uploads.size_refusal if method == "PUT" and prefix in single_puts else None
+            self.app.add_route(method, prefix, handler, guard=guard, kind=kind, precheck=precheck)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalWandbServer:

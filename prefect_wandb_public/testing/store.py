@@ -37,6 +37,7 @@ from prefect_wandb_public.testing.common import (
 )
 from prefect_wandb_public.testing.history_exports import HistoryExports
 from prefect_wandb_public.testing.history_log import HistoryLog, append_from
+from prefect_wandb_public.testing.multipart import MultipartUploads
 from prefect_wandb_public.testing.registry_store import RegistryStore
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -214,6 +215,7 @@ class WandbStore(ArtifactStore, RegistryStore):
         self.viewer = User(username, entity or username, f"{username}@localhost")
         self.projects: dict[tuple[str, str], Project] = {}
         self.blobs: dict[str, bytes] = {}
+        self.multipart = MultipartUploads()
         self.artifacts: dict[str, Artifact] = {}
         self.run_outputs: dict[tuple[str, str, str], list[str]] = {}
         self.run_inputs: dict[tuple[str, str, str], list[str]] = {}

@@ -14,6 +14,8 @@ registers the routes under the same prefixes:
 - `/storage/history/<entity>/<project>/<run>/<export id>/<n>.parquet?expires=...&signature=...`
   (no key, signed with an expiry, `HEAD` and `Range`): a run's parquet history export, the
   `parquetUrls` of `parquetHistory`. An export file never changes under its path.
+- `/storage/uploads/<upload id>/<part number>?...` (no key, signed for `PUT`): one part of a
+  multipart upload (`uploadMultipartUrls` of `createArtifactFiles`, see `multipart.py`).
 - `/artifactsV2/.../<hex md5>/<name>` and `/artifacts/<entity>/<hex md5>` (API key): the SDK's
   fallback when a direct URL fails.
 - `/<entity>/<project>/runs/<id>` and `/<entity>/<project>/artifacts/<type>/<name>/<version>`
@@ -44,6 +46,7 @@ BLOBS_PREFIX = "/storage/blobs/"
 MANIFESTS_PREFIX = "/storage/manifests/"
 RUN_UPLOADS_PREFIX = "/storage/run-files/"
 HISTORY_EXPORTS_PREFIX = "/storage/history/"
+UPLOAD_PARTS_PREFIX = "/storage/uploads/"
 ARTIFACT_FILES_PREFIX = "/artifactsV2/"
 LEGACY_ARTIFACT_FILES_PREFIX = "/artifacts/"
 GRAPHQL_PATH = "/graphql"
@@ -93,6 +96,10 @@ class ServerUrls:
     def blob(self, b64_md5: str, method: str = "GET") -> str:
         """The signed storage URL of stored bytes (`PUT`: the upload URL of those bytes)."""
         return self.signed_url(f"{BLOBS_PREFIX}{hex_of(b64_md5)}", method=method)
+
+    def upload_part(self, upload_id: str, part_number: int) -> str:
+        """The signed `PUT` URL of one part of a multipart upload."""
+        return self.signed_url(f"{UPLOAD_PARTS_PREFIX}{upload_id}/{part_number}", method="PUT")
 
     def manifest(self, artifact_id: str, method: str = "GET") -> str:
         """The signed storage URL of an artifact's manifest (`PUT`: its upload URL)."""
@@ -182,6 +189,7 @@ __all__ = [
     "RUN_FILES_PREFIX",
     "RUN_UPLOADS_PREFIX",
     "SIGNATURE_PARAM",
+    "UPLOAD_PARTS_PREFIX",
     "ServerUrls",
     "SignatureError",
     "hex_of",

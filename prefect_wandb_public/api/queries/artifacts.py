@@ -229,7 +229,31 @@ mutation CreateArtifactManifest($input: CreateArtifactManifestInput!) {
 CREATE_ARTIFACT_FILES_MUTATION = """
 mutation CreateArtifactFiles($input: CreateArtifactFilesInput!) {
   createArtifactFiles(input: $input) {
-    files { edges { node { name storagePath uploadUrl uploadHeaders } } }
+    files {
+      edges {
+        node {
+          name
+          storagePath
+          uploadUrl
+          uploadHeaders
+          uploadMultipartUrls { uploadID uploadUrlParts { partNumber uploadUrl } }
+          artifact { id }
+        }
+      }
+    }
+  }
+}
+"""
+
+# Transfer notes §3.2: the document wandb-core 0.31 sends once every part is stored.
+COMPLETE_MULTIPART_MUTATION = """
+mutation CompleteMultipartUploadArtifact($completeMultipartAction: CompleteMultipartAction!,
+    $completedParts: [UploadPartsInput!]!, $artifactID: ID!, $storagePath: String!,
+    $uploadID: String!) {
+  completeMultipartUploadArtifact(input: {completeMultipartAction: $completeMultipartAction,
+      completedParts: $completedParts, artifactID: $artifactID, storagePath: $storagePath,
+      uploadID: $uploadID}) {
+    digest
   }
 }
 """
@@ -262,6 +286,7 @@ __all__ = [
     "COLLECTION_FIELDS",
     "COLLECTION_QUERY",
     "COMMIT_ARTIFACT_MUTATION",
+    "COMPLETE_MULTIPART_MUTATION",
     "CREATED_BY_QUERY",
     "CREATE_ARTIFACT_FILES_MUTATION",
     "CREATE_ARTIFACT_MUTATION",

@@ -1,0 +1,86 @@
+"""When a file moves in parts, and how big the parts are: `TransferSettings`, shared by the byte
+mover (`download.py` -> `ranged.py`) and the publish pipeline (`publish.py` -> `multipart.py`).
+
+A download of a file of at least `ranged_download_threshold` bytes fetches `Range` parts of
+`download_part_size` bytes in parallel (`part_workers` at a time, shared by every file of one
+download call) into one temporary file at their offsets. A published file of at least
+`multipart_upload_threshold` bytes goes up in parts of `upload_part_size` bytes through the
+service's multipart protocol. One stream per connection is capped by the object store's
+per-connection throughput, so parts in parallel add up; below the thresholds one stream costs
+less (one first-byte wait, no part hashing).
+
+The defaults come from `benchmarks/bench_transfers.py` (figures in the issue-13 notes): 64 MiB
+and 16 MiB parts down, 64 MiB and 32 MiB parts up, 8 part workers. S3 refuses parts under
+5 MiB (but the last) and single PUTs over 5 GiB, and takes at most 10,000 parts; a file that
+would need more gets bigger parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prefect_wandb_public.errors import InvalidInputError
+
+MIB = 1 << 20
+MIN_UPLOAD_PART = 5 * MIB  # S3's smallest part but the last
+MIN_DOWNLOAD_PART = 1 * MIB
+MAX_PARTS = 10_000
+MAX_PART_WORKERS = 64
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """Thresholds and part sizes of parallel transfers (see the module doc); `Api(transfers=)`."""
+
+    ranged_download_threshold: int = 64 * MIB
+    download_part_size: int = 16 * MIB
+    multipart_upload_threshold: int = 64 * MIB
+    upload_part_size: int = 32 * MIB
+    part_workers: int = 8
+
+    def __post_init__(self) -> None:
+        for name in (
+            "ranged_download_threshold",
+            "download_part_size",
+            "multipart_upload_threshold",
+            "upload_part_size",
+            "part_workers",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+        if self.download_part_size < MIN_DOWNLOAD_PART:
+            raise InvalidInputError(
+                f"download_part_size must be at least {MIN_DOWNLOAD_PART} bytes, "
+                f"got {self.download_part_size}"
+            )
+        if self.upload_part_size < MIN_UPLOAD_PART:
+            raise InvalidInputError(
+                f"upload_part_size must be at least {MIN_UPLOAD_PART} bytes (S3's smallest "
+                f"part), got {self.upload_part_size}"
+            )
+        if self.part_workers > MAX_PART_WORKERS:
+            raise InvalidInputError(
+                f"part_workers must be at most {MAX_PART_WORKERS}, got {self.part_workers}"
+            )
+
+
+def part_ranges(size: int, part_size: int) -> list[tuple[int, int]]:
+    """`[start, stop)` byte ranges covering `size` bytes in parts of `part_size` (the last the
+    remainder); parts grow (in 4 KiB steps) when `MAX_PARTS` would not cover the file."""
+    if size <= 0:
+        return [(0, 0)]
+    if -(-size // part_size) > MAX_PARTS:
+        part_size = -(-size // MAX_PARTS)
+        part_size += -part_size % 4096
+    return [(start, min(size, start + part_size)) for start in range(0, size, part_size)]
+
+
+__all__ = [
+    "MAX_PARTS",
+    "MIB",
+    "MIN_DOWNLOAD_PART",
+    "MIN_UPLOAD_PART",
+    "TransferSettings",
+    "part_ranges",
+]

@@ -1,0 +1,180 @@
+"""Multipart uploads: the local server's protocol and single-PUT limit, and the publish pipeline
+sending large files in parallel parts (Content-MD5, ETags, completion), with faults."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+import requests
+
+from prefect_wandb_public import Api
+from prefect_wandb_public.api import Artifact, RetryPolicy, TransferSettings
+from prefect_wandb_public.errors import NotFoundError, ServerError, UploadTooLargeError
+from prefect_wandb_public.testing import LocalWandbServer
+
+MIB = 1 << 20
+LIMIT = 12 * MIB  # the server's single-PUT limit here
+PARTS = "/storage/uploads/"
+FAST = RetryPolicy(max_attempts=4, max_elapsed=10.0, initial_backoff=0.01, max_backoff=0.05)
+SMALL_PARTS = TransferSettings(
+    multipart_upload_threshold=8 * MIB,
+    upload_part_size=5 * MIB,
+    ranged_download_threshold=8 * MIB,
+    download_part_size=4 * MIB,
+    part_workers=4,
+)
+
+
+@pytest.fixture(scope="module")
+def limited() -> Iterator[LocalWandbServer]:
+    with LocalWandbServer(max_single_put_bytes=LIMIT) as server:
+        yield server
+
+
+@pytest.fixture
+def server(limited: LocalWandbServer) -> Iterator[LocalWandbServer]:
+    limited.faults.clear()
+    limited.request_log.clear()
+    yield limited
+    limited.faults.clear()
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def client(server: LocalWandbServer, transfers: TransferSettings | None = SMALL_PARTS) -> Api:
+    return Api(
+        api_key=server.api_key,
+        overrides={"base_url": server.url, "project": "mp"},
+        retry=FAST,
+        transfers=transfers,
+    )
+
+
+def big_file(tmp_path: Path, size: int = 20 * MIB) -> Path:
+    path = tmp_path / "model.bin"
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def publish(api: Api, path: Path, name: str = "ckpt") -> Artifact:
+    draft = Artifact(name, "model")
+    draft.add_file(str(path))
+    return api.log_artifact(draft)
+
+
+def test_a_large_file_goes_up_in_parts_and_comes_back_whole(
+    server: LocalWandbServer, tmp_path: Path
+) -> None:
+    path = big_file(tmp_path)
+    with closing(client(server)) as api:
+        logged = publish(api, path, "roundtrip")
+        parts = server.request_log.count(path=PARTS, method="PUT", status=200)
+        completions = server.request_log.count(operation="CompleteMultipartUploadArtifact")
+        fetched = api.artifact(f"{logged.entity}/{logged.project}/roundtrip:latest")
+        root = fetched.download(str(tmp_path / "out"))
+
+    assert parts == 4  # 20 MiB in 5 MiB parts, none over the 12 MiB single-PUT limit
+    assert completions == 1
+    assert server.request_log.count(path="/storage/blobs/", method="PUT") == 0
+    assert (Path(root) / "model.bin").read_bytes() == path.read_bytes()
+    assert (
+        fetched.manifest.entries["model.bin"].digest
+        == base64.b64encode(hashlib.md5(path.read_bytes()).digest()).decode()
+    )
+    assert server.store.multipart.open_count() == 0
+
+
+def test_a_failed_part_is_retried_alone(server: LocalWandbServer, tmp_path: Path) -> None:
+    path = big_file(tmp_path)
+    server.inject_fault(PARTS, method="PUT", status=503, times=1)
+    with closing(client(server)) as api:
+        publish(api, path, "retried")
+
+    assert server.request_log.count(path=PARTS, method="PUT", status=503) == 1
+    assert server.request_log.count(path=PARTS, method="PUT", status=200) == 4
+
+
+def test_a_failed_completion_leaves_no_version_and_a_rerun_completes(
+    server: LocalWandbServer, tmp_path: Path
+) -> None:
+    path = big_file(tmp_path)
+    server.inject_fault(operation="CompleteMultipartUploadArtifact", status=500, times=100)
+    with closing(client(server)) as api:
+        with pytest.raises(ServerError):
+            publish(api, path, "atomic")
+        with pytest.raises(NotFoundError):
+            api.artifact(f"{server.store.viewer.entity}/mp/atomic:latest")
+        server.faults.clear()
+        logged = publish(api, path, "atomic")
+
+    assert logged.version == "v0" and logged.state == "COMMITTED"
+
+
+def test_a_threshold_above_the_single_put_limit_is_a_clear_error(
+    server: LocalWandbServer, tmp_path: Path
+) -> None:
+    path = big_file(tmp_path, 14 * MIB)
+    with closing(client(server, None)) as api, pytest.raises(UploadTooLargeError) as caught:
+        publish(api, path, "too-big")
+
+    assert "multipart_upload_threshold" in str(caught.value)
+    assert "model.bin" in str(caught.value)
+
+
+def test_the_server_checks_parts_and_completion(server: LocalWandbServer) -> None:
+    store = server.store
+    first, second = os.urandom(5 * MIB), os.urandom(1000)
+    whole = base64.b64encode(hashlib.md5(first + second).digest()).decode()
+    upload = store.multipart.create(
+        whole,
+        [
+            {"partNumber": 2, "hexMD5": hashlib.md5(second).hexdigest()},
+            {"partNumber": 1, "hexMD5": hashlib.md5(first).hexdigest()},
+        ],
+    )
+    url = server.urls.upload_part(upload.upload_id, 1)
+    wrong = requests.put(url, data=second, timeout=30)
+    bad_md5 = requests.put(
+        url, data=first, headers={"Content-MD5": base64.b64encode(b"0" * 16).decode()}, timeout=30
+    )
+    good = requests.put(url, data=first, timeout=30)
+    unsigned = requests.put(url.split("?")[0], data=first, timeout=30)
+
+    assert [wrong.status_code, bad_md5.status_code, good.status_code] == [400, 400, 200]
+    assert unsigned.status_code == 403
+    assert good.headers["ETag"] == f'"{hashlib.md5(first).hexdigest()}"'
+    with pytest.raises(Exception, match="never uploaded"):
+        store.multipart.complete(
+            upload.upload_id,
+            [{"partNumber": 1, "hexMD5": good.headers["ETag"]}, {"partNumber": 2, "hexMD5": "x"}],
+        )
+    store.multipart.put_part(upload.upload_id, 2, second)
+    joined = store.multipart.complete(
+        upload.upload_id,
+        [
+            {"partNumber": 1, "hexMD5": good.headers["ETag"]},
+            {"partNumber": 2, "hexMD5": f'"{hashlib.md5(second).hexdigest()}"'},
+        ],
+    )
+    assert joined == first + second
+
+
+def test_a_single_put_over_the_limit_is_refused_before_its_body(
+    server: LocalWandbServer,
+) -> None:
+    data = os.urandom(LIMIT + 1)
+    digest = base64.b64encode(hashlib.md5(data).digest()).decode()
+    answer = requests.put(server.urls.blob(digest, method="PUT"), data=data, timeout=60)
+
+    assert answer.status_code == 400 and "EntityTooLarge" in answer.text
+    assert not server.store.has_blob(digest)
