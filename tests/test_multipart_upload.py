@@ -178,3 +178,29 @@ def test_a_single_put_over_the_limit_is_refused_before_its_body(
 
     assert answer.status_code == 400 and "EntityTooLarge" in answer.text
     assert not server.store.has_blob(digest)
+
+
+@pytest.mark.oracle
+def test_official_sdk_downloads_what_we_published_in_parts(
+    server: LocalWandbServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_ERROR_REPORTING", "false")
+    import wandb
+
+    path = big_file(tmp_path)
+    with closing(client(server)) as api:
+        logged = publish(api, path, "oracle-parts")
+    assert server.request_log.count(path=PARTS, method="PUT", status=200) == 4
+
+    official = wandb.Api(api_key=server.api_key, overrides={"base_url": server.url}, timeout=60)
+    artifact = official.artifact(f"{logged.entity}/{logged.project}/oracle-parts:latest")
+    root = Path(artifact.download(root=str(tmp_path / "sdk")))
+    artifact.verify(str(root))  # the SDK hashes the file against the manifest's md5
+    multipart = Path(artifact.download(root=str(tmp_path / "sdk-mp"), multipart=True))
+
+    assert artifact.digest == logged.digest
+    assert (root / "model.bin").read_bytes() == path.read_bytes()
+    assert (multipart / "model.bin").read_bytes() == path.read_bytes()

@@ -382,6 +382,15 @@ class Artifact:
         """The artifact's files (all, or those `names`), with their URLs."""
         return ArtifactFiles(self, names, per_page)
 
+    def _url(self, name: str) -> str:
+        """A new direct URL of one file (the last one expired): `ArtifactFiles` by name."""
+        url = self._file_urls([name]).get(name)
+        if not url:
+            raise NotFoundError(
+                f"artifact {self.qualified_name}: the server lists no URL for {name!r}"
+            )
+        return url
+
     def _file_urls(self, names: Sequence[str] | None) -> dict[str, str]:
         """Direct URLs by file name (a names filter for small subsets, else every file)."""
         urls: dict[str, str] = {}
@@ -438,6 +447,7 @@ class Artifact:
             link=link,
             progress=progress,
             progress_label=self.qualified_name,
+            transfers=self.client.transfers,
         )
         stored = [e for e in entries if e.ref is None]
         if len(stored) < len(entries):
@@ -455,7 +465,12 @@ class Artifact:
             raise NotFoundError(
                 f"artifact {self.qualified_name}: the server lists no URL for {missing[:5]}"
             )
-        items = [DownloadItem(e.path, urls[e.path], e.digest, e.size) for e in stored]
+        items = [
+            DownloadItem(
+                e.path, urls[e.path], e.digest, e.size, refresh=functools.partial(self._url, e.path)
+            )
+            for e in stored
+        ]
         return downloader.download(items, root)
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:

@@ -61,11 +61,10 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import requests
-import urllib3
 
 from prefect_wandb_public.api.cache import BlobCache
 from prefect_wandb_public.api.destinations import (
@@ -77,6 +76,8 @@ from prefect_wandb_public.api.destinations import (
 from prefect_wandb_public.api.digests import b64_md5, b64_of, hex_md5, md5_of_stream
 from prefect_wandb_public.api.names import check_entry_path
 from prefect_wandb_public.api.progress import ProgressCallback, ProgressTracker
+from prefect_wandb_public.api.ranged import Dropped, UrlSource, body_chunks, fetch_ranged
+from prefect_wandb_public.api.transfers import TransferSettings
 from prefect_wandb_public.errors import (
     ChecksumError,
     CommError,
@@ -96,12 +97,6 @@ CHECKSUM_ATTEMPTS = 3
 # Above this size the md5 runs on a helper thread, overlapping the socket reads and disk writes.
 PIPELINE_THRESHOLD = 16 << 20
 _PIPELINE_DEPTH = 8
-_NETWORK_ERRORS = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    ConnectionError,
-    TimeoutError,
-)
 _LISTED = 5  # entries named in a message, per list
 
 
@@ -140,12 +135,15 @@ _HINTS = {
 
 @dataclass(frozen=True)
 class DownloadItem:
-    """One file to fetch: its name under the root, its URL, and the digest and size promised."""
+    """One file to fetch: its name under the root, its URL, and the digest and size promised;
+    `refresh` renews an expired presigned URL (a GraphQL query)."""
 
     name: str
     url: str
     md5: str | None = None
     size: int | None = None
+    # Asked for a new URL when storage refuses this one as expired (401/403); None: no renewal.
+    refresh: Callable[[], str] | None = field(default=None, compare=False)
 
 
 class _Hasher:
@@ -202,6 +200,7 @@ class Downloader:
         checksum_attempts: int = CHECKSUM_ATTEMPTS,
         progress: ProgressCallback | None = None,
         progress_label: str = "",
+        transfers: TransferSettings | None = None,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int):
             raise InvalidInputError(f"workers must be an integer, got {workers!r}")
@@ -219,6 +218,9 @@ class Downloader:
         self.progress = progress
         self.progress_label = progress_label
         self._tracker = ProgressTracker(None, "download", progress_label, total=None)
+        self.transfers = transfers or TransferSettings()
+        self._part_pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # ------------------------------------------------------------------ entry point
     def download(
@@ -271,7 +273,10 @@ class Downloader:
             files_total=len(moved),
         )
         self._tracker.start()
-        self._run_all(jobs, place)
+        try:
+            self._run_all(jobs, place)
+        finally:
+            self._close_part_pool()
         if place.fs is None:
             sweep_directories(targets)
         self._tracker.finish()
@@ -348,7 +353,10 @@ class Downloader:
                 with _writing(item.name, cache.named_path(item.name)):
                     cache.fill_named(item.name, lambda file: self._transfer(item, file))
 
-        self._parallel([functools.partial(fetch, item) for item in items])
+        try:
+            self._parallel([functools.partial(fetch, item) for item in items])
+        finally:
+            self._close_part_pool()
         return paths
 
     def evict(self, name: str) -> None:
@@ -391,14 +399,41 @@ class Downloader:
             return self.cache.fill(item.md5, item.size, lambda file: self._transfer(item, file))
 
     def _transfer(self, item: DownloadItem, file: AtomicFile) -> None:
-        """Stream `item` into `file` until digest and size match; ChecksumError after N tries.
-        Bytes a crashed run left in `file` are kept and continued for the first try."""
+        """Fetch `item` into `file` until digest and size match; ChecksumError after N tries.
+        Bytes a crashed run left in `file` are kept and continued for the first try. Files of
+        a known size from the ranged threshold on come in parallel parts (`api/ranged.py`),
+        as one stream when the storage does not serve ranges."""
         got = ("", 0)
+        ranged = (
+            file.local
+            and item.size is not None
+            and item.size >= self.transfers.ranged_download_threshold
+        )
+        source = UrlSource(item.url, item.refresh)
         for attempt in range(1, self.checksum_attempts + 1):
-            if attempt > 1 or (item.size is not None and file.resumed > item.size):
+            if attempt > 1 or (not ranged and item.size is not None and file.resumed > item.size):
                 file.reset()
                 self._tracker.advance(-got[1])
-            got = self._stream(item, file)
+            result = None
+            if ranged:
+                assert item.size is not None
+                result = fetch_ranged(
+                    self.transport,
+                    item.name,
+                    source,
+                    item.size,
+                    file,
+                    part_size=self.transfers.download_part_size,
+                    pool=self._parts(),
+                    chunk_size=self.chunk_size,
+                    progress=self._tracker.credit,
+                )
+                ranged = result is not None
+                if result is not None:
+                    # The parts credited their bytes as they arrived, on the part threads;
+                    # they belong to the file this thread lands.
+                    self._tracker.adopt(result[1])
+            got = result if result is not None else self._stream(item, file)
             if (item.md5 is None or got[0] == item.md5) and (
                 item.size is None or got[1] == item.size
             ):
@@ -408,6 +443,21 @@ class Downloader:
             f"{item.md5} and size {item.size} (tried {self.checksum_attempts} times from "
             f"{display_url(self.transport.absolute(item.url))})"
         )
+
+    def _parts(self) -> ThreadPoolExecutor:
+        """The pool of ranged parts, shared by every file of one download call."""
+        with self._pool_lock:
+            if self._part_pool is None:
+                self._part_pool = ThreadPoolExecutor(
+                    self.transfers.part_workers, thread_name_prefix="wandb-part"
+                )
+            return self._part_pool
+
+    def _close_part_pool(self) -> None:
+        with self._pool_lock:
+            pool, self._part_pool = self._part_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _stream(self, item: DownloadItem, file: AtomicFile) -> tuple[str, int]:
         """Stream the URL into `file` after the bytes it already holds, resuming with `Range`
@@ -453,13 +503,13 @@ class Downloader:
             try:
                 if written and not _resumes_at(response, written):
                     restart()
-                for chunk in _chunks(response, self.chunk_size):
+                for chunk in body_chunks(response, self.chunk_size):
                     file.write(chunk)
                     hasher.update(chunk)
                     written += len(chunk)
                     self._tracker.advance(len(chunk))
                 return hasher.finish(), written
-            except _Dropped as exc:
+            except Dropped as exc:
                 drops += 1
                 raise CommError(
                     f"{item.name}: the connection dropped {drops} time{'s' if drops > 1 else ''} "
@@ -553,23 +603,6 @@ def _report_progress(
     if isinstance(error, StorageError):
         error.completed = completed
         error.incomplete = incomplete
-
-
-class _Dropped(Exception):
-    """The body stopped before its end (reset, timeout, short read)."""
-
-
-def _chunks(response: requests.Response, size: int) -> Iterator[bytes]:
-    """The body in chunks; a network failure mid-body becomes `_Dropped`."""
-    stream = response.iter_content(size)
-    while True:
-        try:
-            chunk = next(stream)
-        except StopIteration:
-            return
-        except _NETWORK_ERRORS as exc:
-            raise _Dropped(str(exc)) from exc
-        yield chunk
 
 
 def _resumes_at(response: requests.Response, offset: int) -> bool:

@@ -139,8 +139,11 @@ class File:
         source = self.direct_url or self.url
         if not source:
             raise NotFoundError(f"file {self.name!r} has no download URL")
-        downloader = Downloader(self.client.transport, workers=1, skip_cache=True)
-        item = DownloadItem(self.name, source, self.md5 or None, self._known_size)
+        downloader = Downloader(
+            self.client.transport, workers=1, skip_cache=True, transfers=self.client.transfers
+        )
+        refresh = self._fresh_direct_url if self.run is not None and self.direct_url else None
+        item = DownloadItem(self.name, source, self.md5 or None, self._known_size, refresh=refresh)
         existing = "replace" if replace else "keep" if exist_ok else "error"
         try:
             return downloader.download([item], root, existing=existing)[0]
@@ -150,6 +153,14 @@ class File:
                 "exist_ok=True to keep it",
                 exc.destination,
             ) from None
+
+    def _fresh_direct_url(self) -> str:
+        """A new storage URL of this file (the last one expired), asked of its run."""
+        assert self.run is not None
+        fresh = self.run.file(self.name).direct_url
+        if not fresh:
+            raise NotFoundError(f"file {self.name!r} has no storage URL any more")
+        return fresh
 
     def delete(self) -> None:
         """Delete the file from its run."""

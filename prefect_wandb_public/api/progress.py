@@ -121,6 +121,13 @@ class ProgressTracker:
             self._done += amount
             self._report()
 
+    def adopt(self, amount: int) -> None:
+        """`amount` units already credited by part workers (`credit`) belong to the file this
+        thread lands: counted as streamed here, so `file_done(size)` does not credit them again
+        and `advance(-amount)` can take them back."""
+        if self._callback is not None:
+            self._streamed.count = getattr(self._streamed, "count", 0) + amount
+
     def file_done(self, size: int | None = None, count: int = 1) -> None:
         """`count` files landed, `size` bytes each: bytes this thread did not stream for them
         are credited now, and the thread's streamed count starts again from zero."""

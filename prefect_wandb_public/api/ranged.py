@@ -1,0 +1,300 @@
+"""Ranged parallel downloads: one file fetched as `Range` parts into one temporary file.
+
+Part of the one byte mover (`download.py` decides when: a known size of at least
+`TransferSettings.ranged_download_threshold`, a local temporary file). The parts are fetched on a
+bounded pool (`part_workers` threads shared by every file of one download call) and written at
+their offsets with `pwrite`; the md5 is computed in order while they arrive, reading each part
+back from the temporary file once it is complete, so memory stays bounded by a few chunks
+whatever the file's size, and nothing unverified becomes visible (the caller compares the md5
+and size and only then renames the file into place).
+
+- A part that drops or fails is retried alone, from the bytes it already has, through the
+  client's one retry primitive; the first part that fails for good cancels the others.
+- A response that is not `206` with the part's `Content-Range` (a storage that ignores `Range`)
+  makes `fetch_ranged` return None: the caller fetches the file as one stream instead (0.31
+  writes such answers at every part's offset and corrupts the file).
+- A 401/403 from storage (an expired presigned URL) asks the item's `refresh` for a new URL (a
+  GraphQL query; once per stale URL, shared by the parts) and retries the part.
+- Progress: each part reports its bytes as they arrive (`progress`, called on the part
+  threads; the parts a crashed run left complete count at once); bytes of a file that falls
+  back to one stream are taken back.
+- Resuming: the temporary file carries a trailer after the data (`_MAGIC`, part size, file
+  size, one byte per part set once the part is written), cut off before the rename. A run that
+  crashed leaves its partial locked by no one (`api/partials.py`); the next run finds the
+  trailer and fetches only the parts not marked complete. The whole file is hashed again, so a
+  part marked complete but never written to disk costs a refetch, never a wrong file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import requests
+import urllib3
+
+from prefect_wandb_public.api.digests import b64_of
+from prefect_wandb_public.api.transfers import part_ranges
+from prefect_wandb_public.errors import CommError
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.api.destinations import AtomicFile
+    from prefect_wandb_public.api.transport import Transport
+
+_MAGIC = b"PWRANGE1"
+_HEADER = struct.Struct(">8sQQ")  # magic, part size, file size
+NETWORK_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    ConnectionError,
+    TimeoutError,
+)
+REFRESH_LIMIT = 3  # new URLs asked for one file before a 401/403 is final
+
+
+class Dropped(Exception):
+    """The body stopped before its end (reset, timeout, short read)."""
+
+
+def body_chunks(response: requests.Response, size: int) -> Iterator[bytes]:
+    """The body in chunks; a network failure mid-body becomes `Dropped`."""
+    stream = response.iter_content(size)
+    while True:
+        try:
+            chunk = next(stream)
+        except StopIteration:
+            return
+        except NETWORK_ERRORS as exc:
+            raise Dropped(str(exc)) from exc
+        yield chunk
+
+
+class _NotRanged(Exception):
+    """The storage answered a ranged request with something other than that range."""
+
+
+class _Stopped(Exception):
+    """A part not fetched because another part failed first."""
+
+
+class UrlSource:
+    """The URL of one file, renewed through `refresh` (a GraphQL query) when storage refuses it
+    as expired; parts that saw the same stale URL share one renewal."""
+
+    def __init__(self, url: str, refresh: Callable[[], str] | None) -> None:
+        self.url = url
+        self._refresh = refresh
+        self._lock = threading.Lock()
+        self.refreshes = 0
+
+    def renew(self, stale: str) -> bool:
+        """A new URL unless another part already got one; False when none can be had."""
+        with self._lock:
+            if self.url != stale:
+                return True
+            if self._refresh is None or self.refreshes >= REFRESH_LIMIT:
+                return False
+            self.refreshes += 1
+            self.url = self._refresh()
+            return True
+
+
+class _Parts:
+    """The parts of one file and which of them are on disk (mirrored in the trailer)."""
+
+    def __init__(
+        self, fd: int, size: int, part_size: int, progress: Callable[[int], None] | None
+    ) -> None:
+        self.fd = fd
+        self.size = size
+        self.part_size = part_size
+        self.ranges = part_ranges(size, part_size)
+        self.done = [threading.Event() for _ in self.ranges]
+        self.failed = threading.Event()
+        self._progress = progress
+        self._credited = 0
+        self._credit_lock = threading.Lock()
+
+    def credit(self, amount: int) -> None:
+        """Report `amount` bytes on disk (negative: taken back) to the progress callback."""
+        if self._progress is None or not amount:
+            return
+        with self._credit_lock:
+            self._credited += amount
+        self._progress(amount)
+
+    def take_back(self) -> None:
+        """Take back every byte reported (the file is fetched again another way)."""
+        with self._credit_lock:
+            credited, self._credited = self._credited, 0
+        if self._progress is not None and credited:
+            self._progress(-credited)
+
+    @property
+    def trailer_size(self) -> int:
+        return _HEADER.size + len(self.ranges)
+
+    def load(self, resumed: int) -> None:
+        """Mark the parts a crashed run left complete: from its trailer, or the whole parts of a
+        prefix written by a one-stream download; anything else is dropped."""
+        complete: list[bool] = [False] * len(self.ranges)
+        if resumed == self.size + self.trailer_size:
+            header = os.pread(self.fd, _HEADER.size, self.size)
+            if header == _HEADER.pack(_MAGIC, self.part_size, self.size):
+                flags = os.pread(self.fd, len(self.ranges), self.size + _HEADER.size)
+                complete = [flag == 1 for flag in flags]
+        elif 0 < resumed <= self.size:
+            complete = [stop <= resumed for _, stop in self.ranges]
+        os.ftruncate(self.fd, self.size)
+        trailer = _HEADER.pack(_MAGIC, self.part_size, self.size) + bytes(complete)
+        os.pwrite(self.fd, trailer, self.size)
+        for event, flag, (start, stop) in zip(self.done, complete, self.ranges, strict=True):
+            if flag:
+                event.set()
+                self.credit(stop - start)
+
+    def mark(self, index: int) -> None:
+        os.pwrite(self.fd, b"\x01", self.size + _HEADER.size + index)
+        self.done[index].set()
+
+    def wait(self, index: int) -> bool:
+        """Wait until part `index` is on disk (True) or some part failed (False)."""
+        while not self.done[index].wait(0.05):
+            if self.failed.is_set():
+                return False
+        return True
+
+
+def fetch_ranged(
+    transport: Transport,
+    name: str,
+    source: UrlSource,
+    size: int,
+    file: AtomicFile,
+    *,
+    part_size: int,
+    pool: ThreadPoolExecutor,
+    chunk_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[str, int] | None:
+    """Fetch `size` bytes into the local `file` in parallel parts; returns (base64 md5, size)
+    of what is on disk, or None when the storage does not serve ranges (the file is then
+    reset). The first part that fails for good is raised once the others have stopped.
+    `progress` hears every chunk written (on the part threads)."""
+    file.handle.flush()
+    fd = file.handle.fileno()
+    parts = _Parts(fd, size, part_size, progress)
+    parts.load(file.resumed)
+    futures: list[Future[None]] = [
+        pool.submit(_fetch_part, transport, name, source, parts, index, chunk_size)
+        for index in range(len(parts.ranges))
+        if not parts.done[index].is_set()
+    ]
+    hasher = hashlib.md5()
+    try:
+        for index, (start, stop) in enumerate(parts.ranges):
+            if not parts.wait(index):
+                break
+            offset = start
+            while offset < stop:
+                chunk = os.pread(fd, min(chunk_size, stop - offset), offset)
+                if not chunk:
+                    break
+                hasher.update(chunk)
+                offset += len(chunk)
+    finally:
+        if parts.failed.is_set():
+            for future in futures:
+                future.cancel()
+        errors = [f.exception() for f in futures if not f.cancelled()]
+    failure = next(
+        (e for e in errors if e is not None and not isinstance(e, (_NotRanged, _Stopped))), None
+    )
+    if failure is not None:
+        raise failure
+    if any(isinstance(e, _NotRanged) for e in errors):
+        file.reset()
+        parts.take_back()
+        return None
+    os.ftruncate(fd, size)
+    return b64_of(hasher), size
+
+
+def _fetch_part(
+    transport: Transport,
+    name: str,
+    source: UrlSource,
+    parts: _Parts,
+    index: int,
+    chunk_size: int,
+) -> None:
+    """Fetch one part into its place, retried alone from the bytes it already has."""
+    start, stop = parts.ranges[index]
+    offset = start
+    drops = 0
+    what = f"downloading part {index + 1} of {len(parts.ranges)} of {name!r}"
+
+    def attempt() -> None:
+        nonlocal offset, drops
+        if parts.failed.is_set():
+            raise _Stopped(what)
+        url = source.url
+        headers = {"Range": f"bytes={offset}-{stop - 1}"}
+        try:
+            response = transport.request(
+                "GET", url, headers=headers, stream=True, once=True, what=what
+            )
+        except CommError as exc:
+            if exc.status in (401, 403) and source.renew(url):
+                raise CommError(
+                    f"{what}: the storage refused the URL (HTTP {exc.status}, expired); "
+                    "asked for a new one",
+                    url=exc.url,
+                    retryable=True,
+                    retry_after=0.0,
+                ) from exc
+            raise
+        try:
+            content_range = response.headers.get("Content-Range", "")
+            if response.status_code != 206 or not content_range.startswith(f"bytes {offset}-"):
+                raise _NotRanged(f"HTTP {response.status_code} to a Range request")
+            for chunk in body_chunks(response, chunk_size):
+                if offset + len(chunk) > stop:
+                    raise _NotRanged("the storage sent more than the range asked for")
+                os.pwrite(parts.fd, chunk, offset)
+                offset += len(chunk)
+                parts.credit(len(chunk))
+            if offset < stop:
+                raise Dropped(f"the body ended {stop - offset} bytes early")
+        except Dropped as exc:
+            drops += 1
+            raise CommError(
+                f"{what}: the connection dropped {drops} time{'s' if drops > 1 else ''} "
+                f"({offset - start} of {stop - start} bytes received): {exc}",
+                url=url.split("?", 1)[0],
+                retryable=True,
+            ) from exc
+        finally:
+            response.close()
+
+    try:
+        transport.with_retries(attempt, should_stop=parts.failed.is_set)
+    except BaseException:
+        parts.failed.set()
+        raise
+    parts.mark(index)
+
+
+__all__ = [
+    "NETWORK_ERRORS",
+    "REFRESH_LIMIT",
+    "Dropped",
+    "UrlSource",
+    "body_chunks",
+    "fetch_ranged",
+]

@@ -1,0 +1,253 @@
+"""Ranged parallel downloads in the one byte mover: parts at their offsets, the md5 checked in
+order, each part retried alone, storage that ignores `Range`, expired URLs, and resuming the
+parts a crashed run completed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from prefect_wandb_public import Api
+from prefect_wandb_public.api import Artifact, RetryPolicy, TransferSettings
+from prefect_wandb_public.errors import ChecksumError
+from prefect_wandb_public.testing import LocalWandbServer
+from prefect_wandb_public.testing.profiles import NetworkProfile, StorageProfile
+
+MIB = 1 << 20
+SIZE = 20 * MIB
+BLOBS = "/storage/blobs/"
+FAST = RetryPolicy(max_attempts=4, max_elapsed=10.0, initial_backoff=0.01, max_backoff=0.05)
+PARTS = TransferSettings(ranged_download_threshold=8 * MIB, download_part_size=4 * MIB)
+
+
+@pytest.fixture(scope="module")
+def ranged_server() -> Iterator[LocalWandbServer]:
+    with LocalWandbServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server(ranged_server: LocalWandbServer) -> Iterator[LocalWandbServer]:
+    ranged_server.faults.clear()
+    ranged_server.request_log.clear()
+    yield ranged_server
+    ranged_server.faults.clear()
+    ranged_server.network = "loopback"
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def client(server: LocalWandbServer) -> Api:
+    return Api(
+        api_key=server.api_key,
+        overrides={"base_url": server.url, "project": "ranged"},
+        retry=FAST,
+        transfers=PARTS,
+    )
+
+
+@pytest.fixture
+def published(server: LocalWandbServer, tmp_path: Path) -> tuple[str, bytes]:
+    """A 20 MiB single-file artifact; returns its name and bytes."""
+    data = os.urandom(SIZE)
+    path = tmp_path / "weights.bin"
+    path.write_bytes(data)
+    name = f"ckpt-{hashlib.md5(data).hexdigest()[:8]}"
+    with closing(client(server)) as api:
+        draft = Artifact(name, "model")
+        draft.add_file(str(path))
+        logged = api.log_artifact(draft)
+    server.request_log.clear()
+    return f"{logged.entity}/ranged/{name}:latest", data
+
+
+def ranges_sent(server: LocalWandbServer) -> list[str]:
+    return [r.range or "" for r in server.request_log.records if r.path.startswith(BLOBS)]
+
+
+def test_a_large_file_comes_in_parallel_ranged_parts(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert sorted(ranges_sent(server)) == sorted(
+        f"bytes={start}-{min(SIZE, start + 4 * MIB) - 1}" for start in range(0, SIZE, 4 * MIB)
+    )
+    assert server.request_log.count(path=BLOBS, status=206) == 5
+    assert os.listdir(tmp_path / "out") == ["weights.bin"]
+
+
+def test_a_run_file_comes_in_ranged_parts(server: LocalWandbServer, tmp_path: Path) -> None:
+    data = os.urandom(12 * MIB)
+    entity = server.store.viewer.entity
+    server.create_run(entity, "ranged", "r1")
+    server.put_run_file(entity, "ranged", "r1", "big.bin", data)
+    with closing(client(server)) as api:
+        path = api.run(f"{entity}/ranged/r1").file("big.bin").download(str(tmp_path / "run"))
+
+    assert Path(path).read_bytes() == data
+    assert len([r for r in server.request_log.records if r.range]) == 3
+
+
+def test_a_corrupt_part_is_fetched_again(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    server.inject_fault(BLOBS, kind="corrupt", times=1)
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert server.request_log.count(path=BLOBS, status=206) == 10  # the md5 caught it: again
+
+
+def test_parts_corrupt_every_time_raise_and_leave_nothing(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, _ = published
+    server.inject_fault(BLOBS, kind="corrupt", times=1000)
+    with closing(client(server)) as api, pytest.raises(ChecksumError):
+        api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+
+    assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
+
+
+def test_storage_that_ignores_range_still_gives_the_right_file(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    server.inject_fault(BLOBS, kind="ignore_range", times=1)
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert "" in ranges_sent(server)  # fell back to one plain GET
+
+
+def test_a_dropped_part_is_resumed_alone(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    server.inject_fault(BLOBS, kind="reset", times=1)
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    sent = ranges_sent(server)
+    assert len(sent) == 6  # five parts, and the dropped one again (from what it had received)
+    part_ends = {min(SIZE, start + 4 * MIB) - 1 for start in range(0, SIZE, 4 * MIB)}
+    assert {int(r.rsplit("-", 1)[1]) for r in sent} == part_ends
+
+
+def test_an_expired_url_is_refreshed(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    with closing(client(server)) as api:
+        artifact = api.artifact(name)
+        start = server.request_log.count(operation="ArtifactMembershipFiles")
+        artifact.download(str(tmp_path / "plain"), skip_cache=True)
+        plain = server.request_log.count(operation="ArtifactMembershipFiles") - start
+        server.inject_fault(BLOBS, status=403, times=1)
+        start = server.request_log.count(operation="ArtifactMembershipFiles")
+        root = artifact.download(str(tmp_path / "out"), skip_cache=True)
+        refreshed = server.request_log.count(operation="ArtifactMembershipFiles") - start
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert server.request_log.count(path=BLOBS, status=403) == 1
+    assert refreshed == plain + 1  # one new URL for the refused part
+
+
+def test_urls_that_really_expire_mid_download_are_refreshed(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    server.network = NetworkProfile(storage=StorageProfile(bandwidth=8e6))  # 0.5 s a part
+    settings = TransferSettings(
+        ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=2
+    )
+    server.urls.url_ttl = 1.0
+    try:
+        api = Api(
+            api_key=server.api_key,
+            overrides={"base_url": server.url},
+            retry=FAST,
+            transfers=settings,
+        )
+        with closing(api):
+            root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+    finally:
+        server.urls.url_ttl = 3600.0
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert server.request_log.count(path=BLOBS, status=403) >= 1
+
+
+_CHILD = """
+import sys
+from prefect_wandb_public import Api
+from prefect_wandb_public.api import TransferSettings
+api = Api(api_key=sys.argv[1], overrides={"base_url": sys.argv[2]},
+          transfers=TransferSettings(ranged_download_threshold=8 << 20,
+                                     download_part_size=4 << 20, part_workers=1))
+api.artifact(sys.argv[3]).download(sys.argv[4])
+"""
+
+
+def _completed_parts(cache: Path) -> int:
+    for partial in cache.rglob(".prefect-wandb-*.part"):
+        with open(partial, "rb") as handle:
+            handle.seek(SIZE + 24)
+            flags = handle.read()
+        if len(flags) == 5:
+            return sum(flags)
+    return 0
+
+
+def test_a_crashed_download_resumes_its_completed_parts(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    server.network = NetworkProfile(storage=StorageProfile(bandwidth=10e6))  # 0.4 s a part
+    cache = tmp_path / "cache"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, server.api_key, server.url, name, str(tmp_path / "a")],
+        env={**os.environ, "PREFECT_WANDB_CACHE_DIR": str(cache)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _completed_parts(cache) < 2 and time.monotonic() < deadline:
+            assert child.poll() is None, "the download ended before it could be interrupted"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)  # a crash: no cleanup runs
+    finally:
+        child.wait()
+    kept = _completed_parts(cache)
+    assert 2 <= kept < 5
+    server.network = "loopback"
+    server.request_log.clear()
+
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "b"))
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert len(ranges_sent(server)) == 5 - kept  # the completed parts were not fetched again
+    digest = base64.b64encode(hashlib.md5(data).digest()).decode()
+    assert api.artifact(name).manifest.entries["weights.bin"].digest == digest
