@@ -200,10 +200,20 @@ def seed_uploads(server: LocalWandbServer) -> dict[str, Any]:
     return {"entity": ENTITY, "project": UPLOADS_PROJECT, "pending_id": pending.id}
 
 
+def seed_transfers(
+    server: LocalWandbServer, files: int = 200, file_mb: int = 1, big_mb: int = 256
+) -> dict[str, Any]:
+    """What `bench_transfers.py` moves: `seed_artifacts`, and an empty project to publish into."""
+    info = seed_artifacts(server, files=files, file_mb=file_mb, big_mb=big_mb)
+    server.store.create_project(ENTITY, UPLOADS_PROJECT)
+    return {**info, "uploads_project": UPLOADS_PROJECT}
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "artifacts": seed_artifacts,
     "history": seed_history,
     "runs": seed_runs,
+    "transfers": seed_transfers,
     "uploads": seed_uploads,
     "wan": seed_wan,
 }

@@ -159,14 +159,14 @@ def test_the_server_checks_parts_and_completion(server: LocalWandbServer) -> Non
             [{"partNumber": 1, "hexMD5": good.headers["ETag"]}, {"partNumber": 2, "hexMD5": "x"}],
         )
     store.multipart.put_part(upload.upload_id, 2, second)
-    joined = store.multipart.complete(
+    joined, digest = store.multipart.complete(
         upload.upload_id,
         [
             {"partNumber": 1, "hexMD5": good.headers["ETag"]},
             {"partNumber": 2, "hexMD5": f'"{hashlib.md5(second).hexdigest()}"'},
         ],
     )
-    assert joined == first + second
+    assert joined == first + second and digest == whole
 
 
 def test_a_single_put_over_the_limit_is_refused_before_its_body(
@@ -204,3 +204,13 @@ def test_official_sdk_downloads_what_we_published_in_parts(
     assert artifact.digest == logged.digest
     assert (root / "model.bin").read_bytes() == path.read_bytes()
     assert (multipart / "model.bin").read_bytes() == path.read_bytes()
+
+
+def test_a_run_file_over_the_single_put_limit_is_a_clear_error(
+    server: LocalWandbServer, tmp_path: Path
+) -> None:
+    entity = server.store.viewer.entity
+    server.create_run(entity, "mp", "big-run")
+    path = big_file(tmp_path, 14 * MIB)
+    with closing(client(server)) as api, pytest.raises(UploadTooLargeError, match="artifact"):
+        api.run(f"{entity}/mp/big-run").upload_file(str(path), root=str(tmp_path))

@@ -251,3 +251,19 @@ def test_a_crashed_download_resumes_its_completed_parts(
     assert len(ranges_sent(server)) == 5 - kept  # the completed parts were not fetched again
     digest = base64.b64encode(hashlib.md5(data).digest()).decode()
     assert api.artifact(name).manifest.entries["weights.bin"].digest == digest
+
+
+def test_a_non_local_destination_gets_ranged_parts_staged_locally(
+    server: LocalWandbServer, published: tuple[str, bytes]
+) -> None:
+    import fsspec
+
+    name, data = published
+    with closing(client(server)) as api:
+        api.artifact(name).download("memory://ranged-out", skip_cache=True)
+
+    fs = fsspec.filesystem("memory")
+    assert fs.cat("/ranged-out/weights.bin") == data
+    assert fs.ls("/ranged-out", detail=False) == ["/ranged-out/weights.bin"]
+    assert server.request_log.count(path=BLOBS, status=206) == 5
+    fs.rm("/ranged-out", recursive=True)

@@ -106,7 +106,7 @@ class Api:
         api_key: str | None = None,
         *,
         retry: RetryPolicy | None = None,
-        pool_size: int = 32,
+        pool_size: int = 64,
         transfers: TransferSettings | None = None,
     ) -> None:
         settings = dict(overrides or {})

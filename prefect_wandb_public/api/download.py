@@ -58,6 +58,7 @@ import functools
 import hashlib
 import os
 import queue
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -71,6 +72,7 @@ from prefect_wandb_public.api.destinations import (
     CHUNK_SIZE,
     AtomicFile,
     DestinationRoot,
+    copy_stream,
     sweep_directories,
 )
 from prefect_wandb_public.api.digests import b64_md5, b64_of, hex_md5, md5_of_stream
@@ -91,7 +93,9 @@ from prefect_wandb_public.errors import (
 if TYPE_CHECKING:
     from prefect_wandb_public.api.transport import Transport
 
-DEFAULT_WORKERS = 8
+# Files in flight at once. Far from the service a small file costs its first-byte latency more
+# than its bytes (~145 ms vs ~20 ms for 1 MiB), so many in flight decide the time (0.31 uses 32).
+DEFAULT_WORKERS = 32
 MAX_WORKERS = 64
 CHECKSUM_ATTEMPTS = 3
 # Above this size the md5 runs on a helper thread, overlapping the socket reads and disk writes.
@@ -402,13 +406,14 @@ class Downloader:
         """Fetch `item` into `file` until digest and size match; ChecksumError after N tries.
         Bytes a crashed run left in `file` are kept and continued for the first try. Files of
         a known size from the ranged threshold on come in parallel parts (`api/ranged.py`),
-        as one stream when the storage does not serve ranges."""
+        as one stream when the storage does not serve ranges; for a destination on another
+        file system (`s3://`, `memory://`) the parts are assembled and verified in a local
+        staging file first, then streamed to it."""
         got = ("", 0)
-        ranged = (
-            file.local
-            and item.size is not None
-            and item.size >= self.transfers.ranged_download_threshold
-        )
+        ranged = item.size is not None and item.size >= self.transfers.ranged_download_threshold
+        if ranged and not file.local:
+            self._staged(item, file)
+            return
         source = UrlSource(item.url, item.refresh)
         for attempt in range(1, self.checksum_attempts + 1):
             if attempt > 1 or (not ranged and item.size is not None and file.resumed > item.size):
@@ -443,6 +448,23 @@ class Downloader:
             f"{item.md5} and size {item.size} (tried {self.checksum_attempts} times from "
             f"{display_url(self.transport.absolute(item.url))})"
         )
+
+    def _staged(self, item: DownloadItem, file: AtomicFile) -> None:
+        """Fetch `item` in ranged parts into a local staging partial (under the cache, else the
+        system's temporary directory; resumable like any partial), verified, then copy it into
+        the non-local `file` in chunks; the staging file is removed either way."""
+        where = self.cache_dir or os.path.join(tempfile.gettempdir(), "prefect-wandb-public")
+        name = hashlib.sha256(f"{item.name}\0{item.md5}".encode()).hexdigest()
+        staging = AtomicFile(
+            None, os.path.join(where, "staging", name), key=item.md5 or "", resume=bool(item.md5)
+        )
+        try:
+            self._transfer(item, staging)
+            staging.handle.flush()
+            staging.handle.seek(0)
+            copy_stream(staging.handle, file.write)
+        finally:
+            staging.discard()
 
     def _parts(self) -> ThreadPoolExecutor:
         """The pool of ranged parts, shared by every file of one download call."""

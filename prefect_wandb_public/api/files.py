@@ -25,6 +25,7 @@ from prefect_wandb_public.errors import (
     DestinationExistsError,
     InvalidInputError,
     NotFoundError,
+    UploadTooLargeError,
 )
 
 if TYPE_CHECKING:
@@ -224,9 +225,26 @@ def upload_run_file(run: Run, path: str | os.PathLike[str], root: str | os.PathL
         raise CommError(f"the server gave no upload URL for run {'/'.join(run.path)}")
     url = created["files"][0]["uploadUrl"]
     headers = dict(h.split(":", 1) for h in created.get("uploadHeaders") or [] if ":" in h)
-    with open(local, "rb") as handle:
-        body = handle.read()
-    transport.request("PUT", url, data=body, headers=headers).close()
+
+    def put() -> None:
+        # Streamed from disk (bounded memory), reopened for every attempt.
+        with open(local, "rb") as handle:
+            transport.request(
+                "PUT", url, data=handle, headers=headers, once=True, what=f"uploading {name!r}"
+            ).close()
+
+    try:
+        transport.with_retries(put)
+    except CommError as exc:
+        if exc.status == 400 and "EntityTooLarge" in str(exc):
+            raise UploadTooLargeError(
+                f"the storage refused {local!r} ({os.path.getsize(local)} bytes) as too large "
+                f"for one PUT ({exc}); run files go up in one PUT (createRunFiles offers no "
+                "parts): log a file this large as an artifact, which is uploaded in parts",
+                url=exc.url,
+                status=exc.status,
+            ) from exc
+        raise
     try:
         transport.graphql(MARK_UPLOADED_MUTATION, {**target, "files": [name]})
     except CommError as exc:

@@ -196,6 +196,8 @@ def _upload_and_commit(
         },
     )["createArtifactManifest"]["artifactManifest"]
     uploads = _upload_urls(transport, artifact_id, manifest["id"], contents, transfers, workers)
+    if any(upload.multipart is not None for upload in uploads):
+        workers = max(workers, transfers.part_workers)
     tracker = ProgressTracker(
         progress,
         "upload",

@@ -84,13 +84,13 @@ class MultipartUploads:
             raise StoreNotFound(f"no open multipart upload {upload_id!r} (NoSuchUpload)")
         return upload
 
-    def put_part(self, upload_id: str, number: int, body: bytes) -> str:
+    def put_part(self, upload_id: str, number: int, body: bytes, md5: bytes | None = None) -> str:
         """Keep part `number`'s bytes; returns its ETag. The bytes must hash to the part's
-        declared md5 (400 otherwise)."""
+        declared md5 (400 otherwise); `md5` is their raw md5 when the caller computed it."""
         upload = self.require(upload_id)
         if not 1 <= number <= len(upload.part_md5s):
             raise StoreError(f"upload {upload_id}: no part {number} (1..{len(upload.part_md5s)})")
-        actual = hashlib.md5(body).hexdigest()
+        actual = (md5 or hashlib.md5(body).digest()).hex()
         if actual != upload.part_md5s[number - 1]:
             raise StoreError(
                 f"part {number} hashes to md5 {actual}, not the declared "
@@ -100,9 +100,10 @@ class MultipartUploads:
             upload.parts[number] = bytes(body)
         return f'"{actual}"'
 
-    def complete(self, upload_id: str, completed: Sequence[Mapping[str, Any]]) -> bytes:
+    def complete(self, upload_id: str, completed: Sequence[Mapping[str, Any]]) -> tuple[bytes, str]:
         """Join the parts named in `completed` (`{partNumber, hexMD5: <ETag>}`, ascending, every
-        part once) into the file; the upload closes. The file must hash to its declared md5."""
+        part once) into the file; the upload closes. The file must hash to its declared md5.
+        Returns the file's bytes and that md5 (base64)."""
         upload = self.require(upload_id)
         numbers = [part.get("partNumber") for part in completed]
         if numbers != list(range(1, len(upload.part_md5s) + 1)):
@@ -128,15 +129,17 @@ class MultipartUploads:
                 f"parts {small[:10]} are smaller than {MIN_PART_BYTES} bytes and not the last "
                 "(EntityTooSmall)"
             )
-        data = b"".join(chunks)
-        actual = base64.b64encode(hashlib.md5(data).digest()).decode()
+        whole = hashlib.md5()
+        for chunk in chunks:
+            whole.update(chunk)
+        actual = base64.b64encode(whole.digest()).decode()
         if actual != upload.b64_md5:
             raise StoreError(
                 f"the joined parts hash to md5 {actual}, not the file's declared {upload.b64_md5}"
             )
         with self._lock:
             self._uploads.pop(upload_id, None)
-        return data
+        return b"".join(chunks), actual
 
     def open_count(self) -> int:
         """Uploads opened and not completed (tests look at what a failure leaves)."""

@@ -613,8 +613,8 @@ class ArtifactResolvers:
         if input["completeMultipartAction"] != "Complete":
             raise StoreError(f"unknown completeMultipartAction {input['completeMultipartAction']}")
         self.store.pending_artifact(input["artifactID"])
-        data = self.store.multipart.complete(input["uploadID"], input["completedParts"])
-        digest = self.store.put_blob(data)
+        data, digest = self.store.multipart.complete(input["uploadID"], input["completedParts"])
+        self.store.put_blob(data, digest)
         if input["storagePath"] != f"wandb_artifacts/{hex_of(digest)}":
             raise StoreError(f"storagePath {input['storagePath']!r} is not this upload's")
         return {"digest": digest}

@@ -243,9 +243,10 @@ class WandbStore(ArtifactStore, RegistryStore):
         """A fresh integer for internal ids."""
         return next(self._ids)
 
-    def put_blob(self, data: bytes) -> str:
-        """Store bytes content-addressed; returns the base64 md5."""
-        digest = b64_md5(data)
+    def put_blob(self, data: bytes, digest: str | None = None) -> str:
+        """Store bytes content-addressed; returns the base64 md5. `digest` is that md5 when the
+        caller has just computed it from these very bytes (large uploads are hashed once)."""
+        digest = digest or b64_md5(data)
         with self.lock:
             self.blobs.setdefault(digest, bytes(data))
         return digest

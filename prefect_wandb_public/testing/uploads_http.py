@@ -76,7 +76,7 @@ class UploadRoutes:
         refused = _content_md5_error(request, md5)
         if refused is not None:
             return refused
-        etag = self.store.multipart.put_part(parts[0], int(parts[1]), request.body)
+        etag = self.store.multipart.put_part(parts[0], int(parts[1]), request.body, md5)
         response = Response.json({"md5": base64.b64encode(md5).decode()})
         response.headers["ETag"] = etag
         return response
@@ -91,7 +91,7 @@ class UploadRoutes:
             return Response.error(
                 400, f"the body hashes to md5 {md5.hex()}, not the {wanted!r} this URL is for"
             )
-        self.store.put_blob(request.body)
+        self.store.put_blob(request.body, base64.b64encode(md5).decode())
         return _stored(md5, len(request.body))
 
     def put_manifest(self, request: Request) -> Response:

@@ -1,0 +1,265 @@
+"""Large transfers, ours vs the official SDK (wandb==0.31.0), under the WAN profile and loopback.
+
+    .venv/bin/python benchmarks/bench_transfers.py [--big-mb 256] [--files 200] [--repeat 1]
+                                                   [--publish-mb 256] [--skip-loopback]
+
+One LocalWandbServer in its own process serves one file of `--big-mb` MiB and an artifact of
+`--files` x 1 MiB, and takes new versions. Every measurement runs in a fresh child process
+with empty caches (cold) and reports its wall seconds, CPU seconds and peak RSS:
+
+- one big file: ours (ranged parts, TransferSettings defaults) vs 0.31 `download()` (one stream
+  below 2 GiB) vs 0.31 `download(multipart=True)` (100 MiB parts on 32 threads), under `wan`
+  (145 ms to the first byte, 50 MB/s per connection) and loopback; the limit is
+  `min(parts in flight x per-connection bandwidth, md5 rate)`, the md5 rate measured here;
+- `--files` x 1 MiB under `wan`: ours vs 0.31 (first-byte latency dominates);
+- publishing one `--publish-mb` MiB file under `wan`: ours (multipart) vs ours forced to one
+  PUT (a threshold above the file's size).
+
+Goals (issue 13): big download >= 4x 0.31 default, >= 1.2x 0.31 multipart, within 1.25x of the
+limit; many files >= 1.5x 0.31; publish >= 4x one PUT; peak RSS < 150 MB everywhere.
+The 1 GiB figures: `--big-mb 1024 --publish-mb 1024` (a few minutes; the server holds ~4 GiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from _common import load_note, print_table, served
+
+RSS_GOAL_MB = 150.0
+WAN_BANDWIDTH = 50e6  # bytes/s per storage connection in the `wan` profile
+MIB = 1 << 20
+
+
+# ---------------------------------------------------------------------- child side
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _sdk_env(work: str) -> None:
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        os.environ[name] = os.path.join(work, name.lower())
+    os.environ["WANDB_SILENT"] = "true"
+
+
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """One contender, one case, in this fresh process; returns seconds, CPU and peak RSS."""
+    work = spec["workdir"]
+    root = os.path.join(work, "root")
+    os.environ["PREFECT_WANDB_CACHE_DIR"] = os.path.join(work, "cache")
+    action: Any
+    if spec["client"] in ("ours", "ours-single-put"):
+        from prefect_wandb_public.api import Api, Artifact, TransferSettings
+
+        transfers = None
+        if spec["client"] == "ours-single-put":
+            transfers = TransferSettings(multipart_upload_threshold=1 << 50)
+        api = Api(api_key=spec["api_key"], overrides={"base_url": spec["url"]}, transfers=transfers)
+        if spec["case"] == "publish":
+            path = os.path.join(work, "checkpoint.bin")
+            with open(path, "wb") as handle:
+                for _ in range(spec["mb"]):
+                    handle.write(os.urandom(MIB))
+            draft = Artifact("checkpoint", "model")
+            draft.add_file(path)
+
+            def action() -> None:
+                api.log_artifact(draft, project=spec["project"])
+
+        else:
+            artifact = api.artifact(spec["path"])
+
+            def action() -> None:
+                artifact.download(root)
+
+    else:
+        _sdk_env(work)
+        import wandb
+
+        sdk = wandb.Api(api_key=spec["api_key"], overrides={"base_url": spec["url"]}, timeout=120)
+        artifact = sdk.artifact(spec["path"])
+        multipart = True if spec["client"] == "0.31 multipart" else None
+
+        def action() -> None:
+            artifact.download(root=root, multipart=multipart)
+
+    cpu = _cpu()
+    started = time.perf_counter()
+    action()
+    seconds = time.perf_counter() - started
+    if spec["client"] == "ours" and spec["case"] == "download":
+        artifact.verify(root)  # untimed: 0.31 does not hash what it downloaded
+    return {
+        "seconds": seconds,
+        "cpu": _cpu() - cpu,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+# ---------------------------------------------------------------------- parent side
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    work = tempfile.mkdtemp(prefix="bench-transfers-")
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", json.dumps({**spec, "workdir": work})],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{spec['client']} child failed:\n{done.stderr[-3000:]}")
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def md5_rate(megabytes: int = 256) -> float:
+    """Bytes per second one thread hashes on this CPU (what an in-order md5 can reach)."""
+    block = os.urandom(MIB)
+    digest = hashlib.md5()
+    started = time.perf_counter()
+    for _ in range(megabytes):
+        digest.update(block)
+    return megabytes * MIB / (time.perf_counter() - started)
+
+
+def best(results: list[dict[str, Any]]) -> dict[str, Any]:
+    return min(results, key=lambda r: r["seconds"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big-mb", type=int, default=256)
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--publish-mb", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--skip-loopback", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_child(json.loads(args.child))), flush=True)
+        return 0
+    if not 1 <= args.repeat <= 3 or not 1 <= args.big_mb <= 2048 or not 1 <= args.files <= 1000:
+        parser.error("--repeat 1..3, --big-mb 1..2048, --files 1..1000")
+    if not 1 <= args.publish_mb <= 1024:
+        parser.error("--publish-mb 1..1024 (the server's largest request body is 1 GiB)")
+
+    from prefect_wandb_public.api import TransferSettings
+
+    settings = TransferSettings()
+    print(load_note() + " (before)")
+    rate = md5_rate()
+    print(f"md5 rate on this CPU: {rate / 1e6:.0f} MB/s (one thread)")
+    rows: list[list[Any]] = []
+    figures: dict[str, float] = {}
+    with served("transfers", files=args.files, file_mb=1, big_mb=args.big_mb) as server:
+        info = server.info
+        common = {"url": server.url, "api_key": server.api_key}
+        big = f"{info['entity']}/{info['project']}/{info['big']}"
+        many = f"{info['entity']}/{info['project']}/{info['many']}"
+        networks = ["wan"] if args.skip_loopback else ["wan", "loopback"]
+        for network in networks:
+            server.command(f"network {network}")
+            runs: dict[str, list[dict[str, Any]]] = {}
+            for _ in range(args.repeat):
+                for client in ("ours", "0.31 default", "0.31 multipart"):
+                    spec = {**common, "client": client, "case": "download", "path": big}
+                    runs.setdefault(client, []).append(measure(spec))
+            size = args.big_mb * MIB
+            parts = min(settings.part_workers, -(-size // settings.download_part_size))
+            limit = rate if network == "loopback" else min(parts * WAN_BANDWIDTH, rate)
+            for client, results in runs.items():
+                got = best(results)
+                figures[f"{network} big {client}"] = got["seconds"]
+                rows.append(
+                    [
+                        f"{args.big_mb} MiB, {network}",
+                        client,
+                        round(got["seconds"], 2),
+                        round(size / got["seconds"] / 1e6),
+                        round(size / limit, 2),
+                        round(got["cpu"], 1),
+                        round(got["rss_mb"]),
+                    ]
+                )
+            figures[f"{network} big limit"] = size / limit
+        server.command("network wan")
+        for _ in range(args.repeat):
+            for client in ("ours", "0.31 default"):
+                spec = {**common, "client": client, "case": "download", "path": many}
+                result = measure(spec)
+                key = f"wan many {client}"
+                if key not in figures or result["seconds"] < figures[key]:
+                    figures[key] = result["seconds"]
+                    rows.append(
+                        [
+                            f"{args.files} x 1 MiB, wan",
+                            client,
+                            round(result["seconds"], 2),
+                            round(args.files * MIB / result["seconds"] / 1e6),
+                            "",
+                            round(result["cpu"], 1),
+                            round(result["rss_mb"]),
+                        ]
+                    )
+        for client in ("ours", "ours-single-put"):
+            spec = {
+                **common,
+                "client": client,
+                "case": "publish",
+                "mb": args.publish_mb,
+                "project": info["uploads_project"],
+            }
+            result = measure(spec)
+            figures[f"wan publish {client}"] = result["seconds"]
+            rows.append(
+                [
+                    f"publish {args.publish_mb} MiB, wan",
+                    client,
+                    round(result["seconds"], 2),
+                    round(args.publish_mb * MIB / result["seconds"] / 1e6),
+                    "",
+                    round(result["cpu"], 1),
+                    round(result["rss_mb"]),
+                ]
+            )
+    print_table(["case", "client", "seconds", "MB/s", "limit s", "cpu s", "peak RSS MB"], rows)
+    print()
+
+    def ratio(a: str, b: str) -> str:
+        return f"{figures[b] / figures[a]:.2f}x" if a in figures and b in figures else "-"
+
+    print(
+        f"wan big: {ratio('wan big ours', 'wan big 0.31 default')} 0.31 default (goal >= 4x), "
+        f"{ratio('wan big ours', 'wan big 0.31 multipart')} 0.31 multipart (goal >= 1.2x), "
+        f"{figures['wan big ours'] / figures['wan big limit']:.2f}x the limit (goal <= 1.25x)"
+    )
+    if "loopback big ours" in figures:
+        print(
+            f"loopback big: {figures['loopback big ours'] / figures['loopback big limit']:.2f}x "
+            "the md5 limit"
+        )
+    print(f"wan many files: {ratio('wan many ours', 'wan many 0.31 default')} 0.31 (goal >= 1.5x)")
+    print(
+        f"wan publish: {ratio('wan publish ours', 'wan publish ours-single-put')} one PUT "
+        "(goal >= 4x)"
+    )
+    print(f"peak RSS goal < {RSS_GOAL_MB:.0f} MB in every case")
+    print(load_note() + " (after)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
