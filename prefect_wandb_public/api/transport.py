@@ -46,6 +46,18 @@ CONNECT_TIMEOUT_CAP = 10.0
 T = TypeVar("T")
 
 
+# Request bodies read from files (uploads) go out in pieces this big: urllib3's 16 KiB default
+# costs a Python loop turn per 16 KiB, which a multi-GB upload on parallel threads notices.
+SEND_BLOCK = 1 << 20
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter with connections that send file bodies in `SEND_BLOCK` pieces."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, blocksize=SEND_BLOCK, **kwargs)
+
+
 def is_retryable_status(status: int) -> bool:
     """408, 429 and 5xx except 501 are transient; every other status is final."""
     return status in (408, 429) or (500 <= status < 600 and status != 501)
@@ -195,7 +207,7 @@ class Transport:
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.auth = _no_netrc
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 

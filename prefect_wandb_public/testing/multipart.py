@@ -44,6 +44,12 @@ class MultipartUpload:
     b64_md5: str
     part_md5s: list[str]  # hex md5 of part n at index n - 1
     parts: dict[int, bytes] = field(default_factory=dict)
+    # The whole file's md5 over parts 1..hashed_through, fed as parts arrive in order, so the
+    # completion hashes only what came out of order (a part PUT again must have the same md5,
+    # so the same bytes: what was hashed stays valid).
+    whole: Any = field(default_factory=hashlib.md5)
+    hashed_through: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)  # parts and the running md5
 
 
 class MultipartUploads:
@@ -96,8 +102,11 @@ class MultipartUploads:
                 f"part {number} hashes to md5 {actual}, not the declared "
                 f"{upload.part_md5s[number - 1]} (BadDigest)"
             )
-        with self._lock:
+        with upload.lock:
             upload.parts[number] = bytes(body)
+            while upload.hashed_through + 1 in upload.parts:
+                upload.hashed_through += 1
+                upload.whole.update(upload.parts[upload.hashed_through])
         return f'"{actual}"'
 
     def complete(self, upload_id: str, completed: Sequence[Mapping[str, Any]]) -> tuple[bytes, str]:
@@ -111,7 +120,7 @@ class MultipartUploads:
                 f"completedParts must name parts 1..{len(upload.part_md5s)} in order, got "
                 f"{numbers[:10]} (InvalidPartOrder)"
             )
-        with self._lock:
+        with upload.lock:
             missing = [n for n in numbers if n not in upload.parts]
             if missing:
                 raise StoreConflict(f"upload {upload_id}: parts {missing[:10]} were never uploaded")
@@ -129,8 +138,10 @@ class MultipartUploads:
                 f"parts {small[:10]} are smaller than {MIN_PART_BYTES} bytes and not the last "
                 "(EntityTooSmall)"
             )
-        whole = hashlib.md5()
-        for chunk in chunks:
+        with upload.lock:
+            whole = upload.whole.copy()
+            start = upload.hashed_through
+        for chunk in chunks[start:]:
             whole.update(chunk)
         actual = base64.b64encode(whole.digest()).decode()
         if actual != upload.b64_md5:
