@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -180,30 +182,55 @@ def test_a_single_put_over_the_limit_is_refused_before_its_body(
     assert not server.store.has_blob(digest)
 
 
+_SDK_DOWNLOAD = """
+import sys
+import wandb
+api = wandb.Api(api_key=sys.argv[1], overrides={"base_url": sys.argv[2]}, timeout=60)
+artifact = api.artifact(sys.argv[3])
+root = artifact.download(root=sys.argv[4])
+artifact.verify(root)  # the SDK hashes the file against the manifest's md5
+artifact.download(root=sys.argv[5], multipart=True)
+print(artifact.digest)
+"""
+
+
 @pytest.mark.oracle
 def test_official_sdk_downloads_what_we_published_in_parts(
-    server: LocalWandbServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: LocalWandbServer, tmp_path: Path
 ) -> None:
-    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
-        monkeypatch.setenv(name, str(tmp_path / name.lower()))
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.setenv("WANDB_ERROR_REPORTING", "false")
-    import wandb
-
     path = big_file(tmp_path)
     with closing(client(server)) as api:
         logged = publish(api, path, "oracle-parts")
     assert server.request_log.count(path=PARTS, method="PUT", status=200) == 4
 
-    official = wandb.Api(api_key=server.api_key, overrides={"base_url": server.url}, timeout=60)
-    artifact = official.artifact(f"{logged.entity}/{logged.project}/oracle-parts:latest")
-    root = Path(artifact.download(root=str(tmp_path / "sdk")))
-    artifact.verify(str(root))  # the SDK hashes the file against the manifest's md5
-    multipart = Path(artifact.download(root=str(tmp_path / "sdk-mp"), multipart=True))
+    # The SDK in a process of its own, with a service (wandb-core) not shared with other tests.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(WANDB_SILENT="true", WANDB_ERROR_REPORTING="false")
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        env[name] = str(tmp_path / name.lower())
+    name = f"{logged.entity}/{logged.project}/oracle-parts:latest"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _SDK_DOWNLOAD,
+            server.api_key,
+            server.url,
+            name,
+            str(tmp_path / "sdk"),
+            str(tmp_path / "sdk-mp"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
-    assert artifact.digest == logged.digest
-    assert (root / "model.bin").read_bytes() == path.read_bytes()
-    assert (multipart / "model.bin").read_bytes() == path.read_bytes()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == logged.digest
+    assert (tmp_path / "sdk" / "model.bin").read_bytes() == path.read_bytes()
+    assert (tmp_path / "sdk-mp" / "model.bin").read_bytes() == path.read_bytes()
 
 
 def test_a_run_file_over_the_single_put_limit_is_a_clear_error(
