@@ -8,6 +8,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 import requests
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import Artifact, RetryPolicy, TransferSettings
+from prefect_wandb_public.api import Artifact, Progress, RetryPolicy, TransferSettings
 from prefect_wandb_public.errors import NotFoundError, ServerError, UploadTooLargeError
 from prefect_wandb_public.testing import LocalWandbServer
 
@@ -94,6 +95,31 @@ def test_a_large_file_goes_up_in_parts_and_comes_back_whole(
         == base64.b64encode(hashlib.md5(path.read_bytes()).digest()).decode()
     )
     assert server.store.multipart.open_count() == 0
+
+
+def test_a_multipart_publish_reports_each_part_and_the_file_once(
+    server: LocalWandbServer, tmp_path: Path
+) -> None:
+    path = big_file(tmp_path)
+    seen: list[Progress] = []
+    lock = threading.Lock()
+
+    def record(progress: Progress) -> None:
+        with lock:
+            seen.append(progress)
+
+    with closing(client(server)) as api:
+        draft = Artifact("progress", "model")
+        draft.add_file(str(path))
+        api.log_artifact(draft, progress=record)
+
+    size = path.stat().st_size
+    assert (seen[0].done, seen[0].total, seen[0].files_total) == (0, size, 1)
+    counts = [p.done for p in seen]
+    assert counts == sorted(counts)
+    assert sorted({p.done for p in seen}) == [0, 5 * MIB, 10 * MIB, 15 * MIB, size]
+    assert [p.files_done for p in seen].count(1) == 2  # the last part's report, then finished
+    assert seen[-1].finished and (seen[-1].done, seen[-1].files_done) == (size, 1)
 
 
 def test_a_failed_part_is_retried_alone(server: LocalWandbServer, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import Artifact, RetryPolicy, TransferSettings
+from prefect_wandb_public.api import Artifact, Progress, RetryPolicy, TransferSettings
 from prefect_wandb_public.errors import ChecksumError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.profiles import NetworkProfile, StorageProfile
@@ -92,6 +93,49 @@ def test_a_large_file_comes_in_parallel_ranged_parts(
     )
     assert server.request_log.count(path=BLOBS, status=206) == 5
     assert os.listdir(tmp_path / "out") == ["weights.bin"]
+
+
+def test_ranged_parts_report_progress_as_they_arrive(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    seen: list[Progress] = []
+    lock = threading.Lock()
+
+    def record(progress: Progress) -> None:
+        with lock:
+            seen.append(progress)
+
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True, progress=record)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+
+    counts = [p.done for p in seen]
+    assert counts == sorted(counts), "no fault: bytes only grow"
+    assert len(seen) > 2 + 5, "the parts report their chunks, not only the file at its end"
+    assert max(counts[:-2]) > 0
+    assert (seen[-1].done, seen[-1].files_done, seen[-1].finished) == (SIZE, 1, True)
+
+
+def test_storage_that_ignores_range_takes_back_the_parts_progress(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    server.inject_fault(BLOBS, kind="ignore_range", times=1)
+    seen: list[Progress] = []
+    lock = threading.Lock()
+
+    def record(progress: Progress) -> None:
+        with lock:
+            seen.append(progress)
+
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True, progress=record)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert max(p.done for p in seen) <= 2 * SIZE
+    assert (seen[-1].done, seen[-1].files_done) == (SIZE, 1)
 
 
 def test_a_run_file_comes_in_ranged_parts(server: LocalWandbServer, tmp_path: Path) -> None:
