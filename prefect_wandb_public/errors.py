@@ -9,6 +9,7 @@ Every error names the input it concerns (a path, a run id, a URL) and never carr
     │   └── DestinationExistsError     a download target exists and may not be replaced
     ├── ChecksumError                  bytes do not match the digest the server promised
     ├── ExportError (OSError)          a history export could not be written
+    ├── WaitTimeoutError (TimeoutError) a wait for the server to finish something timed out
     └── CommError                      a request failed: connection, timeout, status, GraphQL
         ├── AuthenticationError        the key was refused (HTTP 401, `viewer` null)
         ├── PermissionDeniedError      the key may not do this (HTTP 403)
@@ -52,6 +53,10 @@ class ChecksumError(WandbError):
 
 class ExportError(WandbError, OSError):
     """The destination could not be written; nothing was left behind there."""
+
+
+class WaitTimeoutError(WandbError, TimeoutError):
+    """A wait (`Run.wait_until_finished(timeout=...)`) ran out of time; nothing was changed."""
 
 
 class CommError(WandbError):
@@ -109,5 +114,6 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "WaitTimeoutError",
     "WandbError",
 ]

@@ -19,7 +19,7 @@ def test_get_client_talks_to_the_configured_server(
 ) -> None:
     api = credentials.get_client()
     assert isinstance(api, Api) and api.base_url == server.url
-    assert api.viewer["username"] == "local-user"
+    assert api.viewer.username == "local-user"
 
 
 def test_one_client_per_block_values_shared_across_threads(server: LocalWandbServer) -> None:
@@ -48,7 +48,7 @@ def test_key_falls_back_to_the_environment(
 ) -> None:
     monkeypatch.setenv("WANDB_API_KEY", server.api_key)
     block = WandbCredentials(base_url=server.url, timeout=7)
-    assert block.get_client().viewer["entity"] == "local-user"
+    assert block.get_client().viewer.entity == "local-user"
 
 
 def test_key_falls_back_to_netrc(
@@ -60,7 +60,7 @@ def test_key_falls_back_to_netrc(
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(netrc))
     block = WandbCredentials(base_url=server.url, timeout=8)
-    assert block.get_client().viewer["username"] == "local-user"
+    assert block.get_client().viewer.username == "local-user"
 
 
 def test_no_key_anywhere_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -188,7 +188,7 @@ def test_api_log_artifact_runs_the_save_pipeline(
     assert (published.description, published.metadata) == ("first", {"acc": 0.9})
     assert draft.is_draft()  # the draft stays a draft
     assert operations(server) == [
-        "POST Viewer",  # the default entity
+        "POST GetViewer",  # the default entity
         "POST UpsertModel",
         "POST CreateArtifact",
         "POST CreateAutoRun",  # the manifest names a run; a publish without one gets its own

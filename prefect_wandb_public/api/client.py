@@ -11,12 +11,13 @@ logging run, a version's collection) asks its `Api` for it, so imports point one
 
 from __future__ import annotations
 
+import logging
 import netrc
 import os
 import threading
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from prefect_wandb_public.api.artifact_listings import (
     ArtifactCollection,
@@ -29,22 +30,34 @@ from prefect_wandb_public.api.artifacts import Artifact
 from prefect_wandb_public.api.names import parse_artifact_name
 from prefect_wandb_public.api.paging import check_per_page
 from prefect_wandb_public.api.paths import (
+    check_segment,
     parse_object_path,
     parse_project_path,
     parse_run_path,
 )
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.publish import publish
-from prefect_wandb_public.api.queries.projects import VIEWER_QUERY
-from prefect_wandb_public.api.reports import Reports
+from prefect_wandb_public.api.queries.users import (
+    CREATE_PROJECT_MUTATION,
+    SEARCH_USERS_QUERY,
+    VIEWER_QUERY,
+)
+from prefect_wandb_public.api.reports import BetaReport, Reports
 from prefect_wandb_public.api.runs import Run, Runs
 from prefect_wandb_public.api.sweeps import Sweep
-from prefect_wandb_public.api.transport import RetryPolicy, Transport, validate_base_url
+from prefect_wandb_public.api.transport import (
+    USER_AGENT,
+    RetryPolicy,
+    Transport,
+    validate_base_url,
+)
+from prefect_wandb_public.api.users import Organization, Team, User
 from prefect_wandb_public.errors import AuthenticationError, InvalidInputError, NotFoundError
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_PROJECT = "uncategorized"
+logger = logging.getLogger(__name__)
 
 
 def app_url_for(base_url: str) -> str:
@@ -73,10 +86,11 @@ def key_from_netrc(base_url: str) -> str | None:
 class Api:
     """Query and manage W&B data over the public GraphQL API.
 
-    `overrides` may hold `base_url`, `entity` and `project`; otherwise WANDB_BASE_URL,
-    WANDB_ENTITY and WANDB_PROJECT apply, then https://api.wandb.ai, the key's own entity and
-    "uncategorized". The key comes from `api_key`, WANDB_API_KEY, or the netrc entry for the
-    base URL's host. `timeout` is seconds per request; `retry` tunes the retry policy.
+    `overrides` may hold `base_url`, `entity`, `project` and `organization`; otherwise
+    WANDB_BASE_URL, WANDB_ENTITY, WANDB_PROJECT and WANDB_ORGANIZATION apply, then
+    https://api.wandb.ai, the key's own entity and "uncategorized". The key comes from
+    `api_key`, WANDB_API_KEY, or the netrc entry for the base URL's host. `timeout` is
+    seconds per request; `retry` tunes the retry policy.
     """
 
     def __init__(
@@ -89,7 +103,7 @@ class Api:
         pool_size: int = 32,
     ) -> None:
         settings = dict(overrides or {})
-        unknown = set(settings) - {"base_url", "entity", "project", "app_url"}
+        unknown = set(settings) - {"base_url", "entity", "project", "app_url", "organization"}
         if unknown:
             raise InvalidInputError(f"unknown overrides {sorted(unknown)}")
         base_url = validate_base_url(
@@ -110,6 +124,9 @@ class Api:
             "app_url": settings.get("app_url")
             or os.environ.get("WANDB_APP_URL")
             or app_url_for(base_url),
+            "organization": settings.get("organization")
+            or os.environ.get("WANDB_ORGANIZATION")
+            or None,
         }
         self.transport = Transport(
             base_url,
@@ -119,7 +136,7 @@ class Api:
             pool_size=pool_size,
         )
         self._lock = threading.Lock()
-        self._viewer: dict[str, Any] | None = None
+        self._viewer: User | None = None
 
     def __repr__(self) -> str:
         return f"<Api base_url={self.base_url!r}>"
@@ -143,20 +160,25 @@ class Api:
 
     # ------------------------------------------------------------------ identity
     @property
-    def viewer(self) -> dict[str, Any]:
-        """The key's user (`id`, `entity`, `username`, ...); fetched once, cached."""
+    def user_agent(self) -> str:
+        """The User-Agent header every request carries."""
+        return USER_AGENT
+
+    @property
+    def viewer(self) -> User:
+        """The key's user (`id`, `entity`, `username`, `teams`, ...); fetched once, cached."""
         with self._lock:
             if self._viewer is None:
                 data = self.transport.graphql(VIEWER_QUERY)
                 if not data.get("viewer"):
                     raise AuthenticationError(f"the API key was rejected by {self.base_url}")
-                self._viewer = data["viewer"]
+                self._viewer = User(self, data["viewer"])
             return self._viewer
 
     @property
     def default_entity(self) -> str:
         """The configured entity, else the key's own entity."""
-        return str(self.settings["entity"] or self.viewer["entity"])
+        return str(self.settings["entity"] or self.viewer.entity)
 
     @property
     def default_project(self) -> str:
@@ -175,7 +197,85 @@ class Api:
         project = node["project"]
         return Run(self, project["entity"]["name"], project["name"], node["name"], node)
 
+    # ------------------------------------------------------------------ users and teams
+    def users(self, username_or_email: str) -> list[User]:
+        """Users whose username or email matches (a server admin's search; others may get
+        an error or only themselves)."""
+        if not isinstance(username_or_email, str) or not username_or_email:
+            raise InvalidInputError(f"expected a username or email, got {username_or_email!r}")
+        data = self.transport.graphql(SEARCH_USERS_QUERY, {"query": username_or_email})
+        edges = (data.get("users") or {}).get("edges") or []
+        return [User(self, e["node"]) for e in edges if e.get("node")]
+
+    def user(self, username_or_email: str) -> User | None:
+        """The user matching `username_or_email` (the first, with a warning, when several
+        do), or None."""
+        found = self.users(username_or_email)
+        if len(found) > 1:
+            logger.warning("%d users match %r; returning the first", len(found), username_or_email)
+        return found[0] if found else None
+
+    def team(self, team: str) -> Team:
+        """A team and its members, loaded now (NotFoundError when it does not exist)."""
+        return Team(self, team)
+
+    def organization(self, name: str | None = None) -> Organization:
+        """An organization by name (default: the `organization` setting); NotFoundError when
+        the server has none of that name."""
+        org = name or self.settings.get("organization")
+        if not org:
+            raise InvalidInputError("organization() needs an organization name")
+        return Organization.load(self, org)
+
+    def from_path(self, path: str) -> Project | Run | Sweep | BetaReport:
+        """The object a W&B path names: `project`, `entity/project`, `entity/project/run_id`,
+        `entity/project/runs/run_id`, `entity/project/sweeps/sweep_id` or
+        `entity/project/reports/Name--id` (a report is built from its path, no request)."""
+        if not isinstance(path, str):
+            raise InvalidInputError(f"path must be a string, got {path!r}")
+        parts = path.strip("/ ").split("/")
+        if len(parts) == 1:
+            return self.project(parts[0])
+        if len(parts) == 2:
+            return self.project(parts[1], parts[0])
+        if len(parts) == 3:
+            return self.run(path)
+        if len(parts) == 4:
+            kind = parts[2]
+            if kind.startswith("run"):
+                return self.run(f"{parts[0]}/{parts[1]}/{parts[3]}")
+            if kind.startswith("sweep"):
+                return self.sweep(f"{parts[0]}/{parts[1]}/{parts[3]}")
+            if kind.startswith("report"):
+                slug = parts[3]
+                if "--" not in slug:
+                    if "-" in slug:
+                        raise InvalidInputError(
+                            f"invalid report path {path!r}: expected "
+                            "entity/project/reports/Name--ID"
+                        )
+                    slug = "--" + slug
+                name, _, report_id = slug.partition("--")
+                attrs = {
+                    "displayName": unquote(name.replace("-", " ")),
+                    "id": report_id,
+                    "spec": "{}",
+                }
+                return BetaReport(self, attrs, entity=parts[0], project=parts[1])
+        raise InvalidInputError(
+            f"invalid path {path!r}: expected entity/project/TYPE/ID where TYPE is runs, "
+            "sweeps or reports"
+        )
+
     # ------------------------------------------------------------------ projects
+    def create_project(self, name: str, entity: str) -> None:
+        """Create project `entity/name` (nothing changes when it exists)."""
+        check_segment(name, "project", name)
+        check_segment(entity, "entity", entity)
+        self.transport.graphql(
+            CREATE_PROJECT_MUTATION, {"input": {"name": name, "entityName": entity}}
+        )
+
     def projects(self, entity: str | None = None, per_page: int = 200) -> Projects:
         """Projects of `entity` (default: the default entity)."""
         return Projects(self, entity or self.default_entity, per_page=per_page)

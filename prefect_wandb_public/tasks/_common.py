@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from prefect.tasks import exponential_backoff
@@ -67,7 +68,7 @@ def json_safe(value: Any) -> Any:
     """NaN/Infinity become None so records survive JSON (Prefect results, table artifacts)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
         return [json_safe(v) for v in value]
@@ -90,7 +91,7 @@ def run_record(run: Run, *, full: bool = True) -> dict[str, Any]:
     }
     if full:
         record["config"] = json_safe(run.config)
-        record["summary"] = json_safe(run.summary)
+        record["summary"] = json_safe(run.summary_metrics)
     return record
 
 

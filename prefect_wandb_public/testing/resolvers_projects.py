@@ -24,7 +24,14 @@ from prefect_wandb_public.testing.wire import connection, json_arg, json_safe
 
 if TYPE_CHECKING:
     from prefect_wandb_public.testing.resolvers import Resolvers
-    from prefect_wandb_public.testing.store import Project, Report, Run, Sweep, User
+    from prefect_wandb_public.testing.store import (
+        ConsoleLine,
+        Project,
+        Report,
+        Run,
+        Sweep,
+        User,
+    )
 
 RUN_STATES = frozenset(
     {"running", "finished", "crashed", "failed", "killed", "preempting", "preempted", "pending"}
@@ -56,6 +63,7 @@ class ProjectResolvers:
             "upsertBucket": self.upsert_bucket,
             "deleteRun": self.delete_run,
             "updateRunState": self.update_run_state,
+            "stopRun": self.stop_run,
             "upsertModel": self.upsert_model,
         }
 
@@ -117,6 +125,7 @@ class ProjectResolvers:
             "isBenchmark": False,
             "readOnly": False,
             "access": "PRIVATE",
+            "views": "{}",
             "user": lambda: self.user_node(self.store.viewer),
             "entity": lambda: self.entity(proj.entity),
             "runCount": lambda filters=None: len(self._runs(proj, filters, None)),
@@ -214,12 +223,28 @@ class ProjectResolvers:
             "events": lambda samples=500: run.events.sample(None, None, samples),
             "parquetHistory": lambda liveKeys: self.parquet_history(run, liveKeys),
             "exitcode": run.exitcode if run.exitcode is not None else _exitcode(run.state),
-            "shouldStop": False,
+            "shouldStop": run.should_stop,
             "failed": run.state in ("failed", "crashed"),
             "stopped": run.state == "killed",
             "running": run.state == "running",
+            "logLineCount": lambda: len(run.log_lines),
+            "logLines": lambda first=None, after=None, last=None, useImprovedPagination=None: (
+                self.log_lines(run, first, after, last)
+            ),
             **self.hub.artifacts.run_fields(run),
         }
+
+    def log_lines(
+        self, run: Run, first: int | None, after: str | None, last: int | None
+    ) -> dict[str, Any]:
+        """Console lines from the cursor on (`first` of them), or the newest `last`."""
+        lines = self.store.console_lines(run)
+        if last is not None:
+            if last < 0:
+                raise StoreError(f"last must not be negative, got {last}")
+            lines = lines[len(lines) - min(last, len(lines)) :]
+            first, after = None, None
+        return connection(lines, first, after, _log_line_node)
 
     def history_keys(self, run: Run) -> dict[str, Any]:
         log = run.history
@@ -359,8 +384,12 @@ class ProjectResolvers:
 
     def update_run_state(self, input: Mapping[str, Any]) -> dict[str, Any]:
         run = self.store.run_by_id(input["id"])
-        self.store.update_run(run, {"state": _state(input["state"])})
+        self.store.set_run_state(run, _state(input["state"]))
         return {"success": True}
+
+    def stop_run(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        self.store.stop_run(self.store.run_by_id(input["id"]))
+        return {"success": True, "clientMutationId": input.get("clientMutationId")}
 
     def upsert_model(self, input: Mapping[str, Any]) -> dict[str, Any]:
         name = input.get("name")
@@ -370,6 +399,16 @@ class ProjectResolvers:
         inserted = self.store.get_project(entity, name) is None
         node = self.project_node(self.store.create_project(entity, name))
         return {"project": node, "model": node, "inserted": inserted}
+
+
+def _log_line_node(line: ConsoleLine) -> dict[str, Any]:
+    return {
+        "number": line.number,
+        "timestamp": line.timestamp,
+        "level": line.level,
+        "label": "",
+        "line": line.text,
+    }
 
 
 def _state(value: str) -> str:

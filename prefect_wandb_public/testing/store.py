@@ -12,6 +12,7 @@ import base64
 import itertools
 import json
 import math
+import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,34 @@ EVENTS_FILE = "wandb-events.jsonl"
 SUMMARY_FILE = "wandb-summary.json"
 OUTPUT_FILE = "output.log"
 _JSON_STREAM_FILES = frozenset({HISTORY_FILE, EVENTS_FILE, SUMMARY_FILE})
+# `updateRunState`: the states a run may be moved to, and from which (the service's rules).
+STATE_TRANSITIONS = {
+    "pending": frozenset({"running", "failed", "crashed", "preempted"}),
+    "failed": frozenset({"pending", "running"}),
+}
+# A console line as the SDK streams it: `[ERROR ]<ISO timestamp> <text>` (stderr is ERROR).
+_CONSOLE_LINE_RE = re.compile(
+    r"(ERROR )?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?) (.*)", re.S
+)
+
+
+@dataclass(frozen=True)
+class ConsoleLine:
+    """One console line of a run: its number, timestamp text, level and text."""
+
+    number: int
+    timestamp: str | None
+    level: str
+    text: str
+
+
+def console_line(number: int, raw: str) -> ConsoleLine:
+    """Split a stored console line into timestamp, level (`error` for stderr) and text; a line
+    without the SDK's prefix is all text."""
+    match = _CONSOLE_LINE_RE.fullmatch(raw)
+    if match is None:
+        return ConsoleLine(number, None, "", raw)
+    return ConsoleLine(number, match.group(2), "error" if match.group(1) else "", match.group(3))
 
 
 def _stream_line(name: str, number: int, text: str) -> dict[str, Any]:
@@ -111,6 +140,7 @@ class Run:
     files: dict[str, RunFile] = field(default_factory=dict)
     log_lines: list[str] = field(default_factory=list)
     exitcode: int | None = None
+    should_stop: bool = False
     version: int = 0
 
     @property
@@ -416,6 +446,36 @@ class WandbStore(ArtifactStore):
             self.touch()
             return run
 
+    def set_run_state(self, run: Run, state: str) -> Run:
+        """`updateRunState`: requeue a run (to `pending`) or give it up (to `failed`), only
+        from the states the service allows; sweep runs are refused."""
+        allowed = STATE_TRANSITIONS.get(state)
+        if allowed is None:
+            raise StoreError(
+                f"cannot move run {run.name} to state {state!r}: only "
+                f"{sorted(STATE_TRANSITIONS)} may be set"
+            )
+        with self.lock:
+            if run.sweep is not None:
+                raise StoreError(f"run {run.name} belongs to sweep {run.sweep}: its state is fixed")
+            if run.state not in allowed:
+                raise StoreError(
+                    f"cannot move run {run.name} from {run.state!r} to {state!r} (allowed "
+                    f"from {sorted(allowed)})"
+                )
+            return self.update_run(run, {"state": state})
+
+    def stop_run(self, run: Run) -> Run:
+        """`stopRun`: flag the run to stop (its process sees `shouldStop` on its heartbeat)."""
+        with self.lock:
+            return self.update_run(run, {"should_stop": True})
+
+    def console_lines(self, run: Run) -> list[ConsoleLine]:
+        """The run's console output, one `ConsoleLine` per stored line."""
+        with self.lock:
+            lines = list(run.log_lines)
+        return [console_line(number, raw) for number, raw in enumerate(lines)]
+
     def stream_run_files(
         self,
         run: Run,
@@ -553,6 +613,8 @@ def _is_number(value: Any) -> bool:
 
 
 __all__ = [
+    "STATE_TRANSITIONS",
+    "ConsoleLine",
     "Project",
     "Report",
     "Run",
@@ -562,4 +624,5 @@ __all__ = [
     "Sweep",
     "User",
     "WandbStore",
+    "console_line",
 ]

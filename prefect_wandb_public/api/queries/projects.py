@@ -1,12 +1,6 @@
-"""The viewer, projects, sweeps and reports."""
+"""Projects, sweeps and reports."""
 
 from __future__ import annotations
-
-VIEWER_QUERY = """
-query Viewer {
-  viewer { id entity username email flags teams { edges { node { name } } } }
-}
-"""
 
 PROJECT_FIELDS = (
     "id internalId name entityName createdAt isBenchmark readOnly user { name username }"
@@ -90,5 +84,4 @@ __all__ = [
     "SWEEPS_QUERY",
     "SWEEP_FIELDS",
     "SWEEP_QUERY",
-    "VIEWER_QUERY",
 ]
