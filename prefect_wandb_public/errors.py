@@ -4,8 +4,8 @@ Every error names the input it concerns (a path, a run id, a URL) and never carr
 
     WandbError                         every error of this package
     ├── InvalidInputError (ValueError) an argument is malformed; raised before any request
-    │   ├── ArtifactNotLoggedError     needs a published version, this is a draft
-    │   ├── ArtifactFinalizedError     a committed version's files cannot change
+    │   ├── ArtifactNotLoggedError     needs a published version, this is a draft (+AttributeError)
+    │   ├── ArtifactFinalizedError     a committed version's files cannot change (+AttributeError)
     │   └── DestinationExistsError     a download target exists and may not be replaced
     ├── ChecksumError                  bytes do not match the digest the server promised
     ├── ExportError (OSError)          a history export could not be written
@@ -31,12 +31,14 @@ class InvalidInputError(WandbError, ValueError):
     """An argument is malformed; raised before any request is sent."""
 
 
-class ArtifactNotLoggedError(InvalidInputError):
-    """The attribute or method needs a published version, and this artifact is still a draft."""
+class ArtifactNotLoggedError(InvalidInputError, AttributeError):
+    """The attribute or method needs a published version, and this artifact is still a draft.
+    An AttributeError too, as in 0.31 (`getattr(draft, "id", None)` is None)."""
 
 
-class ArtifactFinalizedError(InvalidInputError):
-    """A committed version's files cannot change; build a new draft instead."""
+class ArtifactFinalizedError(InvalidInputError, AttributeError):
+    """A committed version's files cannot change; build a new draft instead (an
+    AttributeError too, as in 0.31)."""
 
 
 class DestinationExistsError(InvalidInputError):

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any
 
 from prefect_wandb_public.api import destinations
+from prefect_wandb_public.api.artifact_edits import ArtifactFields
 from prefect_wandb_public.api.download import (
     DEFAULT_WORKERS,
     Downloader,
@@ -32,7 +34,6 @@ from prefect_wandb_public.api.manifest import (
     ArtifactManifestEntry,
 )
 from prefect_wandb_public.api.names import (
-    check_alias,
     check_artifact_name,
     check_artifact_type,
     check_entry_path,
@@ -40,13 +41,10 @@ from prefect_wandb_public.api.names import (
     parse_artifact_name,
 )
 from prefect_wandb_public.api.queries.artifacts import (
-    ADD_ALIASES_MUTATION,
     ARTIFACT_BY_NAME_QUERY,
     CREATED_BY_QUERY,
-    DELETE_ALIASES_MUTATION,
     DELETE_ARTIFACT_MUTATION,
     MANIFEST_QUERY,
-    UPDATE_ARTIFACT_MUTATION,
     USED_BY_QUERY,
 )
 from prefect_wandb_public.errors import (
@@ -75,7 +73,7 @@ def default_artifact_root(name: str) -> str:
     return os.path.join(base, name.replace(":", "-") if os.name == "nt" else name)
 
 
-class Artifact:
+class Artifact(ArtifactFields):
     """A draft or one logged artifact version.
 
     `Artifact(name, type, description=None, metadata=None)` starts a draft: add files,
@@ -86,8 +84,8 @@ class Artifact:
 
     A committed version (from `Api.artifact()` and the listings) has `name`
     `collection:<alias>` as fetched (`collection:vN` otherwise) and `source_name` always
-    `collection:vN`; `aliases` (mutable), `description` and `metadata` are saved by `save()`.
-    `manifest` is fetched on first use.
+    `collection:vN`; `aliases`, `tags`, `ttl`, `description` and `metadata` are saved by
+    `save()` (`api/artifact_edits.py`). `manifest` is fetched on first use.
     """
 
     def __init__(
@@ -113,8 +111,7 @@ class Artifact:
         self.description: str | None = description
         self.metadata: dict[str, Any] = check_metadata(metadata)
         self.aliases: list[str] = []
-        self._saved_aliases: list[str] = []
-        self.tags: list[str] = []
+        self._init_fields()
 
     @classmethod
     def _from_attrs(
@@ -150,8 +147,7 @@ class Artifact:
             for a in attrs.get("aliases") or []
             if not is_version(a["alias"]) and self._same_collection(a)
         ]
-        self._saved_aliases = list(self.aliases)
-        self.tags = [t["name"] for t in attrs.get("tags") or []]
+        self._init_fields(attrs)
 
     def _same_collection(self, alias: Mapping[str, Any]) -> bool:
         coll = alias.get("artifactCollection")
@@ -260,6 +256,16 @@ class Artifact:
         when the `with` block ends without an error."""
         return self._contents("add a file to").new_file(name, mode, encoding)
 
+    def add(self, obj: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
+        """Add a table (a pandas DataFrame) as `<name>.table.json` in W&B's table format, which
+        `get(name)` here and `wandb`'s `artifact.get(name)` read back."""
+        return self._contents("add an object to").add_table(obj, name, overwrite)
+
+    def remove(self, item: str | os.PathLike[str] | ArtifactManifestEntry) -> None:
+        """Remove an entry, or every entry under a directory; FileNotFoundError when nothing
+        is at that path."""
+        self._contents("remove a file from").remove(item)
+
     def _spec(self) -> DraftSpec:
         return DraftSpec(
             self.collection_name,
@@ -267,9 +273,36 @@ class Artifact:
             self.description,
             self.metadata,
             self._contents("publish"),
+            self._ttl_to_send(),
         )
 
     # ------------------------------------------------------------------ attributes
+    @property
+    def history_step(self) -> int | None:
+        """The nearest history step of the logging run at which this version was logged."""
+        self._logged("'history_step'")
+        step = self._attrs.get("historyStep")
+        return None if step is None else max(0, int(step) - 1)
+
+    @property
+    def digest_algorithm(self) -> str:
+        """How `digest` is computed over the manifest: `MANIFEST_MD5`."""
+        if self._draft is not None:
+            return "MANIFEST_MD5"
+        return str(self._attrs.get("digestAlgorithm") or "MANIFEST_MD5")
+
+    @property
+    def use_as(self) -> None:
+        """Deprecated in 0.31 (always None)."""
+        warnings.warn("The use_as property of Artifact is deprecated.", DeprecationWarning, 2)
+        return None
+
+    def wait(self, timeout: int | None = None) -> Artifact:
+        """The version itself: publishing here returns only once it is committed. A draft is
+        an ArtifactNotLoggedError (publish it with `Api.log_artifact`)."""
+        self._logged("wait()")
+        return self
+
     @property
     def qualified_name(self) -> str:
         return f"{self.entity}/{self.project}/{self.name}"
@@ -441,6 +474,15 @@ class Artifact:
         target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
         return self._fetch(entries, target)[0]
 
+    def get_path(self, name: str) -> ArtifactManifestEntry:
+        """Deprecated name of `get_entry`."""
+        warnings.warn(
+            "Artifact.get_path(name) is deprecated, use Artifact.get_entry(name) instead.",
+            DeprecationWarning,
+            2,
+        )
+        return self.get_entry(name)
+
     def get_entry(self, name: str) -> ArtifactManifestEntry:
         """The manifest entry `name` (or `name.table.json`); NotFoundError when absent."""
         entries = self.manifest.entries
@@ -468,6 +510,27 @@ class Artifact:
         if not isinstance(data, (dict, list)):
             return path
         return data
+
+    def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
+        """Make `root` (default `./artifacts/<collection>`) hold exactly this version: files
+        that are not entries are deleted, then every entry is downloaded; returns `root`."""
+        self._logged("checkout()")
+        target = os.fspath(root) if root is not None else self._root_for(self.collection_name)
+        fs, base = destinations.resolve(target, what="artifact root")
+        base = base.rstrip("/")
+        entries = self.manifest.entries
+        try:
+            found = fs.find(base)
+        except FileNotFoundError:
+            found = []
+        for path in found:
+            if path[len(base) + 1 :] not in entries:
+                fs.rm_file(path)
+        return self.download(target)
+
+    @staticmethod
+    def _root_for(name: str) -> str:
+        return default_artifact_root(name)
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> None:
         """Check that `root` holds exactly the manifest's files with matching md5 digests;
@@ -506,52 +569,6 @@ class Artifact:
             )
 
     # ------------------------------------------------------------------ changes
-    def save(self) -> None:
-        """Save alias changes (added/removed since loading), description and metadata."""
-        self._logged("save()")
-        aliases = [check_alias(a) for a in self.aliases]
-        try:
-            metadata = json.dumps(self.metadata, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(
-                f"metadata of {self.qualified_name} is not JSON-serializable: {exc}"
-            ) from exc
-        if not isinstance(self.metadata, dict):
-            raise InvalidInputError(f"metadata of {self.qualified_name} must be a dict")
-        transport = self.client.transport
-        saved = set(self._saved_aliases)
-        for mutation, names in (
-            (ADD_ALIASES_MUTATION, [a for a in dict.fromkeys(aliases) if a not in saved]),
-            (DELETE_ALIASES_MUTATION, sorted(saved - set(aliases))),
-        ):
-            if names:
-                transport.graphql(mutation, {"input": self._alias_input(names)})
-        data = transport.graphql(
-            UPDATE_ARTIFACT_MUTATION,
-            {
-                "input": {
-                    "artifactID": self.id,
-                    "description": self.description,
-                    "metadata": metadata,
-                }
-            },
-        )
-        self._load(data["updateArtifact"]["artifact"])
-
-    def _alias_input(self, names: Sequence[str]) -> dict[str, Any]:
-        return {
-            "artifactID": self.id,
-            "aliases": [
-                {
-                    "alias": name,
-                    "artifactCollectionName": self.collection_name,
-                    "entityName": self.entity,
-                    "projectName": self.project,
-                }
-                for name in names
-            ],
-        }
-
     def delete(self, delete_aliases: bool = False) -> None:
         """Delete this version; refused by the server while it has aliases, unless
         `delete_aliases` removes them too."""

@@ -390,13 +390,20 @@ class Api:
         return True
 
     def artifact_collections(
-        self, project_name: str, type_name: str, per_page: int = 50
+        self,
+        project_name: str,
+        type_name: str,
+        order: str | None = None,
+        per_page: int = 50,
     ) -> ArtifactCollections:
-        """The collections of one type in a project (`entity/project` or `project`)."""
+        """The collections of one type in a project (`entity/project` or `project`), in
+        `order` (`+field` / `-field`, default newest first)."""
         entity, project = parse_project_path(
             project_name, self._entity_default, self.default_project
         )
-        return ArtifactCollections(self, entity, project, type_name, check_per_page(per_page))
+        return ArtifactCollections(
+            self, entity, project, type_name, check_per_page(per_page), order=order
+        )
 
     def artifacts(
         self,

@@ -149,6 +149,52 @@ class DraftContents:
             yield handle
         self.add_file(path, name)
 
+    def add_table(self, table: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
+        """Add a pandas DataFrame as `<name>.table.json` (W&B's table JSON: `columns`, `data`
+        with NaN as null, `ncols`, `nrows`); TypeError for anything else, as 0.31 refuses
+        objects that are not W&B media."""
+        import pandas as pd
+
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(
+                f"add() takes a pandas DataFrame (stored as a W&B table), not "
+                f"{type(table).__name__}; add other files with add_file or new_file"
+            )
+        path = name if name.endswith(".table.json") else f"{name}.table.json"
+        check_entry_path(path)
+        data = table.astype(object).where(pd.notna(table), None).values.tolist()
+        body = {
+            "_type": "table",
+            "columns": [str(c) for c in table.columns],
+            "data": data,
+            "ncols": len(table.columns),
+            "nrows": len(table),
+            "log_mode": "IMMUTABLE",
+        }
+        try:
+            text = json.dumps(body, allow_nan=False, default=_json_default)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"table {name!r} has values with no JSON form: {exc}") from exc
+        folder = os.path.join(self.scratch_dir(), str(next(self._counter)))
+        os.makedirs(folder)
+        local = os.path.join(folder, posixpath.basename(path))
+        with open(local, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return self.add_file(local, path, overwrite)
+
+    def remove(self, item: str | os.PathLike[str] | ArtifactManifestEntry) -> None:
+        """Remove the entry at a path (or every entry under a directory path)."""
+        path = item.path if isinstance(item, ArtifactManifestEntry) else os.fspath(item)
+        path = posixpath.normpath(path.replace(os.sep, "/")).strip("/")
+        if path in self.entries:
+            del self.entries[path]
+            return
+        inside = [p for p in self.entries if p.startswith(path + "/")]
+        if not inside:
+            raise FileNotFoundError(f"No such file or directory: {path}")
+        for entry_path in inside:
+            del self.entries[entry_path]
+
     def scratch_dir(self) -> str:
         """A private temporary directory, deleted when this draft is garbage-collected."""
         if self._scratch is None:
@@ -190,6 +236,15 @@ class DraftContents:
                     f"file {entry.local_path!r} changed since it was added (size {entry.size} "
                     f"then, {size} now); add it again"
                 )
+
+
+def _json_default(value: Any) -> Any:
+    """Table cells numpy and pandas hand back: scalars, arrays and timestamps."""
+    for method in ("tolist", "isoformat"):
+        convert = getattr(value, method, None)
+        if callable(convert):
+            return convert()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 # ---------------------------------------------------------------------- references
@@ -348,6 +403,7 @@ class DraftSpec:
     description: str | None
     metadata: dict[str, Any]
     contents: DraftContents
+    ttl_duration_seconds: int | None = None  # None: not set; else as `updateArtifact` takes it
 
     def check(self) -> None:
         """Everything that can be checked before the first request."""

@@ -26,7 +26,10 @@ def check_per_page(per_page: int, name: str = "per_page") -> int:
 
 
 class Paginator(Generic[T]):
-    """Iterable, indexable and lazily loaded list of public objects.
+    """Iterable, indexable and lazily loaded list of public objects, and an iterator as the
+    official client's paginators are: `next(p)` / `p.next()` return the object after `index`
+    (loading pages as needed), and `iter(p)` restarts at the first one (loaded objects are
+    replayed without requests).
 
     Subclasses set `QUERY`, say where the connection sits in the response (`connection`), how to
     turn a node into an object (`convert`), and optionally a total (`length`). The cursor is the
@@ -42,6 +45,7 @@ class Paginator(Generic[T]):
         self.per_page = check_per_page(per_page)
         self.variables = dict(variables)
         self.objects: list[T] = []
+        self.index = -1
         self.last_response: dict[str, Any] | None = None
         self._cursor: str | None = None
         self._more = True
@@ -101,23 +105,47 @@ class Paginator(Generic[T]):
         self.objects.extend(page)
         return page
 
+    def convert_objects(self) -> list[T]:
+        """The objects of the last page loaded (converted again; not appended)."""
+        if self.last_response is None:
+            return []
+        conn = self.connection(self.last_response) or {}
+        edges = conn.get("edges") or []
+        return [self.convert(e["node"], e) for e in edges if e.get("node") is not None]
+
+    def __next__(self) -> T:
+        self.index += 1
+        self._load_until(self.index + 1)
+        if self.index >= len(self.objects):
+            raise StopIteration
+        return self.objects[self.index]
+
+    next = __next__
+
     def next_page(self) -> list[T]:
         """Fetch and append the next page; returns its objects."""
         self.update_variables()
         return self._convert_edges(self._advance(self._request_page(self._cursor)))
 
     def __iter__(self) -> Iterator[T]:
-        """Yield every object; while one page is converted and consumed, the next is fetched
-        in the background (one page ahead at most), so server time and client work overlap.
-        A prefetched page is used only if nothing else moved the cursor meanwhile."""
+        """Every object from the first, `index` following along; while one page is converted
+        and consumed, the next is fetched in the background (one page ahead at most), so
+        server time and client work overlap."""
+        self.index = -1
+        return self._iterate()
+
+    def _iterate(self) -> Iterator[T]:
+        """A prefetched page is used only if nothing else moved the cursor meanwhile."""
         index = 0
         ahead: tuple[str | None, Future[dict[str, Any]]] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wandb-page") as pool:
             while True:
                 while index < len(self.objects):
+                    self.index = index
                     yield self.objects[index]
                     index += 1
                 if not self._more:
+                    self.index = index  # past the end, as after 0.31's last `next()`
                     return
                 if ahead is not None and ahead[0] == self._cursor:
                     data = ahead[1].result()

@@ -105,6 +105,11 @@ def publish_draft(
                 "clientID": str(uuid.uuid4()),
                 "sequenceClientID": str(uuid.uuid4()),
                 "enableDigestDeduplication": True,
+                **(
+                    {"ttlDurationSeconds": draft.ttl_duration_seconds}
+                    if draft.ttl_duration_seconds is not None
+                    else {}
+                ),
             }
         },
     )["createArtifact"]["artifact"]

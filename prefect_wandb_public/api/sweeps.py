@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from prefect_wandb_public.api.fields import count, wire_field
+from prefect_wandb_public.api.fields import NodeAttributes, count, wire_field
 from prefect_wandb_public.api.paging import Paginator
-from prefect_wandb_public.api.queries.projects import SWEEP_QUERY, SWEEPS_QUERY
+from prefect_wandb_public.api.queries.projects import (
+    SWEEP_AGENTS_QUERY,
+    SWEEP_QUERY,
+    SWEEPS_QUERY,
+)
 from prefect_wandb_public.api.query_generator import QueryGenerator
-from prefect_wandb_public.api.runs import Runs
+from prefect_wandb_public.api.runs import Runs, encode_filters
 from prefect_wandb_public.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -29,8 +34,22 @@ def _parse_config(text: Any) -> dict[str, Any]:
     return dict(loaded) if isinstance(loaded, Mapping) else {}
 
 
-class Sweep:
-    """A sweep: `id`, `name`, `state`, `config` (parsed), `runs`, and `best_run()`."""
+class Agent(NodeAttributes):
+    """A sweep agent: `id`, `name`, `host`, `state`, `total_runs`, `created_at`,
+    `heartbeat_at`."""
+
+    def __init__(self, client: Api, sweep: Sweep, attrs: Mapping[str, Any]) -> None:
+        self.client = client
+        self.sweep = sweep
+        self._attrs = dict(attrs)
+
+    def __repr__(self) -> str:
+        return f"<Agent {self._attrs.get('name')} ({self._attrs.get('state')})>"
+
+
+class Sweep(NodeAttributes):
+    """A sweep: `id`, `name`, `state`, `config` (parsed), `runs`, `best_run()`, `agents()`;
+    other node fields by name (`display_name`, `updated_at`)."""
 
     def __init__(
         self,
@@ -108,6 +127,25 @@ class Sweep:
     created_at: str | None = wire_field("createdAt")
 
     @property
+    def username(self) -> str:
+        """Deprecated in 0.31: the entity."""
+        warnings.warn(
+            "Sweep.username is deprecated. please use Sweep.entity instead.",
+            DeprecationWarning,
+            2,
+        )
+        return self.entity
+
+    def agents(self) -> list[Agent]:
+        """The agents that ran (or run) this sweep's trials; [] when the sweep is gone."""
+        data = self.client.transport.graphql(
+            SWEEP_AGENTS_QUERY, {"sweep": self.id, "entity": self.entity, "project": self.project}
+        )
+        sweep = (data.get("project") or {}).get("sweep") or {}
+        edges = (sweep.get("agents") or {}).get("edges") or []
+        return [Agent(self.client, self, e["node"]) for e in edges if e.get("node")]
+
+    @property
     def path(self) -> list[str]:
         return [self.entity, self.project, self.id]
 
@@ -149,10 +187,18 @@ class Sweeps(Paginator[Sweep]):
 
     QUERY = SWEEPS_QUERY
 
-    def __init__(self, client: Api, entity: str, project: str, per_page: int = 50) -> None:
+    def __init__(
+        self,
+        client: Api,
+        entity: str,
+        project: str,
+        per_page: int = 50,
+        filters: Mapping[str, Any] | None = None,
+    ) -> None:
         self.entity = entity
         self.project = project
-        super().__init__(client, {"entity": entity, "project": project}, per_page)
+        variables = {"entity": entity, "project": project, "filters": encode_filters(filters)}
+        super().__init__(client, variables, per_page)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
         project = data.get("project")
@@ -166,10 +212,13 @@ class Sweeps(Paginator[Sweep]):
 
     @property
     def length(self) -> int | None:
+        """The project's sweep count; a filtered listing counts by loading."""
+        if self.variables.get("filters") not in (None, "{}"):
+            return None
         if self.last_response is None:
             self.next_page()
         assert self.last_response is not None
         return int((self.last_response.get("project") or {}).get("totalSweeps") or 0)
 
 
-__all__ = ["Sweep", "Sweeps"]
+__all__ = ["Agent", "Sweep", "Sweeps"]

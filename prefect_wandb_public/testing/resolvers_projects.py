@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         Report,
         Run,
         Sweep,
+        SweepAgent,
         User,
     )
 
@@ -39,6 +40,10 @@ RUN_STATES = frozenset(
 SERVER_FEATURES: tuple[str, ...] = (
     "MARK_RUN_FILES_UPLOADED",  # resolvers_artifacts: markRunFilesUploaded
     "TOTAL_COUNT_IN_FILE_CONNECTION",  # resolvers_artifacts: FileConnection.totalCount
+    "ARTIFACT_COLLECTIONS_FILTERING_SORTING",  # artifactCollections(filters, order, totalCount)
+    "SWEEPS_QUERY_FILTERING",  # project.sweeps(filters)
+    "ARTIFACT_DIGEST_ALGORITHM",  # Artifact.digestAlgorithm
+    "USE_ARTIFACT_WITH_ENTITY_AND_PROJECT_INFORMATION",  # useArtifact(artifactEntityName, ...)
 )
 MAX_PAGE_SIZE = 10_000
 
@@ -136,7 +141,7 @@ class ProjectResolvers:
             "bucket": lambda name: self._run(proj, name),
             "totalSweeps": len(proj.sweeps),
             "sweeps": lambda after=None, first=None, filters=None: connection(
-                list(proj.sweeps.values()), first, after, self.sweep_node
+                self._sweeps(proj, filters), first, after, self.sweep_node
             ),
             "sweep": lambda sweepName: self._sweep(proj, sweepName),
             "allViews": lambda viewType="runs", viewName=None, first=None, after=None: connection(
@@ -305,6 +310,17 @@ class ProjectResolvers:
             live.append(json_safe({k: row[k] for k in live_keys if k in row}))
         return {"parquetUrls": [], "liveData": live}
 
+    def _sweeps(self, proj: Project, filters: Any) -> list[Sweep]:
+        """A project's sweeps matching `filters` (MongoDB-style over name, state, config...)."""
+        decoded = json_arg(filters, "filters") or {}
+        try:
+            predicate = compile_filter(decoded)
+        except FilterError as exc:
+            raise StoreError(str(exc)) from exc
+        with self.store.lock:
+            sweeps = list(proj.sweeps.values())
+        return [s for i, s in enumerate(sweeps) if predicate(s.document(i))]
+
     def _sweep(self, proj: Project, name: str) -> Any:
         sweep = proj.sweeps.get(name)
         return None if sweep is None else self.sweep_node(sweep)
@@ -332,6 +348,29 @@ class ProjectResolvers:
             "project": lambda: self.project_node(proj),
             "runs": lambda after=None, first=None, order=None: connection(
                 self._runs(proj, json.dumps({"sweep": sweep.name}), order),
+                first,
+                after,
+                self.run_node,
+            ),
+            "agents": lambda: connection(
+                list(sweep.agents), None, None, lambda a: self.agent_node(proj, a)
+            ),
+            "agent": lambda agentName: next(
+                (self.agent_node(proj, a) for a in sweep.agents if a.name == agentName), None
+            ),
+        }
+
+    def agent_node(self, proj: Project, agent: SweepAgent) -> dict[str, Any]:
+        return {
+            "id": agent.id,
+            "name": agent.name,
+            "host": agent.host,
+            "state": agent.state,
+            "totalRuns": len(agent.runs),
+            "createdAt": iso(agent.created_at),
+            "heartbeatAt": iso(agent.heartbeat_at or agent.created_at),
+            "runs": lambda after=None, before=None, first=None, last=None, order=None: connection(
+                [r for r in self._runs(proj, None, order) if r.name in agent.runs],
                 first,
                 after,
                 self.run_node,

@@ -179,6 +179,7 @@ class LocalWandbServer:
     create_project = _StoreMethod(WandbStore.create_project)
     create_run = _StoreMethod(WandbStore.create_run)
     create_sweep = _StoreMethod(WandbStore.create_sweep)
+    create_sweep_agent = _StoreMethod(WandbStore.create_sweep_agent)
     create_report = _StoreMethod(WandbStore.create_report)
     create_artifact = _StoreMethod(WandbStore.create_artifact)
     put_run_file = _StoreMethod(WandbStore.put_run_file)

@@ -175,6 +175,19 @@ class Run:
 
 
 @dataclass
+class SweepAgent:
+    """A process that ran trials of a sweep (`wandb agent`), and the runs it started."""
+
+    id: str
+    name: str
+    host: str
+    state: str
+    created_at: datetime
+    heartbeat_at: datetime | None = None
+    runs: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Sweep:
     """A hyper-parameter sweep; runs join it through `Run.sweep`."""
 
@@ -186,10 +199,23 @@ class Sweep:
     display_name: str | None = None
     state: str = "FINISHED"
     description: str | None = None
+    agents: list[SweepAgent] = field(default_factory=list)
 
     @property
     def id(self) -> str:
         return encode_id("Sweep", self.name, self.project, self.entity)
+
+    def document(self, seq: int) -> dict[str, Any]:
+        """The view the filter engine evaluates for `sweeps(filters:)`."""
+        return {
+            "name": self.name,
+            "displayName": self.display_name,
+            "state": self.state,
+            "method": self.method,
+            "createdAt": iso(self.created_at),
+            "config": self.config,
+            "_seq": seq,
+        }
 
     @property
     def method(self) -> str | None:
@@ -557,6 +583,41 @@ class WandbStore(ArtifactStore):
             self.touch()
             return sweep
 
+    def create_sweep_agent(
+        self,
+        entity: str,
+        project: str,
+        sweep_id: str,
+        name: str,
+        *,
+        host: str = "localhost",
+        state: str = "RUNNING",
+        runs: Sequence[str] = (),
+    ) -> SweepAgent:
+        """Record an agent of a sweep and the runs (of that sweep) it started."""
+        check_name("agent", name)
+        with self.lock:
+            proj = self.require_project(entity, project)
+            sweep = proj.sweeps.get(sweep_id)
+            if sweep is None:
+                raise StoreNotFound(f"sweep {entity}/{project}/{sweep_id} not found")
+            for run_id in runs:
+                if self.require_run(entity, project, run_id).sweep != sweep_id:
+                    raise StoreError(f"run {run_id} is not a run of sweep {sweep_id}")
+            created = self._next_time()
+            agent = SweepAgent(
+                id=encode_id("Agent", self.next_int()),
+                name=name,
+                host=host,
+                state=state,
+                created_at=created,
+                heartbeat_at=created,
+                runs=list(runs),
+            )
+            sweep.agents.append(agent)
+            self.touch()
+            return agent
+
     def sweep_runs(self, sweep: Sweep) -> list[Run]:
         with self.lock:
             proj = self.require_project(sweep.entity, sweep.project)
@@ -622,6 +683,7 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "Sweep",
+    "SweepAgent",
     "User",
     "WandbStore",
     "console_line",

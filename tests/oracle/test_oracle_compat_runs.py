@@ -334,3 +334,24 @@ def test_viewer_is_a_user(ours: Api, official: Any) -> None:
         theirs.email,
     )
     assert mine.teams == theirs.teams and mine.api_keys == theirs.api_keys
+
+
+# ---------------------------------------------------------------------- Paginator protocol
+def test_runs_are_iterators_as_0_31_paginators_are(
+    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+) -> None:
+    for i in range(5):
+        wandb_server.create_run(ENTITY, project, f"p{i}")
+    path = f"{ENTITY}/{project}"
+    mine = ours.runs(path, order="+created_at", per_page=2)
+    theirs = official.runs(path, order="+created_at", per_page=2)
+    for runs in (mine, theirs):
+        assert runs.index == -1
+        assert runs.next().id == "p0" and next(runs).id == "p1" and runs.index == 1
+        assert runs.more is True and runs.cursor is not None
+        assert [r.id for r in runs.convert_objects()] == ["p0", "p1"]
+        assert [r.id for r in runs] == [f"p{i}" for i in range(5)]  # iter() restarts
+        assert runs.index == 5 and len(runs.objects) == 5
+        with pytest.raises(StopIteration):
+            runs.next()
+    assert [r.id for r in mine.objects] == [r.id for r in theirs.objects]

@@ -43,10 +43,11 @@ query GetSweep($name: String!, $project: String, $entity: String) {
 
 SWEEPS_QUERY = (
     """
-query GetSweeps($project: String!, $entity: String!, $cursor: String, $perPage: Int = 50) {
+query GetSweeps($project: String!, $entity: String!, $filters: JSONString, $cursor: String,
+    $perPage: Int = 50) {
   project(name: $project, entityName: $entity) {
     totalSweeps
-    sweeps(after: $cursor, first: $perPage) {
+    sweeps(after: $cursor, first: $perPage, filters: $filters) {
       pageInfo { endCursor hasNextPage }
       edges { node { %s } cursor }
     }
@@ -54,6 +55,19 @@ query GetSweeps($project: String!, $entity: String!, $cursor: String, $perPage: 
 }
 """
     % SWEEP_FIELDS
+)
+
+AGENT_FIELDS = "id name host state totalRuns createdAt heartbeatAt"
+
+SWEEP_AGENTS_QUERY = (
+    """
+query GetSweepAgents($sweep: String!, $entity: String, $project: String) {
+  project(name: $project, entityName: $entity) {
+    sweep(sweepName: $sweep) { agents { edges { node { %s } } } }
+  }
+}
+"""
+    % AGENT_FIELDS
 )
 
 REPORTS_QUERY = """
@@ -77,11 +91,13 @@ query ProjectViews($project: String!, $entity: String!, $reportCursor: String,
 
 
 __all__ = [
+    "AGENT_FIELDS",
     "PROJECTS_QUERY",
     "PROJECT_FIELDS",
     "PROJECT_QUERY",
     "REPORTS_QUERY",
     "SWEEPS_QUERY",
+    "SWEEP_AGENTS_QUERY",
     "SWEEP_FIELDS",
     "SWEEP_QUERY",
 ]

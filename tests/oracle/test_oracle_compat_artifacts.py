@@ -1,0 +1,349 @@
+"""Issue 14, artifacts, collections, types, projects, sweeps and reports: each 0.31 behaviour
+pinned by running our client and the official SDK against the same local server.
+
+Writes go to twin objects (`...-mine`, `...-theirs`) so one client never reads the other's
+changes; the server's stored state and both clients' reads are compared afterwards.
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prefect_wandb_public import Api
+from prefect_wandb_public.api import Artifact
+from prefect_wandb_public.api.artifact_edits import ArtifactTTL
+from prefect_wandb_public.errors import ArtifactFinalizedError, ArtifactNotLoggedError
+from prefect_wandb_public.testing import LocalWandbServer
+
+from .conftest import plain
+
+ENTITY = "oracle-compat-art"
+FILES = {"model.json": b'{"layers": 2}', "weights/w.bin": b"\x01\x02" * 500}
+
+
+@pytest.fixture
+def twins(wandb_server: LocalWandbServer, project: str) -> tuple[str, str]:
+    """`entity/project` of two collections with the same single version."""
+    for name in ("mine", "theirs"):
+        wandb_server.create_artifact(ENTITY, project, name, "model", FILES, aliases=["best"])
+    return f"{ENTITY}/{project}/mine", f"{ENTITY}/{project}/theirs"
+
+
+def _stored(server: LocalWandbServer, path: str) -> Any:
+    entity, project, name = path.split("/")
+    return server.store.resolve_artifact(entity, project, name)
+
+
+# ---------------------------------------------------------------------- Artifact.ttl
+def test_ttl_round_trips_with_the_same_encodings(
+    ours: Api, official: Any, wandb_server: LocalWandbServer, twins: tuple[str, str]
+) -> None:
+    from wandb.sdk.artifacts.artifact_ttl import ArtifactTTL as OfficialTTL
+
+    arts = ours.artifact(f"{twins[0]}:v0"), official.artifact(f"{twins[1]}:v0")
+    assert arts[0].ttl is None and arts[1].ttl is None  # inherited, no policy
+
+    def stored() -> list[int | None]:
+        return [_stored(wandb_server, f"{p}:v0").ttl_duration_seconds for p in twins]
+
+    for art in arts:
+        art.ttl = timedelta(days=365)
+        art.save()
+    assert stored() == [365 * 86400] * 2
+    assert ours.artifact(f"{twins[1]}:v0").ttl == official.artifact(f"{twins[0]}:v0").ttl
+    assert ours.artifact(f"{twins[0]}:v0").ttl == timedelta(days=365)
+    for art in arts:
+        art.ttl = None  # never expires
+        art.save()
+    assert stored() == [-2, -2]
+    assert [ours.artifact(f"{p}:v0").ttl for p in twins] == [None, None]
+    for art, inherit in zip(arts, (ArtifactTTL.INHERIT, OfficialTTL.INHERIT), strict=True):
+        art.ttl = inherit
+        with pytest.raises(AttributeError):  # unknown until saved (ArtifactNotLoggedError)
+            art.ttl  # noqa: B018
+        art.save()
+        assert art.ttl is None
+    assert stored() == [None, None]
+
+
+def test_ttl_of_a_draft_is_sent_when_published(
+    ours: Api, wandb_server: LocalWandbServer, project: str, tmp_path: Path
+) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    draft = Artifact("with-ttl", "dataset")
+    draft.add_file(str(tmp_path / "a.txt"))
+    with pytest.raises(ArtifactNotLoggedError):
+        draft.ttl  # noqa: B018 - a draft's inherited TTL is not known yet
+    draft.ttl = timedelta(hours=2)
+    logged = ours.log_artifact(draft, project=f"{ENTITY}/{project}")
+    assert logged.ttl == timedelta(hours=2)
+    assert _stored(wandb_server, f"{ENTITY}/{project}/with-ttl:v0").ttl_duration_seconds == 7200
+    for bad in (timedelta(0), "1d"):
+        with pytest.raises(ValueError, match="TTL"):
+            draft.ttl = bad  # type: ignore[assignment]
+
+
+# ---------------------------------------------------------------------- Artifact.tags
+def test_tags_are_saved_as_a_diff(
+    ours: Api, official: Any, wandb_server: LocalWandbServer, twins: tuple[str, str]
+) -> None:
+    arts = ours.artifact(f"{twins[0]}:v0"), official.artifact(f"{twins[1]}:v0")
+    for art in arts:
+        art.tags = ["candidate", "big model", "candidate"]
+        art.save()
+    assert [_stored(wandb_server, f"{p}:v0").tags for p in twins] == [
+        ["candidate", "big model"]
+    ] * 2
+    for art in arts:
+        assert sorted(art.tags) == ["big model", "candidate"]
+        art.tags = ["big model", "final"]
+        art.save()
+    assert [sorted(_stored(wandb_server, f"{p}:v0").tags) for p in twins] == [
+        ["big model", "final"]
+    ] * 2
+    assert sorted(ours.artifact(f"{twins[1]}:v0").tags) == sorted(
+        official.artifact(f"{twins[0]}:v0").tags
+    )
+    for art in arts:
+        with pytest.raises(ValueError):
+            art.tags = ["no/slashes"]
+
+
+# ---------------------------------------------------------------------- other members
+def test_read_only_members_agree(ours: Api, official: Any, twins: tuple[str, str]) -> None:
+    mine, theirs = ours.artifact(f"{twins[0]}:best"), official.artifact(f"{twins[0]}:best")
+    assert mine.history_step == theirs.history_step is None
+    assert mine.digest_algorithm == theirs.digest_algorithm == "MANIFEST_MD5"
+    assert mine.wait() is mine and theirs.wait() is theirs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert mine.use_as is None and theirs.use_as is None
+        mine_entry, theirs_entry = mine.get_path("model.json"), theirs.get_path("model.json")
+    assert (mine_entry.path, mine_entry.digest, mine_entry.size) == (
+        theirs_entry.path,
+        theirs_entry.digest,
+        theirs_entry.size,
+    )
+
+
+def test_checkout_leaves_exactly_the_versions_files(
+    ours: Api, official: Any, twins: tuple[str, str], tmp_path: Path
+) -> None:
+    for art, root in (
+        (ours.artifact(f"{twins[0]}:v0"), tmp_path / "ours"),
+        (official.artifact(f"{twins[0]}:v0"), tmp_path / "sdk"),
+    ):
+        (root / "weights").mkdir(parents=True)
+        (root / "stale.txt").write_text("left over")
+        (root / "weights" / "old.bin").write_bytes(b"old")
+        assert Path(art.checkout(str(root))) == root
+        found = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        assert found == ["model.json", "weights/w.bin"]
+        assert (root / "weights" / "w.bin").read_bytes() == FILES["weights/w.bin"]
+
+
+def test_add_a_table_that_the_sdk_reads_back(
+    ours: Api, official: Any, project: str, tmp_path: Path
+) -> None:
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"epoch": [1, 2, 3], "acc": [0.5, 0.75, None]})
+    draft = Artifact("tables", "dataset")
+    entry = draft.add(frame, "metrics")
+    assert entry.path == "metrics.table.json"
+    (tmp_path / "x.txt").write_text("x")
+    draft.add_file(str(tmp_path / "x.txt"), "sub/x.txt")
+    draft.remove("sub")
+    with pytest.raises(FileNotFoundError, match="No such file or directory: sub"):
+        draft.remove("sub")
+    with pytest.raises(TypeError, match="DataFrame"):
+        draft.add({"a": 1}, "not-a-table")
+    logged = ours.log_artifact(draft, project=f"{ENTITY}/{project}")
+    assert sorted(logged.manifest.entries) == ["metrics.table.json"]
+    mine = logged.get("metrics")
+    assert list(mine.columns) == ["epoch", "acc"] and mine["epoch"].tolist() == [1, 2, 3]
+    theirs = official.artifact(f"{ENTITY}/{project}/tables:v0").get("metrics")
+    assert list(theirs.columns) == ["epoch", "acc"]
+    assert [row[0] for row in theirs.data] == [1, 2, 3] and theirs.data[2][1] is None
+    for art in (logged, official.artifact(f"{ENTITY}/{project}/tables:v0")):
+        with pytest.raises(AttributeError if art is not logged else ArtifactFinalizedError):
+            art.remove("metrics.table.json")
+
+
+# ---------------------------------------------------------------------- ArtifactCollection
+def _collection_state(server: LocalWandbServer, entity: str, project: str, name: str) -> Any:
+    coll = server.store.get_collection(entity, project, name)
+    assert coll is not None, name
+    return coll.name, coll.type, coll.description, coll.tags, [a.type for a in coll.versions]
+
+
+def test_collection_save_renames_retypes_and_tags(
+    ours: Api, official: Any, wandb_server: LocalWandbServer, twins: tuple[str, str], project: str
+) -> None:
+    colls = (
+        ours.artifact_collection("model", twins[0]),
+        official.artifact_collection("model", twins[1]),
+    )
+    for coll in colls:
+        assert coll.tags == [] and coll.organization is None
+        assert coll.project_id == wandb_server.store.require_project(ENTITY, project).id
+        coll.name = f"{coll.name}-renamed"
+        coll.description = "renamed"
+        coll.type = "checkpoint"
+        coll.tags = ["prod", "team a"]
+        coll.save()
+    assert _collection_state(wandb_server, ENTITY, project, "mine-renamed") == (
+        "mine-renamed",
+        "checkpoint",
+        "renamed",
+        ["prod", "team a"],
+        ["checkpoint"],
+    )
+    assert (
+        _collection_state(wandb_server, ENTITY, project, "theirs-renamed")[1:]
+        == (_collection_state(wandb_server, ENTITY, project, "mine-renamed")[1:])
+    )
+    for coll in colls:
+        coll.tags = ["team a"]
+        coll.save()
+        assert sorted(coll.tags) == ["team a"]
+    mine = ours.artifact_collection("checkpoint", f"{ENTITY}/{project}/theirs-renamed")
+    theirs = official.artifact_collection("checkpoint", f"{ENTITY}/{project}/mine-renamed")
+    assert (mine.name, mine.type, mine.description, mine.tags) == (
+        "theirs-renamed",
+        "checkpoint",
+        "renamed",
+        ["team a"],
+    )
+    assert (theirs.description, list(theirs.tags)) == ("renamed", ["team a"])
+    assert [a.name for a in mine.artifacts()] == ["theirs-renamed:v0"]
+    for coll in colls:
+        coll.type = "wandb-history"
+        with pytest.raises(Exception, match="Failed to save artifact collection"):
+            coll.save()
+
+
+def test_collection_change_type_and_delete(
+    ours: Api, official: Any, wandb_server: LocalWandbServer, twins: tuple[str, str], project: str
+) -> None:
+    colls = (
+        ours.artifact_collection("model", twins[0]),
+        official.artifact_collection("model", twins[1]),
+    )
+    with pytest.warns(DeprecationWarning, match="change_type"):
+        colls[0].change_type("weights")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        colls[1].change_type("weights")
+    assert colls[0].type == colls[1].type == "weights"
+    for name in ("mine", "theirs"):
+        assert _collection_state(wandb_server, ENTITY, project, name)[1] == "weights"
+    for coll in colls:
+        assert coll.delete() is None
+    assert wandb_server.store.get_collection(ENTITY, project, "mine") is None
+    assert wandb_server.store.get_collection(ENTITY, project, "theirs") is None
+    assert not ours.artifact_exists(f"{twins[0]}:v0")
+    assert not official.artifact_exists(f"{twins[1]}:v0")
+
+
+def test_collection_and_type_load(ours: Api, official: Any, twins: tuple[str, str]) -> None:
+    mine, theirs = (
+        ours.artifact_collection("model", twins[0]),
+        official.artifact_collection("model", twins[0]),
+    )
+    entity, project, name = twins[0].split("/")
+    loaded_mine = mine.load(entity, project, "model", name)
+    loaded_theirs = theirs.load(entity, project, "model", name)
+    assert (loaded_mine["id"], loaded_mine["name"]) == (loaded_theirs.id, loaded_theirs.name)
+    type_mine = ours.artifact_type("model", f"{entity}/{project}").load()
+    type_theirs = official.artifact_type("model", f"{entity}/{project}").load()
+    assert (type_mine["id"], type_mine["name"]) == (type_theirs.id, type_theirs.name)
+
+
+# ---------------------------------------------------------------------- Project
+def test_project_collections_types_and_owner(
+    ours: Api, official: Any, wandb_server: LocalWandbServer, twins: tuple[str, str], project: str
+) -> None:
+    wandb_server.create_artifact(ENTITY, project, "corpus", "dataset", {"a.txt": b"a"})
+    mine, theirs = ours.project(project, ENTITY), official.project(project, ENTITY)
+    names = sorted(c.name for c in mine.collections())
+    assert names == sorted(c.name for c in theirs.collections()) == ["corpus", "mine", "theirs"]
+    assert len(mine.collections()) == len(theirs.collections()) == 3
+    assert [c.name for c in mine.collections(filters={"name": "corpus"})] == ["corpus"]
+    assert [c.name for c in theirs.collections(filters={"name": "corpus"})] == ["corpus"]
+    ordered = [c.name for c in mine.collections(order="+name")]
+    assert ordered == [c.name for c in theirs.collections(order="+name")]
+    assert sorted(t.name for t in mine.artifacts_types()) == sorted(
+        t.name for t in theirs.artifacts_types()
+    )
+    assert (mine.owner.username, mine.owner.name) == (theirs.owner.username, theirs.owner.name)
+    for one in (ours, official):
+        got = one.artifact_type("model", f"{ENTITY}/{project}").collections(order="-name")
+        assert [c.name for c in got] == ["theirs", "mine"]
+
+
+# ---------------------------------------------------------------------- Sweep, BetaReport
+def test_sweep_agents_username_and_filters(
+    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+) -> None:
+    wandb_server.create_sweep(ENTITY, project, "sw1", {"method": "grid"}, state="RUNNING")
+    wandb_server.create_sweep(ENTITY, project, "sw2", {"method": "random"})
+    wandb_server.create_run(ENTITY, project, "t1", sweep="sw1")
+    wandb_server.create_sweep_agent(ENTITY, project, "sw1", "agent-a", host="gpu1", runs=["t1"])
+    mine, theirs = ours.sweep(f"{ENTITY}/{project}/sw1"), official.sweep(f"{ENTITY}/{project}/sw1")
+
+    def agents(sweep: Any) -> list[tuple[Any, ...]]:
+        return [(a.id, a.name, a.host, a.state, a.total_runs) for a in sweep.agents()]
+
+    assert agents(mine) == agents(theirs) == [(agents(mine)[0][0], "agent-a", "gpu1", "RUNNING", 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert mine.username == theirs.username == ENTITY
+    assert mine.display_name == theirs.display_name == "sw1"
+    for one in (ours, official):
+        found = one.project(project, ENTITY).sweeps(filters={"state": "RUNNING"})
+        assert [s.id for s in found] == ["sw1"]
+
+
+def test_report_runs_of_a_section(
+    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+) -> None:
+    for i in range(4):
+        wandb_server.create_run(ENTITY, project, f"r{i}", config={"lr": i / 10})
+    section = {
+        "name": "s",
+        "runSets": [
+            {
+                "filters": {
+                    "op": "OR",
+                    "filters": [
+                        {
+                            "op": "AND",
+                            "filters": [
+                                {
+                                    "key": {"section": "config", "name": "lr"},
+                                    "op": ">=",
+                                    "value": 0.1,
+                                },
+                            ],
+                        }
+                    ],
+                },
+                "sort": {"key": {"section": "run", "name": "createdAt"}, "ascending": False},
+                "selections": {"root": 1, "bounds": [], "tree": ["r1", "r2"]},
+            }
+        ],
+    }
+    wandb_server.create_report(ENTITY, project, "runs report", spec={"panelGroups": [section]})
+    mine = next(iter(ours.reports(f"{ENTITY}/{project}")))
+    theirs = next(iter(official.reports(f"{ENTITY}/{project}")))
+    assert type(mine.query_generator).__name__ == type(theirs.query_generator).__name__
+    for only_selected, expected in ((True, ["r2", "r1"]), (False, ["r3", "r2", "r1"])):
+        got_mine = [r.id for r in mine.runs(section, only_selected=only_selected)]
+        got_theirs = [r.id for r in theirs.runs(section, only_selected=only_selected)]
+        assert got_mine == got_theirs == expected
+    assert plain(mine.spec) == plain(theirs.spec)
