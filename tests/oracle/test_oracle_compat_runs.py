@@ -355,3 +355,33 @@ def test_runs_are_iterators_as_0_31_paginators_are(
         with pytest.raises(StopIteration):
             runs.next()
     assert [r.id for r in mine.objects] == [r.id for r in theirs.objects]
+
+
+# ---------------------------------------------------------------------- run filters
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"created_at": {"$gt": "2025-01-10T00"}}, ["b", "c"]),
+        ({"$and": [{"created_at": {"$lt": "2025-01-11T00", "$gt": "2025-01-10T00"}}]}, ["b"]),
+        ({"createdAt": {"$gte": "2025-01-10T05:00"}}, ["b", "c"]),
+        ({"$or": [{"$and": []}]}, ["a", "b", "c"]),
+    ],
+)
+def test_documented_date_filters(
+    ours: Api,
+    official: Any,
+    wandb_server: LocalWandbServer,
+    project: str,
+    filters: dict[str, Any],
+    expected: list[str],
+) -> None:
+    for run_id, created in (
+        ("a", "2025-01-09T12:00:00"),
+        ("b", "2025-01-10T05:00:00"),
+        ("c", "2025-01-11T05:00:00"),
+    ):
+        wandb_server.create_run(ENTITY, project, run_id, created_at=created)
+    path = f"{ENTITY}/{project}"
+    mine = [r.id for r in ours.runs(path, filters, order="+created_at")]
+    theirs = [r.id for r in official.runs(path, filters, order="+created_at")]
+    assert mine == theirs == expected
