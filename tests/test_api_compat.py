@@ -146,8 +146,3 @@ def test_metadata_of_a_run_whose_file_is_not_json(
 )
 def test_s3_uri(url: str, uri: str | None) -> None:
     assert s3_uri(url) == uri
-
-
-def test_organization_needs_a_name(api: Api) -> None:
-    with pytest.raises(InvalidInputError, match="organization"):
-        api.organization()

@@ -27,6 +27,7 @@ from prefect_wandb_public.api.artifact_listings import (
     ArtifactVersions,
 )
 from prefect_wandb_public.api.artifacts import Artifact
+from prefect_wandb_public.api.automations import Automation, Automations, Integrations
 from prefect_wandb_public.api.names import parse_artifact_name
 from prefect_wandb_public.api.paging import check_per_page
 from prefect_wandb_public.api.paths import (
@@ -37,11 +38,8 @@ from prefect_wandb_public.api.paths import (
 )
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.publish import publish
-from prefect_wandb_public.api.queries.users import (
-    CREATE_PROJECT_MUTATION,
-    SEARCH_USERS_QUERY,
-    VIEWER_QUERY,
-)
+from prefect_wandb_public.api.queries.projects import VIEWER_QUERY
+from prefect_wandb_public.api.queries.users import CREATE_PROJECT_MUTATION, SEARCH_USERS_QUERY
 from prefect_wandb_public.api.reports import BetaReport, Reports
 from prefect_wandb_public.api.runs import Run, Runs
 from prefect_wandb_public.api.sweeps import Sweep
@@ -51,7 +49,7 @@ from prefect_wandb_public.api.transport import (
     Transport,
     validate_base_url,
 )
-from prefect_wandb_public.api.users import Organization, Team, User
+from prefect_wandb_public.api.users import Team, User
 from prefect_wandb_public.errors import AuthenticationError, InvalidInputError, NotFoundError
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
@@ -86,11 +84,10 @@ def key_from_netrc(base_url: str) -> str | None:
 class Api:
     """Query and manage W&B data over the public GraphQL API.
 
-    `overrides` may hold `base_url`, `entity`, `project` and `organization`; otherwise
-    WANDB_BASE_URL, WANDB_ENTITY, WANDB_PROJECT and WANDB_ORGANIZATION apply, then
-    https://api.wandb.ai, the key's own entity and "uncategorized". The key comes from
-    `api_key`, WANDB_API_KEY, or the netrc entry for the base URL's host. `timeout` is
-    seconds per request; `retry` tunes the retry policy.
+    `overrides` may hold `base_url`, `entity` and `project`; otherwise WANDB_BASE_URL,
+    WANDB_ENTITY and WANDB_PROJECT apply, then https://api.wandb.ai, the key's own entity and
+    "uncategorized". The key comes from `api_key`, WANDB_API_KEY, or the netrc entry for the
+    base URL's host. `timeout` is seconds per request; `retry` tunes the retry policy.
     """
 
     def __init__(
@@ -103,7 +100,7 @@ class Api:
         pool_size: int = 32,
     ) -> None:
         settings = dict(overrides or {})
-        unknown = set(settings) - {"base_url", "entity", "project", "app_url", "organization"}
+        unknown = set(settings) - {"base_url", "entity", "project", "app_url"}
         if unknown:
             raise InvalidInputError(f"unknown overrides {sorted(unknown)}")
         base_url = validate_base_url(
@@ -124,9 +121,6 @@ class Api:
             "app_url": settings.get("app_url")
             or os.environ.get("WANDB_APP_URL")
             or app_url_for(base_url),
-            "organization": settings.get("organization")
-            or os.environ.get("WANDB_ORGANIZATION")
-            or None,
         }
         self.transport = Transport(
             base_url,
@@ -219,14 +213,6 @@ class Api:
         """A team and its members, loaded now (NotFoundError when it does not exist)."""
         return Team(self, team)
 
-    def organization(self, name: str | None = None) -> Organization:
-        """An organization by name (default: the `organization` setting); NotFoundError when
-        the server has none of that name."""
-        org = name or self.settings.get("organization")
-        if not org:
-            raise InvalidInputError("organization() needs an organization name")
-        return Organization.load(self, org)
-
     def from_path(self, path: str) -> Project | Run | Sweep | BetaReport:
         """The object a W&B path names: `project`, `entity/project`, `entity/project/run_id`,
         `entity/project/runs/run_id`, `entity/project/sweeps/sweep_id` or
@@ -266,6 +252,41 @@ class Api:
             f"invalid path {path!r}: expected entity/project/TYPE/ID where TYPE is runs, "
             "sweeps or reports"
         )
+
+    # ------------------------------------------------------------------ integrations, automations
+    def integrations(self, entity: str | None = None, *, per_page: int = 50) -> Integrations:
+        """The Slack channels and webhooks of `entity` (default: the default entity)."""
+        return Integrations(self, entity or self.default_entity, check_per_page(per_page))
+
+    def webhook_integrations(
+        self, entity: str | None = None, *, per_page: int = 50
+    ) -> Integrations:
+        """The webhooks of `entity` (default: the default entity)."""
+        return Integrations(
+            self, entity or self.default_entity, check_per_page(per_page), kind="webhook"
+        )
+
+    def slack_integrations(self, *, entity: str | None = None, per_page: int = 50) -> Integrations:
+        """The Slack channels of `entity` (default: the default entity)."""
+        return Integrations(
+            self, entity or self.default_entity, check_per_page(per_page), kind="slack"
+        )
+
+    def automations(
+        self, entity: str | None = None, *, name: str | None = None, per_page: int = 50
+    ) -> Automations:
+        """The automations of `entity` (default: the default entity), or only the one named
+        `name`."""
+        return Automations(self, entity or self.default_entity, name, check_per_page(per_page))
+
+    def automation(self, name: str, *, entity: str | None = None) -> Automation:
+        """The automation named `name`; InvalidInputError when none or several match."""
+        found = list(self.automations(entity, name=name, per_page=2))
+        if len(found) != 1:
+            where = entity or self.default_entity
+            how = "No automations found" if not found else "Multiple automations found"
+            raise InvalidInputError(f"{how} named {name!r} in {where}")
+        return found[0]
 
     # ------------------------------------------------------------------ projects
     def create_project(self, name: str, entity: str) -> None:

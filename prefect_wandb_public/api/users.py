@@ -1,4 +1,4 @@
-"""`User`, `Team` (with its `Member`s) and `Organization`: who owns and shares projects.
+"""`User` and `Team` (with its `Member`s): who owns and shares projects.
 
 `User` and `Member` read their node's fields by snake_case or camelCase name (`user.username`,
 `member.account_type`), as the official client's objects do. Creating users, teams, invites and
@@ -8,11 +8,10 @@ API keys is admin work and not offered here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.api.fields import NodeAttributes
-from prefect_wandb_public.api.queries.users import ORGANIZATION_QUERY, TEAM_QUERY
+from prefect_wandb_public.api.queries.users import TEAM_QUERY
 from prefect_wandb_public.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -95,44 +94,10 @@ class Team(NodeAttributes):
         return f"<Team {self.name}>"
 
 
-@dataclass(frozen=True)
-class OrgEntity:
-    """The entity an organization owns (registries live there)."""
-
-    id: str
-    name: str
-    entity_type: str = "organization"
-
-
-@dataclass(frozen=True)
-class Organization:
-    """An organization: `id`, `name` and its `org_entity`."""
-
-    id: str
-    name: str
-    org_entity: OrgEntity
-
-    @classmethod
-    def load(cls, client: Api, name: str) -> Organization:
-        """The organization `name`; NotFoundError when there is none."""
-        data = client.transport.graphql(ORGANIZATION_QUERY, {"org": name})
-        node = data.get("organization")
-        if node is None:
-            raise NotFoundError(f"organization {name!r} not found")
-        entity = node["orgEntity"]
-        return cls(
-            id=node["id"],
-            name=node["name"],
-            org_entity=OrgEntity(
-                entity["id"], entity["name"], entity.get("entityType") or "organization"
-            ),
-        )
-
-
 def _edge_names(connection: Any) -> list[str]:
     if not connection:
         return []
     return [e["node"]["name"] for e in connection.get("edges") or [] if e.get("node")]
 
 
-__all__ = ["Member", "OrgEntity", "Organization", "Team", "User"]
+__all__ = ["Member", "Team", "User"]

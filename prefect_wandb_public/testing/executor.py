@@ -40,7 +40,7 @@ from graphql import (
 from graphql.execution import ExecutionContext, ExecutionResult, execute
 from graphql.pyutils import Path
 
-_SCHEMA_FILES = ("schema.graphql", "schema_artifacts.graphql")
+_SCHEMA_FILES = ("schema.graphql", "schema_artifacts.graphql", "schema_accounts.graphql")
 
 
 def load_schema() -> GraphQLSchema:

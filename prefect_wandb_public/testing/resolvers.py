@@ -1,19 +1,21 @@
 """The resolver hub: one root value for the GraphQL engine, built from the domain resolvers.
 
 `ProjectResolvers` (`resolvers_projects.py`: viewer, entities, projects, runs, history, sweeps,
-reports) and `ArtifactResolvers` (`resolvers_artifacts.py`: run files and artifacts) translate
+reports), `ArtifactResolvers` (`resolvers_artifacts.py`: run files and artifacts) and
+`AccountResolvers` (`resolvers_accounts.py`: users, teams, integrations, automations) translate
 GraphQL arguments into store calls and store objects into wire shapes. Each gets this hub, and
 reaches the other through it (a project node carries its artifact fields, an artifact's lineage
 carries run nodes), so the domain modules never import each other.
 
 A new query or mutation goes into the domain module whose objects it returns, and its field into
-`schema.graphql` / `schema_artifacts.graphql`.
+`schema.graphql` / `schema_artifacts.graphql` / `schema_accounts.graphql`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from prefect_wandb_public.testing.resolvers_accounts import AccountResolvers
 from prefect_wandb_public.testing.resolvers_artifacts import ArtifactResolvers
 from prefect_wandb_public.testing.resolvers_projects import ProjectResolvers
 from prefect_wandb_public.testing.store import WandbStore
@@ -28,9 +30,10 @@ class Resolvers:
         self.urls = urls
         self.projects = ProjectResolvers(self)
         self.artifacts = ArtifactResolvers(self)
+        self.accounts = AccountResolvers(self)
 
     def root(self) -> dict[str, Any]:
-        return {**self.projects.root(), **self.artifacts.root()}
+        return {**self.projects.root(), **self.artifacts.root(), **self.accounts.root()}
 
 
 __all__ = ["Resolvers"]

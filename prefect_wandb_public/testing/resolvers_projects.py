@@ -44,6 +44,7 @@ SERVER_FEATURES: tuple[str, ...] = (
     "SWEEPS_QUERY_FILTERING",  # project.sweeps(filters)
     "ARTIFACT_DIGEST_ALGORITHM",  # Artifact.digestAlgorithm
     "USE_ARTIFACT_WITH_ENTITY_AND_PROJECT_INFORMATION",  # useArtifact(artifactEntityName, ...)
+    "QUERY_AUTOMATIONS_ON_ENTITY",  # resolvers_accounts: Entity.triggers
 )
 MAX_PAGE_SIZE = 10_000
 
@@ -95,8 +96,15 @@ class ProjectResolvers:
             "entity": user.entity,
             "photoUrl": None,
             "deletedAt": None,
-            "teams": lambda first=None: {"edges": []},
+            "teams": lambda first=None: {
+                "edges": [
+                    {"node": {"name": team}}
+                    for team in sorted(self.store.team_members)
+                    if any(m.username == user.username for m in self.store.team_members[team])
+                ]
+            },
             "apiKeys": {"edges": []},
+            **self.hub.accounts.user_fields(user),
         }
 
     def entity(self, name: str) -> dict[str, Any]:
@@ -105,6 +113,7 @@ class ProjectResolvers:
             "name": name,
             "projects": lambda after=None, first=None: self.models(name, after, first),
             "organization": None,  # a personal entity: the SDK's CoreWeave probe reads null
+            **self.hub.accounts.entity_fields(name),
         }
 
     def models(
@@ -151,6 +160,7 @@ class ProjectResolvers:
                 self.report_node,
             ),
             **self.hub.artifacts.project_fields(proj),
+            **self.hub.accounts.project_fields(proj),
         }
 
     def _runs(self, proj: Project, filters: Any, order: str | None) -> list[Run]:

@@ -183,6 +183,11 @@ class LocalWandbServer:
     create_report = _StoreMethod(WandbStore.create_report)
     create_artifact = _StoreMethod(WandbStore.create_artifact)
     put_run_file = _StoreMethod(WandbStore.put_run_file)
+    create_user = _StoreMethod(WandbStore.create_user)
+    create_team = _StoreMethod(WandbStore.create_team)
+    create_webhook_integration = _StoreMethod(WandbStore.create_webhook_integration)
+    create_slack_integration = _StoreMethod(WandbStore.create_slack_integration)
+    create_automation = _StoreMethod(WandbStore.create_automation)
 
     # ------------------------------------------------------------------ faults
     def inject_fault(

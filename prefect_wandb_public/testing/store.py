@@ -3,7 +3,8 @@
 Seed it from Python (`create_run`, `create_artifact`, ...), inspect it in tests, and let the GraphQL
 layer translate it. Every public method takes the store lock, so the HTTP threads and a test's
 seeding calls see consistent state. The pieces: `common.py` (errors, ids, name rules),
-`history_log.py` (the history engine), `artifact_store.py` (the artifact half of `WandbStore`).
+`history_log.py` (the history engine), `artifact_store.py` (the artifact half of `WandbStore`),
+`account_store.py` (users, teams, integrations and automations).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from prefect_wandb_public.testing.account_store import AccountStore, User
 from prefect_wandb_public.testing.artifact_store import (
     Artifact,
     ArtifactCollection,
@@ -38,19 +40,6 @@ from prefect_wandb_public.testing.common import (
 from prefect_wandb_public.testing.history_log import HistoryLog, append_from
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
-
-
-@dataclass
-class User:
-    """The account the API key belongs to."""
-
-    username: str
-    entity: str
-    email: str
-
-    @property
-    def id(self) -> str:
-        return encode_id("User", self.username)
 
 
 HISTORY_FILE = "wandb-history.jsonl"
@@ -258,7 +247,7 @@ class Project:
         return encode_id("Project", "v1", self.name, self.entity)
 
 
-class WandbStore(ArtifactStore):
+class WandbStore(ArtifactStore, AccountStore):
     """All state of one local server."""
 
     def __init__(self, *, username: str = "local-user", entity: str | None = None) -> None:
@@ -272,6 +261,7 @@ class WandbStore(ArtifactStore):
         self._ids = itertools.count(1)
         self._clock = itertools.count()
         self.revision = 0
+        self._init_accounts()
 
     def touch(self) -> None:
         """Note a change, so caches keyed by `revision` (run listings) go stale."""

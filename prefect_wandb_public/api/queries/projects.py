@@ -1,6 +1,10 @@
-"""Projects, sweeps and reports."""
+"""The viewer, projects, sweeps and reports."""
 
 from __future__ import annotations
+
+from prefect_wandb_public.api.queries.users import USER_FIELDS
+
+VIEWER_QUERY = "query GetViewer { viewer { %s } }" % USER_FIELDS
 
 PROJECT_FIELDS = (
     "id internalId name entityName createdAt isBenchmark readOnly user { name username }"
@@ -100,4 +104,5 @@ __all__ = [
     "SWEEP_AGENTS_QUERY",
     "SWEEP_FIELDS",
     "SWEEP_QUERY",
+    "VIEWER_QUERY",
 ]

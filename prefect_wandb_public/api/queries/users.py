@@ -1,4 +1,4 @@
-"""Users, teams, organizations, and creating a project."""
+"""Users, teams, and creating a project."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ USER_FIELDS = """
   apiKeys { edges { node { id name description } } }
   teams { edges { node { name } } }
 """
-
-VIEWER_QUERY = "query GetViewer { viewer { %s } }" % USER_FIELDS
 
 SEARCH_USERS_QUERY = (
     """
@@ -27,12 +25,6 @@ query GetTeamEntity($name: String!) {
 }
 """
 
-ORGANIZATION_QUERY = """
-query FetchOrganization($org: String!) {
-  organization(name: $org) { id name orgEntity { id name entityType } }
-}
-"""
-
 CREATE_PROJECT_MUTATION = """
 mutation CreateProject($input: UpsertModelInput!) {
   upsertModel(input: $input) { project { id name entityName } inserted }
@@ -42,9 +34,7 @@ mutation CreateProject($input: UpsertModelInput!) {
 
 __all__ = [
     "CREATE_PROJECT_MUTATION",
-    "ORGANIZATION_QUERY",
     "SEARCH_USERS_QUERY",
     "TEAM_QUERY",
     "USER_FIELDS",
-    "VIEWER_QUERY",
 ]
