@@ -72,9 +72,13 @@ class ArtifactVersions(_CountedPaginator[Artifact]):
         filters: Mapping[str, Any] | None = None,
         order: str | None = None,
         per_page: int = 50,
+        tags: Sequence[str] | None = None,
     ) -> None:
         self.entity, self.project = entity, project
         self.collection_name, self.type = collection_name, type_name
+        self.filters = dict(DEFAULT_VERSION_FILTERS if filters is None else filters or {})
+        self.order = order
+        self.tags = check_tags(tags)
         if filters is not None and not isinstance(filters, Mapping):
             raise InvalidInputError(f"filters must be a dict, got {type(filters).__name__}")
         if order is not None and not re.fullmatch(r"[+-]?\w+(\.\w+)*", str(order)):
@@ -102,6 +106,13 @@ class ArtifactVersions(_CountedPaginator[Artifact]):
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Artifact:
         return Artifact._from_attrs(self.client, node)
+
+    def _convert_edges(self, edges: list[Mapping[str, Any]]) -> list[Artifact]:
+        """With `tags`, only the versions holding every one (filtered here, as 0.31 does)."""
+        page = [self.convert(e["node"], e) for e in edges if e.get("node") is not None]
+        page = [a for a in page if set(self.tags) <= set(a.tags)]
+        self.objects.extend(page)
+        return page
 
     def __repr__(self) -> str:
         return f"<ArtifactVersions {self.entity}/{self.project}/{self.collection_name}>"
@@ -196,6 +207,11 @@ class ArtifactCollection:
     def project_id(self) -> str:
         """The id of the collection's project."""
         return str((self._attrs.get("project") or {}).get("id") or "")
+
+    @property
+    def project_internal_id(self) -> str | None:
+        """The internal id of the collection's project."""
+        return (self._attrs.get("project") or {}).get("internalId")
 
     @property
     def aliases(self) -> list[str]:

@@ -261,6 +261,32 @@ class Artifact(ArtifactFields):
         `get(name)` here and `wandb`'s `artifact.get(name)` read back."""
         return self._contents("add an object to").add_table(obj, name, overwrite)
 
+    def __setitem__(self, name: str, obj: Any) -> None:
+        """`artifact[name] = frame` is `add(frame, name)`."""
+        self.add(obj, name)
+
+    def finalize(self) -> None:
+        """Freeze a draft: adding or removing files afterwards is an ArtifactFinalizedError
+        (a committed version is final already)."""
+        if self._draft is not None:
+            self._draft.final = True
+
+    def get_added_local_path_name(self, local_path: str | os.PathLike[str]) -> str | None:
+        """The entry name a local file was added under (`add_file`, `add_dir`), else None."""
+        if self._draft is None:
+            return None
+        wanted = os.path.abspath(os.fspath(local_path))
+        return next((e.path for e in self._draft.entries.values() if e.local_path == wanted), None)
+
+    def new_draft(self) -> Artifact:
+        """A draft of the next version of this collection: same type, description, metadata
+        and files (the files are not downloaded; publishing re-declares them)."""
+        self._logged("new_draft()")
+        draft = Artifact(self.collection_name, self.type, self.description, self.metadata)
+        assert draft._draft is not None
+        draft._draft.entries.update(self.manifest.entries)
+        return draft
+
     def remove(self, item: str | os.PathLike[str] | ArtifactManifestEntry) -> None:
         """Remove an entry, or every entry under a directory; FileNotFoundError when nothing
         is at that path."""
@@ -283,6 +309,35 @@ class Artifact(ArtifactFields):
         self._logged("'history_step'")
         step = self._attrs.get("historyStep")
         return None if step is None else max(0, int(step) - 1)
+
+    @property
+    def incremental(self) -> bool:
+        """Whether the draft is an incremental update (never here: every draft is whole)."""
+        return False
+
+    @property
+    def distributed_id(self) -> None:
+        """Distributed artifacts (written by several runs) are not supported here."""
+        return None
+
+    @distributed_id.setter
+    def distributed_id(self, value: str | None) -> None:
+        if value is not None:
+            raise InvalidInputError(
+                "distributed artifacts (several runs writing one version) are not supported"
+            )
+
+    def json_encode(self) -> dict[str, Any]:
+        """The reference to this version that W&B stores in configs and tables."""
+        self._logged("json_encode()")
+        return {
+            "_type": "artifactVersion",
+            "_version": "v0",
+            "id": self.id,
+            "version": self.version,
+            "sequenceName": self.collection_name,
+            "usedAs": None,
+        }
 
     @property
     def digest_algorithm(self) -> str:
@@ -473,6 +528,10 @@ class Artifact(ArtifactFields):
             )
         target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
         return self._fetch(entries, target)[0]
+
+    def __getitem__(self, name: str) -> pd.DataFrame | dict[str, Any] | list[Any] | str:
+        """`artifact[name]` is `get(name)`."""
+        return self.get(name)
 
     def get_path(self, name: str) -> ArtifactManifestEntry:
         """Deprecated name of `get_entry`."""

@@ -430,11 +430,15 @@ class Api:
         self,
         type_name: str,
         name: str,
-        per_page: int = 50,
         order: str | None = None,
+        per_page: int = 50,
+        tags: list[str] | None = None,
+        *,
         filters: Mapping[str, Any] | None = None,
     ) -> ArtifactVersions:
-        """The committed versions of collection `entity/project/name`, newest first."""
+        """The committed versions of collection `entity/project/name`, newest first unless
+        `order` says otherwise; with `tags`, only versions holding all of them; `filters`
+        (ours) replaces the default `{"state": "COMMITTED"}`."""
         entity, project, coll_name = parse_object_path(
             name, "artifact collection", self._entity_default, self.default_project
         )
@@ -447,6 +451,7 @@ class Api:
             filters=filters,
             order=order,
             per_page=check_per_page(per_page),
+            tags=tags,
         )
 
     def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> ArtifactVersions:

@@ -33,7 +33,12 @@ from prefect_wandb_public.api.names import (
     check_entry_path,
 )
 from prefect_wandb_public.api.transport import Transport
-from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
+from prefect_wandb_public.errors import (
+    ArtifactFinalizedError,
+    CommError,
+    InvalidInputError,
+    NotFoundError,
+)
 
 MAX_METADATA_KEYS = 100
 REFERENCE_SCHEMES = ("s3", "gs", "gcs", "file", "http", "https")
@@ -74,11 +79,13 @@ class DraftContents:
 
     def __init__(self) -> None:
         self.entries: dict[str, ArtifactManifestEntry] = {}
+        self.final = False  # `Artifact.finalize()`: no more changes
         self._scratch: str | None = None
         self._counter = itertools.count()
 
     def add(self, entry: ArtifactManifestEntry, overwrite: bool = False) -> ArtifactManifestEntry:
         """Add one entry; a different entry already at its path needs `overwrite`."""
+        self.check_open()
         check_entry_path(entry.path)
         existing = self.entries.get(entry.path)
         same = existing is None or (existing.digest, existing.ref) == (entry.digest, entry.ref)
@@ -137,6 +144,7 @@ class DraftContents:
         self, name: str, mode: str = "w", encoding: str | None = None
     ) -> Iterator[IO[Any]]:
         """Open a scratch file for writing; on a clean exit it becomes entry `name`."""
+        self.check_open()
         check_entry_path(name)
         if not isinstance(mode, str) or mode[:1] not in ("w", "x") or set(mode[1:]) - set("bt+"):
             raise InvalidInputError(f"new_file mode must be a write mode ('w', 'wb'), not {mode!r}")
@@ -182,8 +190,13 @@ class DraftContents:
             handle.write(text)
         return self.add_file(local, path, overwrite)
 
+    def check_open(self) -> None:
+        if self.final:
+            raise ArtifactFinalizedError("the draft was finalized: its files cannot change")
+
     def remove(self, item: str | os.PathLike[str] | ArtifactManifestEntry) -> None:
         """Remove the entry at a path (or every entry under a directory path)."""
+        self.check_open()
         path = item.path if isinstance(item, ArtifactManifestEntry) else os.fspath(item)
         path = posixpath.normpath(path.replace(os.sep, "/")).strip("/")
         if path in self.entries:

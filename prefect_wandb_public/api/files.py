@@ -193,6 +193,10 @@ class ArtifactFiles(Paginator[File]):
         }
         super().__init__(artifact.client, variables, per_page)
 
+    @property
+    def path(self) -> list[str]:
+        return [self.artifact.entity, self.artifact.project, self.artifact.name]
+
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
         coll = (data.get("project") or {}).get("artifactCollection") or {}
         membership = coll.get("artifactMembership")

@@ -31,6 +31,7 @@ class Reports(Paginator["BetaReport"]):
     ) -> None:
         self.entity = entity
         self.project = project
+        self.name = name
         variables = {"entity": entity, "project": project, "viewName": name}
         super().__init__(client, variables, per_page)
 

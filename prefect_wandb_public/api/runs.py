@@ -236,6 +236,7 @@ class Run(NodeAttributes):
         self._summary_metrics: dict[str, Any] = {}
         self._summary: HTTPSummary | None = None
         self._metadata: dict[str, Any] | None = None
+        self.server_provides_internal_id_field: None = None  # kept from 0.31, always None
         self._apply(attrs or {})
         if not lazy and not self._full:
             self.load_full_data(force=True)

@@ -9,17 +9,18 @@ from typing import TYPE_CHECKING, Any
 from prefect_wandb_public.api.fields import NodeAttributes, count, wire_field
 from prefect_wandb_public.api.paging import Paginator
 from prefect_wandb_public.api.queries.projects import (
+    AGENT_RUNS_QUERY,
+    SWEEP_AGENT_QUERY,
     SWEEP_AGENTS_QUERY,
     SWEEP_QUERY,
     SWEEPS_QUERY,
 )
 from prefect_wandb_public.api.query_generator import QueryGenerator
-from prefect_wandb_public.api.runs import Runs, encode_filters
+from prefect_wandb_public.api.runs import Run, Runs, encode_filters
 from prefect_wandb_public.errors import NotFoundError
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
-    from prefect_wandb_public.api.runs import Run
 
 
 def _parse_config(text: Any) -> dict[str, Any]:
@@ -43,8 +44,50 @@ class Agent(NodeAttributes):
         self.sweep = sweep
         self._attrs = dict(attrs)
 
+    def runs(self, per_page: int = 50) -> AgentRuns:
+        """The runs this agent started, oldest first."""
+        return AgentRuns(self, per_page)
+
     def __repr__(self) -> str:
         return f"<Agent {self._attrs.get('name')} ({self._attrs.get('state')})>"
+
+
+class AgentRuns(Paginator["Run"]):
+    """The runs one sweep agent started; `len()` is the agent's `totalRuns`."""
+
+    QUERY = AGENT_RUNS_QUERY
+
+    def __init__(self, agent: Agent, per_page: int = 50) -> None:
+        self.agent = agent
+        sweep = agent.sweep
+        variables = {
+            "agentID": agent._attrs.get("name"),
+            "sweep": sweep.id,
+            "entity": sweep.entity,
+            "project": sweep.project,
+        }
+        super().__init__(agent.client, variables, per_page)
+
+    def _node(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        sweep = ((data.get("project") or {}).get("sweep")) or {}
+        node = sweep.get("agent")
+        if node is None:
+            raise NotFoundError(f"agent {self.variables['agentID']!r} of {self.agent.sweep!r} gone")
+        return dict(node)
+
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        conn: Mapping[str, Any] | None = self._node(data).get("runs")
+        return conn
+
+    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Run:
+        sweep = self.agent.sweep
+        return Run(self.client, sweep.entity, sweep.project, node["name"], node)
+
+    @property
+    def length(self) -> int | None:
+        if self.last_response is None:
+            self.next_page()
+        return int(self._node(self.last_response or {}).get("totalRuns") or 0)
 
 
 class Sweep(NodeAttributes):
@@ -136,6 +179,17 @@ class Sweep(NodeAttributes):
         )
         return self.entity
 
+    def agent(self, agent_id: str) -> Agent:
+        """One agent of the sweep by name; NotFoundError when it has none of that name."""
+        data = self.client.transport.graphql(
+            SWEEP_AGENT_QUERY,
+            {"agentID": agent_id, "sweep": self.id, "entity": self.entity, "project": self.project},
+        )
+        node = (((data.get("project") or {}).get("sweep")) or {}).get("agent")
+        if not node:
+            raise NotFoundError(f"sweep {'/'.join(self.path)} has no agent {agent_id!r}")
+        return Agent(self.client, self, node)
+
     def agents(self) -> list[Agent]:
         """The agents that ran (or run) this sweep's trials; [] when the sweep is gone."""
         data = self.client.transport.graphql(
@@ -221,4 +275,4 @@ class Sweeps(Paginator[Sweep]):
         return int((self.last_response.get("project") or {}).get("totalSweeps") or 0)
 
 
-__all__ = ["Agent", "Sweep", "Sweeps"]
+__all__ = ["Agent", "AgentRuns", "Sweep", "Sweeps"]

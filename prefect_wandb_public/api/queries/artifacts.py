@@ -16,7 +16,7 @@ ARTIFACT_FIELDS = """
 
 COLLECTION_FIELDS = """
   __typename id name description createdAt updatedAt type: defaultArtifactType { name }
-  project { id name entity { name } }
+  project { id internalId name entity { name } }
   tags { edges { node { id name } } }
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prefect_wandb_public.api.queries.runs import LIGHT_RUN_FIELDS
 from prefect_wandb_public.api.queries.users import USER_FIELDS
 
 VIEWER_QUERY = "query GetViewer { viewer { %s } }" % USER_FIELDS
@@ -74,6 +75,37 @@ query GetSweepAgents($sweep: String!, $entity: String, $project: String) {
     % AGENT_FIELDS
 )
 
+SWEEP_AGENT_QUERY = (
+    """
+query GetSweepAgent($agentID: String!, $sweep: String!, $entity: String, $project: String) {
+  project(name: $project, entityName: $entity) {
+    sweep(sweepName: $sweep) { agent(agentName: $agentID) { %s } }
+  }
+}
+"""
+    % AGENT_FIELDS
+)
+
+AGENT_RUNS_QUERY = (
+    """
+query GetAgentRuns($agentID: String!, $sweep: String!, $entity: String, $project: String,
+    $cursor: String, $perPage: Int, $order: String = "+created_at") {
+  project(name: $project, entityName: $entity) {
+    sweep(sweepName: $sweep) {
+      agent(agentName: $agentID) {
+        totalRuns
+        runs(after: $cursor, first: $perPage, order: $order) {
+          pageInfo { endCursor hasNextPage }
+          edges { cursor node { %s } }
+        }
+      }
+    }
+  }
+}
+"""
+    % LIGHT_RUN_FIELDS
+)
+
 REPORTS_QUERY = """
 query ProjectViews($project: String!, $entity: String!, $reportCursor: String,
     $reportLimit: Int!, $viewType: String = "runs", $viewName: String) {
@@ -96,12 +128,14 @@ query ProjectViews($project: String!, $entity: String!, $reportCursor: String,
 
 __all__ = [
     "AGENT_FIELDS",
+    "AGENT_RUNS_QUERY",
     "PROJECTS_QUERY",
     "PROJECT_FIELDS",
     "PROJECT_QUERY",
     "REPORTS_QUERY",
     "SWEEPS_QUERY",
     "SWEEP_AGENTS_QUERY",
+    "SWEEP_AGENT_QUERY",
     "SWEEP_FIELDS",
     "SWEEP_QUERY",
     "VIEWER_QUERY",
