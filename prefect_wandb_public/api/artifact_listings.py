@@ -76,11 +76,11 @@ class ArtifactVersions(_CountedPaginator[Artifact]):
     ) -> None:
         self.entity, self.project = entity, project
         self.collection_name, self.type = collection_name, type_name
-        self.filters = dict(DEFAULT_VERSION_FILTERS if filters is None else filters or {})
-        self.order = order
-        self.tags = check_tags(tags)
         if filters is not None and not isinstance(filters, Mapping):
             raise InvalidInputError(f"filters must be a dict, got {type(filters).__name__}")
+        self.filters = dict(DEFAULT_VERSION_FILTERS if filters is None else filters)
+        self.order = order
+        self.tags = check_tags(tags)
         if order is not None and not re.fullmatch(r"[+-]?\w+(\.\w+)*", str(order)):
             raise InvalidInputError(f"invalid order {order!r}: expected '+field' or '-field'")
         variables = {

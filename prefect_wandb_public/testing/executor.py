@@ -43,8 +43,10 @@ from graphql.pyutils import Path
 _SCHEMA_FILES = ("schema.graphql", "schema_artifacts.graphql", "schema_accounts.graphql")
 
 
+@lru_cache(maxsize=1)
 def load_schema() -> GraphQLSchema:
-    """Build the schema from the SDL files shipped beside this module."""
+    """Build the schema from the SDL files shipped beside this module, once per process: every
+    server shares it (it holds no state), so field plans made for one apply to all."""
     package = resources.files("prefect_wandb_public.testing")
     sdl = "\n".join(package.joinpath(name).read_text() for name in _SCHEMA_FILES)
     return build_schema(sdl)
@@ -91,7 +93,8 @@ class FastExecutionContext(ExecutionContext):
     nulls in non-null positions, meta fields) goes through graphql-core as usual. The field list
     of each selection set is compiled once per request."""
 
-    _plans: dict[tuple[str, str], _Plan | None] = {}
+    # Keyed by the type object, not its name: a plan holds types of the schema it was made for.
+    _plans: dict[tuple[GraphQLObjectType, str], _Plan | None] = {}
 
     def execute_fields(
         self,
@@ -223,7 +226,7 @@ class FastExecutionContext(ExecutionContext):
 
     @classmethod
     def _plan(cls, parent_type: GraphQLObjectType, name: str) -> _Plan | None:
-        key = (parent_type.name, name)
+        key = (parent_type, name)
         if key not in cls._plans:
             cls._plans[key] = _plan_of(parent_type, name)
         return cls._plans[key]
