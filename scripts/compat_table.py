@@ -62,6 +62,12 @@ OUT_OF_SCOPE: dict[str, tuple[str, ...]] = {
         "HTTPSummary.read_h5",
         "HTTPSummary.write_h5",
     ),
+    "the state of 0.31's one-page-at-a-time loop (ours fetches pages ahead in parallel and "
+    "has no single current page; re-iteration and streams arrive with issue 12)": (
+        "HistoryScan.page_offset",
+        "HistoryScan.rows",
+        "HistoryScan.scan_offset",
+    ),
     "automation writes (with the Registry and events issue)": (
         "Api.create_automation",
         "Api.update_automation",
@@ -88,11 +94,6 @@ ELSEWHERE: dict[str, tuple[str, ...]] = {
         "Artifact.source_version",
     ),
     "parquet history (issue 12)": ("Run.download_history_exports", "Run.beta_scan_history"),
-    "HistoryScan re-iteration (issue 14 items 3-4, another engineer)": (
-        "HistoryScan.page_offset",
-        "HistoryScan.rows",
-        "HistoryScan.scan_offset",
-    ),
 }
 DIFFERENCES = [
     (
@@ -134,6 +135,11 @@ DIFFERENCES = [
         "raise instead of reading as None.",
     ),
     (
+        "`Run.load(force=True)`",
+        "Refreshes `run.summary` too; 0.31's summary object keeps the values it was made with "
+        "(`summary_metrics` is fresh in both).",
+    ),
+    (
         "`Run.dir`",
         "Created on first use; 0.31 creates a directory for every run object it builds.",
     ),
@@ -146,6 +152,17 @@ DIFFERENCES = [
         "Takes a pandas DataFrame (stored as a W&B table the SDK reads back); there are no "
         "wandb media types here. Drafts are published with `Api.log_artifact` or "
         "`Run.log_artifact`, not `Artifact.save()`.",
+    ),
+    (
+        "`Artifact.add_file` / `add_dir` `skip_cache`",
+        "Accepted; uploads never fill the local download cache here, so there is nothing to "
+        "skip (0.31 copies uploaded files into its cache unless `skip_cache`).",
+    ),
+    (
+        "`Artifact.download` of references",
+        "Reference entries (`s3://`, `http(s)://`, `file://`) are skipped with a warning, so "
+        "`allow_missing_references` changes nothing; `multipart` is accepted, files stream "
+        "whole on parallel workers.",
     ),
     (
         "`Api.automations` without an entity",

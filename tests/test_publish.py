@@ -422,7 +422,7 @@ def test_a_file_changed_after_it_was_added_is_refused(
     salt = os.urandom(8)
     root = write_tree(tmp_path / "c", {"a.txt": b"aaaa" + salt, "b.txt": b"bbbb" + salt})
     draft = Artifact("changing", "dataset")
-    draft.add_dir(root)
+    draft.add_dir(root, policy="immutable")  # uploads the files themselves, not copies
     (root / "a.txt").write_bytes(b"AAAA" + salt)  # same size: caught by Content-MD5 at upload
     with pytest.raises(ChecksumError, match=r"a\.txt.* changed since it was added"):
         api.log_artifact(draft, project=project)

@@ -73,6 +73,8 @@ class ArtifactVersions(_CountedPaginator[Artifact]):
         order: str | None = None,
         per_page: int = 50,
         tags: Sequence[str] | None = None,
+        *,
+        start: str | None = None,
     ) -> None:
         self.entity, self.project = entity, project
         self.collection_name, self.type = collection_name, type_name
@@ -91,7 +93,7 @@ class ArtifactVersions(_CountedPaginator[Artifact]):
             "order": order,
             "filters": json.dumps(DEFAULT_VERSION_FILTERS if filters is None else dict(filters)),
         }
-        super().__init__(client, variables, per_page)
+        super().__init__(client, variables, per_page, start=start)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
         art_type = (data.get("project") or {}).get("artifactType")
@@ -295,10 +297,13 @@ class ArtifactCollection:
     def artifacts(
         self,
         per_page: int = 50,
+        start: str | None = None,
+        *,
         order: str | None = None,
         filters: Mapping[str, Any] | None = None,
     ) -> ArtifactVersions:
-        """The collection's versions, by its saved name and type."""
+        """The collection's versions, by its saved name and type; `start` resumes after a
+        saved `cursor`."""
         return ArtifactVersions(
             self.client,
             self.entity,
@@ -308,6 +313,7 @@ class ArtifactCollection:
             filters=filters,
             order=order,
             per_page=per_page,
+            start=start,
         )
 
     def __repr__(self) -> str:
@@ -357,6 +363,8 @@ class ArtifactCollections(_CountedPaginator[ArtifactCollection]):
         per_page: int = 50,
         filters: Mapping[str, Any] | None = None,
         order: str | None = None,
+        *,
+        start: str | None = None,
     ) -> None:
         self.entity, self.project, self.type_name = entity, project, type_name
         self.filters, self.order = filters, order
@@ -366,7 +374,7 @@ class ArtifactCollections(_CountedPaginator[ArtifactCollection]):
             "type": type_name,
             **collection_variables(filters, order),
         }
-        super().__init__(client, variables, per_page)
+        super().__init__(client, variables, per_page, start=start)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
         art_type = (data.get("project") or {}).get("artifactType")
@@ -462,10 +470,12 @@ class ArtifactType:
         filters: Mapping[str, Any] | None = None,
         order: str | None = None,
         per_page: int = 50,
+        start: str | None = None,
     ) -> ArtifactCollections:
-        """The type's collections, optionally filtered and ordered."""
+        """The type's collections, optionally filtered and ordered; `start` resumes after a
+        saved `cursor`."""
         return ArtifactCollections(
-            self.client, self.entity, self.project, self.name, per_page, filters, order
+            self.client, self.entity, self.project, self.name, per_page, filters, order, start=start
         )
 
     def collection(self, name: str) -> ArtifactCollection:
@@ -480,9 +490,17 @@ class ArtifactTypes(Paginator[ArtifactType]):
 
     QUERY = ARTIFACT_TYPES_QUERY
 
-    def __init__(self, client: Api, entity: str, project: str, per_page: int = 50) -> None:
+    def __init__(
+        self,
+        client: Api,
+        entity: str,
+        project: str,
+        per_page: int = 50,
+        *,
+        start: str | None = None,
+    ) -> None:
         self.entity, self.project = entity, project
-        super().__init__(client, {"entity": entity, "project": project}, per_page)
+        super().__init__(client, {"entity": entity, "project": project}, per_page, start=start)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if data.get("project") is None:

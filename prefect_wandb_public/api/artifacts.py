@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from prefect_wandb_public.api import destinations
 from prefect_wandb_public.api.artifact_edits import ArtifactFields
@@ -229,32 +229,66 @@ class Artifact(ArtifactFields):
         return self._draft
 
     def add_file(
-        self, local_path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        is_tmp: bool | None = False,
+        skip_cache: bool | None = False,
+        policy: Literal["mutable", "immutable"] | None = "mutable",
+        overwrite: bool = False,
     ) -> ArtifactManifestEntry:
-        """Add a local file as `name` (default: its file name); it is hashed now and uploaded
-        when the draft is published. A different file already at `name` needs `overwrite`."""
-        return self._contents("add a file to").add_file(local_path, name, overwrite)
+        """Add a local file as `name` (default: its file name), hashed now and uploaded when
+        the draft is published. As in 0.31: `policy="mutable"` (default) stages a private
+        copy, so later edits of the file do not reach the version; `"immutable"` uploads the
+        file itself (it must not change until then: a changed file is refused at publish);
+        `is_tmp` names the file by its md5; a different file already at `name` needs
+        `overwrite`. Uploads never fill the local download cache here, so `skip_cache` is
+        accepted and needs no action."""
+        del skip_cache  # nothing is cached on upload here (see the docstring)
+        return self._contents("add a file to").add_file(
+            local_path, name, is_tmp=is_tmp, policy=policy, overwrite=overwrite
+        )
 
     def add_dir(
-        self, local_dir: str | os.PathLike[str], name: str | None = None
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        skip_cache: bool | None = False,
+        policy: Literal["mutable", "immutable"] | None = "mutable",
+        merge: bool = False,
     ) -> list[ArtifactManifestEntry]:
-        """Add every file under `local_dir` at its relative path (under `name` if given)."""
-        return self._contents("add a directory to").add_dir(local_dir, name)
+        """Add every file under `local_path` at its relative path (under `name` if given),
+        with `policy` as in `add_file`; a different file already at one of those paths is an
+        error unless `merge` (then it is replaced). `skip_cache` as in `add_file`."""
+        del skip_cache  # nothing is cached on upload here
+        return self._contents("add a directory to").add_dir(
+            local_path, name, policy=policy, merge=merge
+        )
 
     def add_reference(
-        self, uri: str, name: str | None = None, checksum: bool = True
+        self,
+        uri: str,
+        name: str | None = None,
+        checksum: bool = True,
+        max_objects: int | None = None,
     ) -> list[ArtifactManifestEntry]:
         """Track an object (or every object under a prefix) at an `s3://`, `gs://`, `file://`
         or `http(s)://` URI without uploading it; its digest is the store's ETag or md5 (the
-        URI itself with `checksum=False`)."""
-        return self._contents("add a reference to").add_reference(uri, name, checksum)
+        URI itself with `checksum=False`). More than `max_objects` objects under the prefix is
+        an InvalidInputError and adds nothing."""
+        return self._contents("add a reference to").add_reference(uri, name, checksum, max_objects)
 
     def new_file(
-        self, name: str, mode: str = "w", encoding: str | None = None
+        self,
+        name: str,
+        mode: str = "x",
+        encoding: str | None = None,
+        policy: Literal["mutable", "immutable"] = "mutable",
     ) -> AbstractContextManager[IO[Any]]:
         """Open a new file (in a scratch directory the draft owns) that becomes entry `name`
-        when the `with` block ends without an error."""
-        return self._contents("add a file to").new_file(name, mode, encoding)
+        when the `with` block ends without an error (the file is the draft's own, so both
+        policies protect it)."""
+        return self._contents("add a file to").new_file(name, mode, encoding, policy)
 
     def add(self, obj: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
         """Add a table (a pandas DataFrame) as `<name>.table.json` in W&B's table format, which
@@ -275,8 +309,7 @@ class Artifact(ArtifactFields):
         """The entry name a local file was added under (`add_file`, `add_dir`), else None."""
         if self._draft is None:
             return None
-        wanted = os.path.abspath(os.fspath(local_path))
-        return next((e.path for e in self._draft.entries.values() if e.local_path == wanted), None)
+        return self._draft.added_local_paths.get(os.path.abspath(os.fspath(local_path)))
 
     def new_draft(self) -> Artifact:
         """A draft of the next version of this collection: same type, description, metadata
@@ -442,9 +475,12 @@ class Artifact(ArtifactFields):
         return f"<Artifact {self.qualified_name} ({self.type})>"
 
     # ------------------------------------------------------------------ files
-    def files(self, names: Sequence[str] | None = None, per_page: int = 50) -> ArtifactFiles:
-        """The artifact's files (all, or those `names`), with their URLs."""
-        return ArtifactFiles(self, names, per_page)
+    def files(
+        self, names: Sequence[str] | None = None, per_page: int = 50, start: str | None = None
+    ) -> ArtifactFiles:
+        """The artifact's files (all, or those `names`), with their URLs; `start` resumes
+        after a saved `cursor`."""
+        return ArtifactFiles(self, names, per_page, start=start)
 
     def _file_urls(self, names: Sequence[str] | None) -> dict[str, str]:
         """Direct URLs by file name (a names filter for small subsets, else every file)."""
@@ -458,19 +494,27 @@ class Artifact(ArtifactFields):
     def download(
         self,
         root: str | os.PathLike[str] | None = None,
+        allow_missing_references: bool = False,
+        skip_cache: bool | None = None,
+        path_prefix: str | None = None,
+        multipart: bool | None = None,
         *,
-        skip_cache: bool = False,
         workers: int = DEFAULT_WORKERS,
         cache_dir: str | os.PathLike[str] | None = None,
-        path_prefix: str | None = None,
         link: bool = True,
     ) -> str:
         """Download every file (or those under `path_prefix`) to `root`; returns `root`.
 
         `root` may be any fsspec URL; default `./artifacts/<collection:vN>`. Files are verified
-        against the manifest while streaming and land atomically; repeats come from the cache.
+        against the manifest while streaming and land atomically; repeats come from the cache
+        (`skip_cache=True` bypasses it). 0.31's positional order; reference entries are not
+        fetched here (a warning says how many were skipped), so `allow_missing_references`
+        has nothing to allow, and whole files stream on `workers` threads whatever
+        `multipart` says (the bytes are the same either way).
         """
+        del allow_missing_references, multipart  # see the docstring: nothing to change
         self._logged("download()")
+        skip_cache = bool(skip_cache)
         target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
         entries = [
             e

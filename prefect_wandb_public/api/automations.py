@@ -73,11 +73,17 @@ class Integrations(Paginator[Integration]):
     QUERY = INTEGRATIONS_QUERY
 
     def __init__(
-        self, client: Api, entity: str, per_page: int = 50, kind: str | None = None
+        self,
+        client: Api,
+        entity: str,
+        per_page: int = 50,
+        kind: str | None = None,
+        *,
+        start: str | None = None,
     ) -> None:
         self.entity = entity
         self.kind = kind
-        super().__init__(client, {"entity": entity}, per_page)
+        super().__init__(client, {"entity": entity}, per_page, start=start)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
         node = data.get("entity")
@@ -191,12 +197,18 @@ class Automations(Paginator[Automation]):
     QUERY = ENTITY_AUTOMATIONS_QUERY
 
     def __init__(
-        self, client: Api, entity: str, name: str | None = None, per_page: int = 50
+        self,
+        client: Api,
+        entity: str,
+        name: str | None = None,
+        per_page: int = 50,
+        *,
+        start: str | None = None,
     ) -> None:
         self.entity = entity
         self.name = name
         filters = None if name is None else json.dumps({"name": name})
-        super().__init__(client, {"entity": entity, "filters": filters}, per_page)
+        super().__init__(client, {"entity": entity, "filters": filters}, per_page, start=start)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
         node = data.get("entity")

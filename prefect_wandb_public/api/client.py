@@ -254,30 +254,48 @@ class Api:
         )
 
     # ------------------------------------------------------------------ integrations, automations
-    def integrations(self, entity: str | None = None, *, per_page: int = 50) -> Integrations:
-        """The Slack channels and webhooks of `entity` (default: the default entity)."""
-        return Integrations(self, entity or self.default_entity, check_per_page(per_page))
+    def integrations(
+        self, entity: str | None = None, *, per_page: int = 50, start: str | None = None
+    ) -> Integrations:
+        """The Slack channels and webhooks of `entity` (default: the default entity); `start`
+        resumes after a saved `cursor`."""
+        return Integrations(
+            self, entity or self.default_entity, check_per_page(per_page), start=start
+        )
 
     def webhook_integrations(
-        self, entity: str | None = None, *, per_page: int = 50
+        self, entity: str | None = None, *, per_page: int = 50, start: str | None = None
     ) -> Integrations:
         """The webhooks of `entity` (default: the default entity)."""
         return Integrations(
-            self, entity or self.default_entity, check_per_page(per_page), kind="webhook"
+            self,
+            entity or self.default_entity,
+            check_per_page(per_page),
+            kind="webhook",
+            start=start,
         )
 
-    def slack_integrations(self, *, entity: str | None = None, per_page: int = 50) -> Integrations:
+    def slack_integrations(
+        self, *, entity: str | None = None, per_page: int = 50, start: str | None = None
+    ) -> Integrations:
         """The Slack channels of `entity` (default: the default entity)."""
         return Integrations(
-            self, entity or self.default_entity, check_per_page(per_page), kind="slack"
+            self, entity or self.default_entity, check_per_page(per_page), kind="slack", start=start
         )
 
     def automations(
-        self, entity: str | None = None, *, name: str | None = None, per_page: int = 50
+        self,
+        entity: str | None = None,
+        *,
+        name: str | None = None,
+        per_page: int = 50,
+        start: str | None = None,
     ) -> Automations:
         """The automations of `entity` (default: the default entity), or only the one named
-        `name`."""
-        return Automations(self, entity or self.default_entity, name, check_per_page(per_page))
+        `name`; `start` resumes after a saved `cursor`."""
+        return Automations(
+            self, entity or self.default_entity, name, check_per_page(per_page), start=start
+        )
 
     def automation(self, name: str, *, entity: str | None = None) -> Automation:
         """The automation named `name`; InvalidInputError when none or several match."""
@@ -333,7 +351,7 @@ class Api:
         """One run by `entity/project/run_id` (or `entity/project/runs/run_id`, `project/run_id`,
         `run_id` with the defaults); loaded now."""
         entity, project, run_id = parse_run_path(path, self._entity_default, self.default_project)
-        return Run.load(self, entity, project, run_id)
+        return Run.fetch(self, entity, project, run_id)
 
     def create_run(
         self,
@@ -351,7 +369,7 @@ class Api:
         entity, project, sweep_id = parse_object_path(
             path, "sweep", self._entity_default, self.default_project
         )
-        return Sweep.load(self, entity, project, sweep_id)
+        return Sweep.fetch(self, entity, project, sweep_id)
 
     def reports(self, path: str = "", name: str | None = None, per_page: int = 50) -> Reports:
         """Reports of a project (`entity/project` or `project`), optionally one by name."""
@@ -391,10 +409,11 @@ class Api:
         entity, proj = parse_project_path(project, self._entity_default, self.default_project)
         return ArtifactType(self, entity, proj, type_name)
 
-    def artifact_types(self, project: str | None = None) -> ArtifactTypes:
-        """The artifact types of a project (`entity/project` or `project`)."""
+    def artifact_types(self, project: str | None = None, start: str | None = None) -> ArtifactTypes:
+        """The artifact types of a project (`entity/project` or `project`); `start` resumes
+        after a saved `cursor`."""
         entity, proj = parse_project_path(project, self._entity_default, self.default_project)
-        return ArtifactTypes(self, entity, proj)
+        return ArtifactTypes(self, entity, proj, start=start)
 
     def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
         """One collection by type and `entity/project/name` (or shorter, with the defaults)."""
@@ -416,14 +435,16 @@ class Api:
         type_name: str,
         order: str | None = None,
         per_page: int = 50,
+        start: str | None = None,
     ) -> ArtifactCollections:
         """The collections of one type in a project (`entity/project` or `project`), in
-        `order` (`+field` / `-field`, default newest first)."""
+        `order` (`+field` / `-field`, default newest first); `start` resumes after a saved
+        `cursor`."""
         entity, project = parse_project_path(
             project_name, self._entity_default, self.default_project
         )
         return ArtifactCollections(
-            self, entity, project, type_name, check_per_page(per_page), order=order
+            self, entity, project, type_name, check_per_page(per_page), order=order, start=start
         )
 
     def artifacts(
@@ -433,6 +454,7 @@ class Api:
         order: str | None = None,
         per_page: int = 50,
         tags: list[str] | None = None,
+        start: str | None = None,
         *,
         filters: Mapping[str, Any] | None = None,
     ) -> ArtifactVersions:
@@ -452,6 +474,7 @@ class Api:
             order=order,
             per_page=check_per_page(per_page),
             tags=tags,
+            start=start,
         )
 
     def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> ArtifactVersions:

@@ -179,7 +179,12 @@ class ArtifactFiles(Paginator[File]):
     QUERY = MEMBERSHIP_FILES_QUERY
 
     def __init__(
-        self, artifact: Artifact, names: Sequence[str] | None = None, per_page: int = 50
+        self,
+        artifact: Artifact,
+        names: Sequence[str] | None = None,
+        per_page: int = 50,
+        *,
+        start: str | None = None,
     ) -> None:
         if isinstance(names, str):
             raise InvalidInputError(f"names must be a list of file names, not {names!r}")
@@ -191,7 +196,7 @@ class ArtifactFiles(Paginator[File]):
             "alias": artifact.version,
             "fileNames": list(names) if names else None,
         }
-        super().__init__(artifact.client, variables, per_page)
+        super().__init__(artifact.client, variables, per_page, start=start)
 
     @property
     def path(self) -> list[str]:

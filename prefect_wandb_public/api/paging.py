@@ -16,6 +16,13 @@ T = TypeVar("T")
 MAX_PER_PAGE = 10_000
 
 
+def check_start(start: str | None) -> str | None:
+    """A resume cursor is a paginator's saved `cursor` (a string) or None."""
+    if start is not None and not isinstance(start, str):
+        raise InvalidInputError(f"start must be a saved cursor string or None, got {start!r}")
+    return start
+
+
 def check_per_page(per_page: int, name: str = "per_page") -> int:
     """Page sizes must be whole numbers in 1..10000."""
     if isinstance(per_page, bool) or not isinstance(per_page, int):
@@ -33,21 +40,29 @@ class Paginator(Generic[T]):
 
     Subclasses set `QUERY`, say where the connection sits in the response (`connection`), how to
     turn a node into an object (`convert`), and optionally a total (`length`). The cursor is the
-    last edge's `cursor`, as the official client reads it.
+    last edge's `cursor`, as the official client reads it; a saved `cursor` given back as
+    `start` resumes a listing after it, as 0.31's `start=` does.
     """
 
     QUERY: str = ""
     CURSOR_VARIABLE = "cursor"
     SIZE_VARIABLE = "perPage"
 
-    def __init__(self, client: Api, variables: Mapping[str, Any], per_page: int = 50) -> None:
+    def __init__(
+        self,
+        client: Api,
+        variables: Mapping[str, Any],
+        per_page: int = 50,
+        *,
+        start: str | None = None,
+    ) -> None:
         self.client = client
         self.per_page = check_per_page(per_page)
         self.variables = dict(variables)
         self.objects: list[T] = []
         self.index = -1
         self.last_response: dict[str, Any] | None = None
-        self._cursor: str | None = None
+        self._cursor: str | None = check_start(start)
         self._more = True
 
     # -- subclass hooks

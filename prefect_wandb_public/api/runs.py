@@ -258,9 +258,17 @@ class Run(NodeAttributes):
         return dict(node)
 
     @classmethod
-    def load(cls, client: Api, entity: str, project: str, run_id: str) -> Run:
+    def fetch(cls, client: Api, entity: str, project: str, run_id: str) -> Run:
         """Fetch a run with every field (NotFoundError naming the path when missing)."""
         return cls(client, entity, project, run_id, cls.load_path(client, entity, project, run_id))
+
+    def load(self, force: bool = False) -> dict[str, Any]:
+        """The run's node fields, as 0.31's `Run.load`: fetched (every field) when nothing is
+        loaded yet or `force` is true, which also drops local summary edits; otherwise the
+        fields already held, without a request."""
+        if force or not self._attrs:
+            self._apply(self.load_path(self.client, self.entity, self.project, self.id))
+        return self._attrs
 
     def load_full_data(self, force: bool = False) -> dict[str, Any]:
         """Fetch config, summary, system metrics and history keys (once, unless `force`)."""

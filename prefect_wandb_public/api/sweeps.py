@@ -108,17 +108,26 @@ class Sweep(NodeAttributes):
         self.id = sweep_id
         self._attrs = dict(attrs or {})
         self.config = _parse_config(self._attrs.get("config"))
-        self.runs = Runs(
-            client,
-            entity,
-            project,
-            filters={"$and": [{"sweep": sweep_id}]},
+        self.runs = self._new_runs()
+
+    def _new_runs(self) -> Runs:
+        """The sweep's runs, oldest first, loaded lazily."""
+        return Runs(
+            self.client,
+            self.entity,
+            self.project,
+            filters={"$and": [{"sweep": self.id}]},
             order="+created_at",
             per_page=10,
         )
 
     @classmethod
-    def load(cls, client: Api, entity: str, project: str, sweep_id: str) -> Sweep:
+    def fetch(cls, client: Api, entity: str, project: str, sweep_id: str) -> Sweep:
+        """Fetch sweep `entity/project/sweep_id` (NotFoundError naming it when missing)."""
+        return cls(client, entity, project, sweep_id, cls._node(client, entity, project, sweep_id))
+
+    @staticmethod
+    def _node(client: Api, entity: str, project: str, sweep_id: str) -> dict[str, Any]:
         data = client.transport.graphql(
             SWEEP_QUERY, {"name": sweep_id, "project": project, "entity": entity}
         )
@@ -130,12 +139,21 @@ class Sweep(NodeAttributes):
         node = data["project"].get("sweep")
         if node is None:
             raise NotFoundError(f"sweep {entity}/{project}/{sweep_id} not found")
-        return cls(client, entity, project, sweep_id, node)
+        return dict(node)
+
+    def load(self, force: bool = False) -> Mapping[str, Any]:
+        """The sweep's node fields, as 0.31's `Sweep.load`: fetched again (config and runs
+        included) when nothing is loaded yet or `force` is true, else those already held."""
+        if force or not self._attrs:
+            self._attrs = self._node(self.client, self.entity, self.project, self.id)
+            self.config = _parse_config(self._attrs.get("config"))
+            self.runs = self._new_runs()
+        return self._attrs
 
     @classmethod
     def get(
         cls,
-        client: Api,
+        api: Api,
         entity: str | None = None,
         project: str | None = None,
         sid: str | None = None,
@@ -145,10 +163,10 @@ class Sweep(NodeAttributes):
     ) -> Sweep | None:
         """The official classmethod: load `entity/project/sid`, None when it does not exist."""
         try:
-            return cls.load(
-                client,
-                entity or client.default_entity,
-                project or client.default_project,
+            return cls.fetch(
+                api,
+                entity or api.default_entity,
+                project or api.default_project,
                 sid or "",
             )
         except NotFoundError:

@@ -117,6 +117,24 @@ def test_integrations(ours: Api, official: Any, accounts: dict[str, Any]) -> Non
     assert (slack.team_name, slack.channel_name) == (sdk_slack.team_name, sdk_slack.channel_name)
 
 
+def test_integrations_and_automations_resume_from_a_saved_cursor(
+    ours: Api, official: Any, accounts: dict[str, Any]
+) -> None:
+    everything = [i.id for i in ours.integrations("oracle-team-x")]
+    assert len(everything) == 2
+    for reader in (ours, official):
+        first = reader.integrations("oracle-team-x", per_page=1)
+        assert next(first).id == everything[0]
+        for resumer in (ours, official):
+            rest = resumer.integrations("oracle-team-x", per_page=1, start=first.cursor)
+            assert [i.id for i in rest] == everything[1:]
+    automations = [a.name for a in ours.automations("oracle-team-x")]
+    first = ours.automations("oracle-team-x", per_page=1)
+    assert next(first).name == automations[0]
+    rest = ours.automations("oracle-team-x", per_page=1, start=first.cursor)
+    assert [a.name for a in rest] == automations[1:] and len(automations) == 2
+
+
 def test_our_automations(ours: Api, accounts: dict[str, Any]) -> None:
     found = {a.name: a for a in ours.automations("oracle-team-x")}
     assert sorted(found) == ["failed-runs", "promote-hook"]

@@ -7,6 +7,8 @@ changes; the server's stored state and both clients' reads are compared afterwar
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +34,10 @@ def twins(wandb_server: LocalWandbServer, project: str) -> tuple[str, str]:
     for name in ("mine", "theirs"):
         wandb_server.create_artifact(ENTITY, project, name, "model", FILES, aliases=["best"])
     return f"{ENTITY}/{project}/mine", f"{ENTITY}/{project}/theirs"
+
+
+def b64md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
 def _stored(server: LocalWandbServer, path: str) -> Any:
@@ -308,6 +314,21 @@ def test_sweep_agents_username_and_filters(
         assert [s.id for s in found] == ["sw1"]
 
 
+def test_sweep_load_reads_again_only_when_forced(
+    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+) -> None:
+    for client, name in ((ours, "swl-mine"), (official, "swl-theirs")):
+        stored = wandb_server.create_sweep(ENTITY, project, name, {"method": "grid"})
+        held = client.sweep(f"{ENTITY}/{project}/{name}")
+        assert held.state == "FINISHED"
+        with wandb_server.store.lock:
+            stored.state = "RUNNING"  # behind the client's back
+            wandb_server.store.touch()
+        assert held.load()["state"] == "FINISHED"
+        assert held.load(force=True)["state"] == "RUNNING" == held.state
+        assert held.load()["state"] == "RUNNING"
+
+
 def test_report_runs_of_a_section(
     ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
 ) -> None:
@@ -434,3 +455,122 @@ def test_sweep_agent_and_its_runs(
     assert len(mine.runs()) == len(theirs.runs()) == 2
     reports = ours.reports(f"{ENTITY}/{project}", name="x")
     assert reports.name == official.reports(f"{ENTITY}/{project}", name="x").name == "x"
+
+
+# ---------------------------------------------------------------------- start= cursors
+def test_a_saved_cursor_resumes_every_listing_in_both_clients(
+    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+) -> None:
+    """0.31's documented resume pattern: read a page, keep `listing.cursor`, pass it back as
+    `start=`; a cursor from one client resumes the other's listing the same way."""
+    path = f"{ENTITY}/{project}"
+    for i in range(5):
+        files = {f"f{n}.txt": bytes([i, n]) for n in range(5)}
+        wandb_server.create_artifact(ENTITY, project, "many", "model", files)
+        wandb_server.create_artifact(ENTITY, project, f"c{i}", "dataset", {"a": bytes([i])})
+    wandb_server.create_artifact(ENTITY, project, "solo", "code", {"a": b"a"})
+
+    listings: dict[str, Any] = {
+        "versions": lambda api, **kw: api.artifacts("model", f"{path}/many", **kw),
+        "collections": lambda api, **kw: api.artifact_collections(path, "dataset", **kw),
+        "type collections": lambda api, **kw: api.artifact_type("dataset", path).collections(**kw),
+        "collection versions": lambda api, **kw: api.artifact_collection(
+            "model", f"{path}/many"
+        ).artifacts(**kw),
+        "files": lambda api, **kw: api.artifact(f"{path}/many:v4").files(**kw),
+    }
+
+    def names(objects: Any) -> list[str]:
+        return [getattr(o, "name", None) or o.id for o in objects]
+
+    for what, make in listings.items():
+        everything = names(make(ours, per_page=50))
+        assert everything == names(make(official, per_page=50)), what
+        assert len(everything) == 5, what
+        for reader in (ours, official):
+            first = make(reader, per_page=2)
+            head = [next(first), next(first)]
+            assert names(head) == everything[:2], what
+            saved = first.cursor
+            assert isinstance(saved, str), what
+            for resumer in (ours, official):
+                assert names(make(resumer, per_page=2, start=saved)) == everything[2:], what
+    types_mine = [t.name for t in ours.artifact_types(path)]
+    assert types_mine == [t.name for t in official.artifact_types(path)]
+    assert sorted(types_mine) == ["code", "dataset", "model"]
+    for reader in (ours, official):
+        listing = reader.artifact_types(path)  # one page of 50: its cursor is past the end
+        next(listing)
+        for resumer in (ours, official):
+            assert list(resumer.artifact_types(path, start=listing.cursor)) == []
+    with pytest.raises(ValueError, match="start"):
+        ours.artifacts("model", f"{path}/many", start=3)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- 0.31's add parameters
+def test_policies_tmp_names_merge_and_max_objects_as_0_31(
+    ours: Api, official: Any, wandb_sdk: Any, project: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_bytes(b"first")
+    (src / "sub" / "b.txt").write_bytes(b"second")
+    mine, theirs = Artifact("policies", "dataset"), wandb_sdk.Artifact("policies", "dataset")
+    for draft in (mine, theirs):
+        draft.add_dir(local_path=str(src), name="d", policy="mutable", skip_cache=True)
+        tmp = draft.add_file(str(src / "a.txt"), "t/model.ckpt.bin", is_tmp=True)
+        assert tmp.path == "t/" + base64.b64decode(tmp.digest).hex()[:20] + ".ckpt.bin"
+        draft.add_file(str(src / "a.txt"), "kept.txt", policy="immutable")
+        with pytest.raises(ValueError, match="Invalid policy"):
+            draft.add_file(str(src / "a.txt"), "x.txt", policy="frozen")  # type: ignore[arg-type]
+        with draft.new_file("new.txt") as handle:  # mode "x" by default, as 0.31
+            handle.write("n")
+    assert sorted(mine.manifest.entries) == sorted(theirs.manifest.entries)
+    assert mine.get_added_local_path_name(str(src / "sub" / "b.txt")) == "d/sub/b.txt"
+    assert theirs.get_added_local_path_name(str(src / "sub" / "b.txt")) == "d/sub/b.txt"
+
+    (src / "sub" / "b.txt").write_bytes(b"edited after add")  # mutable: the copy is uploaded
+    (src / "c.txt").write_bytes(b"new")
+    for draft in (mine, theirs):
+        with pytest.raises(ValueError):
+            draft.add_dir(str(src), name="d")  # b.txt changed: needs merge=True
+        assert draft.manifest.entries["d/sub/b.txt"].digest == b64md5(b"second")
+    assert "d/c.txt" not in mine.manifest.entries  # ours adds nothing on a conflict
+    (src / "c.txt").unlink()
+    for draft in (mine, theirs):
+        draft.add_dir(str(src), name="d", merge=True)
+        assert draft.manifest.entries["d/sub/b.txt"].digest == b64md5(b"edited after add")
+        draft.add_dir(str(src), name="old")
+    (src / "a.txt").write_bytes(b"FIRST")  # same size; "kept.txt" is immutable, "d/a.txt" not
+    mine.remove("kept.txt")
+    logged = ours.log_artifact(mine, project=f"{ENTITY}/{project}")
+    back = official.artifact(f"{ENTITY}/{project}/policies:{logged.version}")
+    root = Path(back.download(str(tmp_path / "sdk")))
+    assert (root / "d" / "a.txt").read_bytes() == b"first"
+    assert (root / "old" / "sub" / "b.txt").read_bytes() == b"edited after add"
+
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for n in range(3):
+        (refs / f"{n}.bin").write_bytes(bytes([n]))
+    for draft in (Artifact("refs", "dataset"), wandb_sdk.Artifact("refs", "dataset")):
+        with pytest.raises(ValueError):
+            draft.add_reference(refs.as_uri(), max_objects=2)
+        assert list(draft.manifest.entries) == []
+        assert len(draft.add_reference(refs.as_uri(), max_objects=3)) == 3
+
+
+def test_download_takes_0_31_positional_parameters(
+    ours: Api, official: Any, twins: tuple[str, str], tmp_path: Path
+) -> None:
+    # 0.31's skip_cache=True leaves its process-wide cache pointing at that download's files
+    # (`_override_cache_path` is never reset), breaking the SDK's later downloads in this
+    # session: the SDK is given None.
+    for art, root, skip_cache in (
+        (ours.artifact(f"{twins[0]}:v0"), tmp_path / "ours", True),
+        (official.artifact(f"{twins[0]}:v0"), tmp_path / "sdk", None),
+    ):
+        # root, allow_missing_references, skip_cache, path_prefix, multipart
+        assert Path(art.download(str(root), False, skip_cache, "weights/", False)) == root
+        found = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        assert found == ["weights/w.bin"]

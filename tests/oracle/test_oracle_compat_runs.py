@@ -156,6 +156,29 @@ def test_json_config_is_the_same_text(ours: Api, official: Any, pair: tuple[str,
     )
 
 
+def test_load_reads_again_only_when_forced(
+    ours: Api, official: Any, pair: tuple[str, str], wandb_server: LocalWandbServer
+) -> None:
+    """0.31's `run.load()` answers the fields it holds; `load(force=True)` asks the server."""
+    for client, path in ((ours, pair[0]), (official, pair[1])):
+        held = client.run(path)
+        stored = wandb_server.store.require_run(*path.split("/"))
+        changes = {"display_name": "renamed", "summary": {**stored.summary, "acc": 0.875}}
+        wandb_server.store.update_run(stored, changes)  # behind the client's back
+        attrs = held.load()
+        assert attrs["displayName"] == path.split("/")[-1]
+        assert held.summary["acc"] == 0.5
+        attrs = held.load(force=True)
+        assert attrs["displayName"] == "renamed" == held.name
+        assert held.summary_metrics["acc"] == 0.875
+        if client is ours:  # 0.31's summary object keeps the dict it was made with
+            assert held.summary["acc"] == 0.875
+    mine, theirs = ours.run(pair[0]).load(), official.run(pair[1]).load()
+    assert {"id", "name", "displayName", "state", "config", "summaryMetrics"} <= (
+        set(mine) & set(theirs)
+    )
+
+
 # ---------------------------------------------------------------------- Run members
 def test_metadata_is_the_parsed_metadata_file(
     ours: Api, official: Any, pair: tuple[str, str], wandb_server: LocalWandbServer, project: str
