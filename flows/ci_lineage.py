@@ -1,13 +1,13 @@
 """An ML-CI lineage step: use the input dataset, publish a model built from local files, link it.
 
-    python flows/ci_lineage.py                           # embedded demo server
+    python flows/ci_lineage.py --demo                    # embedded demo server
     python flows/ci_lineage.py --credentials my-wandb --project-path team/proj \
         --dataset mnist:v3 --model my-model --model-dir ./build/model
-    python flows/ci_lineage.py --serve                   # the deployment (on every merge/night)
+    WANDB_API_KEY=... python flows/ci_lineage.py --project-path team/proj --model-dir ./build
+    python flows/ci_lineage.py --serve                   # serve the nightly schedule
 
-The step records a W&B run for itself, declares the dataset version it consumed, publishes the
-model files as a new version (identical content reuses the existing version, so a retried step
-is idempotent), and reports the lineage to Prefect as `wandb://` assets.
+A thin script over the packaged flow in `prefect_wandb_public.flows.ci_lineage` (what it
+does: that module's docstring), which flows/prefect.yaml deploys by module path.
 """
 
 from prefect_wandb_public.flows.ci_lineage import ci_lineage, main

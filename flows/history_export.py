@@ -1,12 +1,13 @@
 """Nightly export of every finished run's history in a project to parquet at an fsspec URL.
 
-    python flows/history_export.py                       # embedded demo server, ./wandb-history
+    python flows/history_export.py --demo                # embedded demo server, ./wandb-history
     python flows/history_export.py --credentials my-wandb --project-path team/proj \
         --destination s3://bucket/wandb-history
-    python flows/history_export.py --serve               # the nightly deployment (03:00 UTC)
+    WANDB_API_KEY=... python flows/history_export.py --project-path team/proj
+    python flows/history_export.py --serve               # serve the nightly schedule (03:00 UTC)
 
-Runs already exported are skipped (idempotent), the rest are exported in parallel, and a table
-artifact summarises the night's work. Runs unchanged under any task runner (threads, Dask).
+A thin script over the packaged flow in `prefect_wandb_public.flows.history_export` (what it
+does: that module's docstring), which flows/prefect.yaml deploys by module path.
 """
 
 from prefect_wandb_public.flows.history_export import history_export, main

@@ -1,13 +1,13 @@
 """Promote the best run's model: verify it, gate it against the current holder, move the alias.
 
-    python flows/model_promotion.py                      # embedded demo server
+    python flows/model_promotion.py --demo               # embedded demo server
     python flows/model_promotion.py --credentials my-wandb --project-path team/proj \
-        --model my-model --metric val_loss
-    python flows/model_promotion.py --serve              # the daily deployment
+        --model my-model --metric val_loss --registry wandb-registry-model/my-model
+    WANDB_API_KEY=... python flows/model_promotion.py --project-path team/proj
+    python flows/model_promotion.py --serve              # serve the daily schedule
 
-The alias moves inside a Prefect transaction: if anything after the move fails, the rollback hook
-gives the alias back to the previous holder (W&B itself is not transactional, so this is a
-compensating action). Nothing moves when verification or the gate fails.
+A thin script over the packaged flow in `prefect_wandb_public.flows.model_promotion` (what it
+does: that module's docstring), which flows/prefect.yaml deploys by module path.
 """
 
 from prefect_wandb_public.flows.model_promotion import main, model_promotion

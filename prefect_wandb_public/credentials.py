@@ -7,9 +7,10 @@ import threading
 from typing import Any
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, SecretStr
+from pydantic import Field, HttpUrl, SecretStr, field_validator
 
 from prefect_wandb_public.api import Api, RetryPolicy
+from prefect_wandb_public.api.transport import validate_base_url
 from prefect_wandb_public.errors import InvalidInputError
 
 _CLIENTS: dict[tuple[Any, ...], Api] = {}
@@ -70,6 +71,13 @@ class WandbCredentials(CredentialsBlock):
             "failures before the task fails and its own retries take over."
         ),
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        """Refuse a URL the client could not use (no scheme, no host, credentials in it) when
+        the block is made, not at its first use; trailing slashes go."""
+        return validate_base_url(value)
 
     def _cache_key(self) -> tuple[Any, ...]:
         secret = self.api_key.get_secret_value() if self.api_key else ""

@@ -5,11 +5,29 @@ from an installed wheel as well as from a checkout."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prefect_wandb_public.flows.ci_lineage import ci_lineage
 from prefect_wandb_public.flows.history_export import history_export
 from prefect_wandb_public.flows.model_promotion import model_promotion
 from prefect_wandb_public.flows.scripts import embedded_demo
+
+
+def export_summary(rows: list[dict[str, Any]]) -> str:
+    """ "12 runs exported (720 rows)", "12 runs already exported, skipped", or both parts."""
+    exported = [row for row in rows if row["status"] == "exported"]
+    skipped = len(rows) - len(exported)
+    parts = []
+    if exported or not rows:
+        total = sum(row["rows"] or 0 for row in exported)
+        parts.append(f"{_runs(len(exported))} exported ({total} rows)")
+    if skipped:
+        parts.append(f"{_runs(skipped)} already exported, skipped")
+    return "; ".join(parts)
+
+
+def _runs(count: int) -> str:
+    return f"{count} run" + ("" if count == 1 else "s")
 
 
 def run_demo(output: str = "demo-output", api_key: str | None = None) -> int:
@@ -21,17 +39,22 @@ def run_demo(output: str = "demo-output", api_key: str | None = None) -> int:
         project = f"{seed.entity}/{seed.project}"
         print(f"Local W&B server: {block.base_url} (demo project {project})", flush=True)
         exported = history_export(block, project, str(out / "history"))
-        promotion = model_promotion(block, project, sweep=seed.sweep, metric=None)
+        promotion = model_promotion(
+            block, project, sweep=seed.sweep, metric=None, registry=seed.registry_collection
+        )
         lineage = ci_lineage(block, project, dataset=f"{seed.dataset}:latest", model=seed.model)
-    rows = sum(row["rows"] or 0 for row in exported)
     moved = "promoted" if promotion["promoted"] else f"kept ({promotion['reason']})"
     report = [
         ("best run", f"{promotion['best_run']} ({promotion['metric']}={promotion['value']})"),
-        ("production alias", f"{promotion['candidate']} {moved}, was {promotion['previous']}"),
-        ("history export", f"{len(exported)} runs, {rows} rows -> {out / 'history'}"),
+        (
+            "production alias",
+            f"{promotion['candidate']} {moved} in {promotion['collection']}, "
+            f"was {promotion['previous']}",
+        ),
+        ("history export", f"{export_summary(exported)} -> {out / 'history'}"),
         ("published artifact", f"{lineage['artifact']} by {lineage['run']}"),
         ("  from dataset", lineage["dataset"]),
-        ("  link", lineage["url"]),
+        ("  page", f"{lineage['url']} (on the embedded server: gone once the demo exits)"),
     ]
     print("\nDemo report")
     for label, text in report:
@@ -39,4 +62,4 @@ def run_demo(output: str = "demo-output", api_key: str | None = None) -> int:
     return 0
 
 
-__all__ = ["run_demo"]
+__all__ = ["export_summary", "run_demo"]

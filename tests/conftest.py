@@ -8,8 +8,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
+import sys
+import sysconfig
 import tempfile
+import venv
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,6 +25,9 @@ from prefect_wandb_public.api import RetryPolicy
 from prefect_wandb_public.testing import LocalWandbServer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect's ephemeral servers (the demo, `prefect block register` in subprocesses) get 120 s to
+# start instead of 20: on a loaded 2-core machine the default times out.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # wandb-core (started by any official-SDK test) reports its errors to Sentry unless told not to.
 os.environ["WANDB_ERROR_REPORTING"] = "false"
 # Downloads cache into a directory of this test session, never the user's ~/.cache.
@@ -31,18 +40,18 @@ FAST_RETRY = RetryPolicy(max_attempts=4, max_elapsed=10.0, initial_backoff=0.01,
 
 
 @pytest.fixture(scope="session")
-def wandb_server() -> Iterator[LocalWandbServer]:
+def session_server() -> Iterator[LocalWandbServer]:
     with LocalWandbServer() as server:
         yield server
 
 
 @pytest.fixture
-def server(wandb_server: LocalWandbServer) -> Iterator[LocalWandbServer]:
+def server(session_server: LocalWandbServer) -> Iterator[LocalWandbServer]:
     """The session server with a clean fault plan and request log for this test."""
-    wandb_server.faults.clear()
-    wandb_server.request_log.clear()
-    yield wandb_server
-    wandb_server.faults.clear()
+    session_server.faults.clear()
+    session_server.request_log.clear()
+    yield session_server
+    session_server.faults.clear()
 
 
 @pytest.fixture
@@ -69,7 +78,8 @@ def prefect_harness() -> Iterator[None]:
     """One Prefect test server (temporary SQLite) for every test that runs flows or tasks."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    # A cold start can take longer than the default 30 s on a busy 2-core machine.
+    with prefect_test_harness(server_startup_timeout=120):
         yield
 
 
@@ -79,3 +89,54 @@ def credentials(server: LocalWandbServer) -> WandbCredentials:
     from prefect_wandb_public import WandbCredentials
 
     return WandbCredentials(api_key=server.api_key, base_url=server.url, retry_attempts=2)
+
+
+@dataclass(frozen=True)
+class WheelVenv:
+    """A fresh venv with only this package's wheel installed (third-party packages borrowed)."""
+
+    root: Path
+    python: Path
+    bin: Path
+    purelib: str
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> WheelVenv:
+    """Build the wheel, install it alone into a new venv, away from the checkout. The venv
+    borrows this environment's third-party packages through a path file (no download); the
+    path file does not run this environment's editable-install hook, so only the wheel
+    provides `prefect_wandb_public`."""
+    checkout = Path(__file__).resolve().parents[1]
+    base = tmp_path_factory.mktemp("wheel-venv")
+    wheels = base / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(checkout)],
+        check=True,
+        timeout=300,
+    )
+    target = base / "venv"
+    venv.EnvBuilder(with_pip=False).create(target)
+    bin_dir = target / ("Scripts" if os.name == "nt" else "bin")
+    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    borrowed = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(purelib) / "borrowed-packages.pth").write_text("\n".join(sorted(borrowed)) + "\n")
+    wheel = next(wheels.glob("prefect_wandb_public-*.whl"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
+         str(wheel)],
+        check=True,
+        timeout=300,
+    )  # fmt: skip
+    # Borrowed console scripts (prefect) would run this environment's interpreter: give the
+    # venv its own `prefect` command.
+    prefect = bin_dir / "prefect"
+    prefect.write_text(f"#!{python}\nimport sys\nfrom prefect.cli import app\n\nsys.exit(app())\n")
+    prefect.chmod(0o755)
+    return WheelVenv(base, python, bin_dir, purelib)

@@ -9,6 +9,7 @@ import pytest
 from script_loader import load_script
 
 from prefect_wandb_public import WandbCredentials
+from prefect_wandb_public.testing import LocalWandbServer
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 BLOCKS = Path(__file__).resolve().parents[1] / "blocks"
@@ -40,7 +41,41 @@ def test_save_credentials_from_the_environment(
         "p",
         "http://127.0.0.1:8080",
     )
-    with pytest.raises(ValueError, match="already in use"):
-        script.main(argv)
+    # A name in use is one line saying what to do, not a traceback (changed on purpose).
+    assert script.main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: a block named 'saved-wandb' already exists; pass --overwrite to replace it"
+    ]
     assert script.main([*argv, "--overwrite", "--timeout", "5"]) == 0
     assert WandbCredentials.load("saved-wandb").timeout == 5
+
+
+def test_save_credentials_verifies_the_key_first(
+    server: LocalWandbServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = load_block_script("save_credentials")
+    monkeypatch.setenv("WANDB_API_KEY", server.api_key)
+    argv = ["verified-wandb", "--base-url", server.url, "--verify"]
+    assert script.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"the key belongs to {server.store.viewer.username}" in out
+    assert WandbCredentials.load("verified-wandb").base_url == server.url
+
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert script.main(["refused-wandb", "--base-url", server.url, "--verify"]) == 3
+    assert "the key was refused" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="Unable to find block document"):
+        WandbCredentials.load("refused-wandb")
+
+
+def test_save_credentials_refuses_what_is_not_a_w_and_b_server(
+    server: LocalWandbServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = load_block_script("save_credentials")
+    monkeypatch.setenv("WANDB_API_KEY", server.api_key)
+    assert script.main(["bad-url", "--base-url", "api.wandb.ai"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: base_url must be an http(s) URL with a host, got 'api.wandb.ai'"]
+    # A server that answers, but not GraphQL: the files route of the local server.
+    assert script.main(["not-wandb", "--base-url", f"{server.url}/files", "--verify"]) == 2
+    assert "is not a W&B server" in capsys.readouterr().err

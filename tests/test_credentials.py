@@ -92,6 +92,8 @@ def test_block_register_from_the_module(tmp_path: Path) -> None:
         "PREFECT_HOME": str(tmp_path / ".prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_URL": "",
+        # The default 20 s is too short for a cold start on a loaded 2-core machine.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     }
     result = subprocess.run(
         [sys.executable, "-m", "prefect", "block", "register", "-m", "prefect_wandb_public"],
@@ -102,3 +104,16 @@ def test_block_register_from_the_module(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Weights and Biases Credentials" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "base_url", ["api.wandb.ai", "ftp://api.wandb.ai", "https://", "http://user:pw@host"]
+)
+def test_a_block_refuses_an_unusable_base_url_when_made(base_url: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="base_url must"):
+        WandbCredentials(base_url=base_url)
+    assert WandbCredentials(base_url="https://wandb.example.com/").base_url == (
+        "https://wandb.example.com"
+    )

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import sysconfig
-import venv
 from pathlib import Path
 
 import pandas as pd
+from conftest import WheelVenv
 
 import prefect_wandb_public
 
@@ -59,53 +58,16 @@ def test_demo_runs_the_flows_and_never_logs_the_key(tmp_path: Path) -> None:
     assert len(pd.read_parquet(exported[0])) == 60
 
 
-def test_the_demo_runs_from_a_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
-    """Build the wheel, install it alone into a new venv and run the README's demo there, away
-    from the checkout. The venv borrows this environment's third-party packages through a path
-    file (no download); the path file does not run this environment's editable-install hook, so
-    only the wheel provides `prefect_wandb_public`."""
-    checkout = Path(__file__).resolve().parents[1]
-    wheels = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(checkout)],
-        check=True,
-        timeout=300,
-    )
-    target = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=False).create(target)
-    python = target / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    borrowed = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (Path(purelib) / "borrowed-packages.pth").write_text("\n".join(sorted(borrowed)) + "\n")
-    wheel = next(wheels.glob("prefect_wandb_public-*.whl"))
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "--no-deps",
-            "-q",
-            str(wheel),
-        ],
-        check=True,
-        timeout=300,
-    )
+def test_the_demo_runs_from_a_wheel_in_a_fresh_venv(wheel_venv: WheelVenv, tmp_path: Path) -> None:
+    """The README's demo from the wheel alone, in a fresh venv away from the checkout."""
     where = subprocess.run(
-        [str(python), "-c", "import prefect_wandb_public as p; print(p.__file__)"],
+        [str(wheel_venv.python), "-c", "import prefect_wandb_public as p; print(p.__file__)"],
         capture_output=True,
         text=True,
         check=True,
         cwd=tmp_path,
     ).stdout.strip()
-    assert where.startswith(purelib), where
+    assert where.startswith(wheel_venv.purelib), where
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
@@ -113,7 +75,7 @@ def test_the_demo_runs_from_a_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_WANDB_CACHE_DIR": str(tmp_path / "cache"),
     }
-    script = target / ("Scripts" if os.name == "nt" else "bin") / "prefect-wandb-public"
+    script = wheel_venv.bin / "prefect-wandb-public"
     result = subprocess.run(
         [str(script), "demo", "--output", str(tmp_path / "out")],
         capture_output=True,

@@ -306,15 +306,39 @@ def test_ci_lineage_reports_wandb_assets(
 
 # --------------------------------------------------------------------------- the scripts
 def test_the_flow_scripts_are_the_packaged_flows() -> None:
-    """`flows/<name>.py` (the prefect.yaml entrypoints) expose the packaged flow objects."""
+    """prefect.yaml deploys the packaged flows by module path (no checkout needed where the
+    worker runs), and `flows/<name>.py` expose the same flow objects as runnable scripts."""
     import yaml
+    from prefect.flows import load_flow_from_entrypoint
     from script_loader import CHECKOUT, load_script
 
     import prefect_wandb_public.flows as packaged
 
     spec = yaml.safe_load((CHECKOUT / "flows" / "prefect.yaml").read_text())
     entrypoints = {d["entrypoint"] for d in spec["deployments"]}
-    assert entrypoints == {f"flows/{n}.py:{n}" for n in packaged.__all__}
+    assert entrypoints == {f"prefect_wandb_public.flows.{n}:{n}" for n in packaged.__all__}
     for entrypoint in entrypoints:
-        path, _, name = entrypoint.partition(":")
-        assert getattr(load_script(CHECKOUT / path), name) is getattr(packaged, name)
+        name = entrypoint.rpartition(":")[2]
+        assert load_flow_from_entrypoint(entrypoint) is getattr(packaged, name)
+        assert getattr(load_script(CHECKOUT / "flows" / f"{name}.py"), name) is getattr(
+            packaged, name
+        )
+    assert {d["work_pool"]["name"] for d in spec["deployments"]} == {"wandb-process"}
+    assert all(
+        "://" not in str(d["parameters"].get("destination", "")) for d in spec["deployments"]
+    )
+
+
+def test_serving_never_replaces_a_prefect_yaml_deployment() -> None:
+    import yaml
+    from script_loader import CHECKOUT
+
+    spec = yaml.safe_load((CHECKOUT / "flows" / "prefect.yaml").read_text())
+    declared = {d["name"] for d in spec["deployments"]}
+    modules = [
+        importlib.import_module(f"prefect_wandb_public.flows.{n}")
+        for n in ("history_export", "model_promotion", "ci_lineage", "watch_wandb")
+    ]
+    served = {module.served_deployment().name for module in modules}
+    assert len(served) == 4 and served.isdisjoint(declared)
+    assert served <= {f"{name}-served" for name in declared}

@@ -130,7 +130,10 @@ def test_bad_request_body_is_400(server: LocalWandbServer, body: bytes) -> None:
 
 
 def test_unknown_route_is_404(server: LocalWandbServer) -> None:
+    # A GET outside the API routes is a web page request now (see the read-only pages).
     response = requests.get(f"{server.url}/no/such/route", headers=basic(server.api_key), timeout=5)
+    assert response.status_code == 404 and "/no/such/route" in response.text
+    response = requests.put(f"{server.url}/no/such/route", headers=basic(server.api_key), timeout=5)
     assert response.status_code == 404
     assert "/no/such/route" in response.json()["errors"][0]["message"]
 
@@ -334,3 +337,22 @@ def test_generated_keys_are_distinct_and_long() -> None:
     first, second = LocalWandbServer(), LocalWandbServer()
     assert first.api_key != second.api_key
     assert len(first.api_key) >= 40
+
+
+def test_web_links_answer_a_read_only_page(server: LocalWandbServer) -> None:
+    """`Run.url` and `Artifact.url` on the local server open an HTML page, not a JSON error."""
+    from prefect_wandb_public import Api
+
+    server.create_run("pages", "proj", "r1", config={"lr": 0.5}, summary={"acc": 0.75})
+    server.create_artifact("pages", "proj", "model", "model", {"w.bin": b"w"}, created_by="r1")
+    api = Api(api_key=server.api_key, overrides={"base_url": server.url})
+    run_page = requests.get(api.run("pages/proj/r1").url, timeout=10)
+    assert run_page.status_code == 200 and run_page.headers["Content-Type"].startswith("text/html")
+    assert "Run pages/proj/r1" in run_page.text and "0.75" in run_page.text
+    art_page = requests.get(api.artifact("pages/proj/model:latest").url, timeout=10)
+    assert art_page.status_code == 200 and "pages/proj/model:v0" in art_page.text
+    assert "w.bin" in art_page.text and "latest" in art_page.text
+    for missing in ("/pages/proj/runs/nope", "/pages/proj/artifacts/model/model/v9", "/x"):
+        page = requests.get(server.url + missing, timeout=10)
+        assert page.status_code == 404 and page.headers["Content-Type"].startswith("text/html")
+    assert requests.post(server.url + "/pages/proj/runs/r1", timeout=10).status_code in (404, 405)

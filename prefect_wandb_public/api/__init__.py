@@ -21,8 +21,16 @@ from prefect_wandb_public.api.export import export_history
 from prefect_wandb_public.api.files import ArtifactFiles, File, Files
 from prefect_wandb_public.api.history import HistoryScan
 from prefect_wandb_public.api.manifest import ArtifactManifest, ArtifactManifestEntry
+from prefect_wandb_public.api.orgs import Organization
+from prefect_wandb_public.api.progress import Progress, ProgressCallback
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.query_generator import QueryGenerator
+from prefect_wandb_public.api.registries import (
+    Registries,
+    Registry,
+    RegistryCollections,
+    RegistryVersions,
+)
 from prefect_wandb_public.api.reports import BetaReport, Reports
 from prefect_wandb_public.api.runs import Run, Runs
 from prefect_wandb_public.api.sweeps import Sweep, Sweeps
@@ -56,9 +64,16 @@ __all__ = [
     "File",
     "Files",
     "HistoryScan",
+    "Organization",
+    "Progress",
+    "ProgressCallback",
     "Project",
     "Projects",
     "QueryGenerator",
+    "Registries",
+    "Registry",
+    "RegistryCollections",
+    "RegistryVersions",
     "Reports",
     "RetryPolicy",
     "Run",

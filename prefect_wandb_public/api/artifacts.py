@@ -9,11 +9,12 @@ A draft (`Artifact(name, type)`) is filled with `add_file`, `add_dir`, `add_refe
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -28,6 +29,14 @@ from prefect_wandb_public.api.download import (
 )
 from prefect_wandb_public.api.drafts import DraftContents, DraftSpec, check_metadata
 from prefect_wandb_public.api.files import ArtifactFiles
+from prefect_wandb_public.api.links import (
+    LinkInfo,
+    link,
+    link_of,
+    link_url,
+    linked_artifacts,
+    unlink,
+)
 from prefect_wandb_public.api.manifest import (
     STORAGE_POLICY,
     ArtifactManifest,
@@ -61,6 +70,7 @@ if TYPE_CHECKING:
 
     from prefect_wandb_public.api.artifact_listings import ArtifactCollection
     from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.progress import ProgressCallback
     from prefect_wandb_public.api.runs import Run
 
 logger = logging.getLogger(__name__)
@@ -104,6 +114,7 @@ class Artifact(ArtifactFields):
         self._manifest: ArtifactManifest | None = None
         self._draft: DraftContents | None = DraftContents()
         self._requested_name: str | None = None
+        self._link: LinkInfo | None = None
         self.name: str = name
         self.source_name: str = name
         self.collection_name: str = name
@@ -115,15 +126,20 @@ class Artifact(ArtifactFields):
 
     @classmethod
     def _from_attrs(
-        cls, client: Api, attrs: Mapping[str, Any], requested_name: str | None = None
+        cls,
+        client: Api,
+        attrs: Mapping[str, Any],
+        requested_name: str | None = None,
+        link: LinkInfo | None = None,
     ) -> Artifact:
         """A committed version from the server's artifact fields; `requested_name` is the
-        `collection:alias` it was fetched by, if any."""
+        `collection:alias` it was fetched by, if any; `link` the portfolio it is read through."""
         artifact = cls.__new__(cls)
         artifact._client = client
         artifact._draft = None
         artifact._manifest = None
         artifact._requested_name = requested_name
+        artifact._link = link
         artifact._load(attrs)
         return artifact
 
@@ -136,8 +152,11 @@ class Artifact(ArtifactFields):
         self._id: str = attrs["id"]
         self._version = f"v{attrs['versionIndex']}"
         self.source_name = f"{self.collection_name}:{self._version}"
+        if self._link is not None:  # a link is read through its portfolio (api/links.py)
+            self._entity, self._project = self._link.entity, self._link.project
+            self.collection_name, self._version = self._link.collection, self._link.version
         # As the SDK: the name keeps the alias it was fetched by (`coll:latest`), else `coll:vN`.
-        self.name = self._requested_name or self.source_name
+        self.name = self._requested_name or f"{self.collection_name}:{self._version}"
         self.type = attrs["artifactType"]["name"]
         self.description = attrs.get("description")
         metadata = attrs.get("metadata")
@@ -178,7 +197,9 @@ class Artifact(ArtifactFields):
         if not membership or not membership.get("artifact"):
             raise NotFoundError(f"artifact {entity}/{project}/{collection}:{alias} not found")
         requested = f"{collection}:{alias}" if ":" in name else None
-        return cls._from_attrs(client, membership["artifact"], requested)
+        return cls._from_attrs(
+            client, membership["artifact"], requested, link_of(membership, project)
+        )
 
     # ------------------------------------------------------------------ draft or committed
     def is_draft(self) -> bool:
@@ -441,6 +462,8 @@ class Artifact(ArtifactFields):
 
     @property
     def url(self) -> str:
+        if self.is_link:
+            return link_url(self, self.client.app_url)
         return (
             f"{self.client.app_url}/{self.entity}/{self.project}/artifacts/{self.type}/"
             f"{self.collection_name}/{self.version}"
@@ -502,12 +525,14 @@ class Artifact(ArtifactFields):
         workers: int = DEFAULT_WORKERS,
         cache_dir: str | os.PathLike[str] | None = None,
         link: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> str:
         """Download every file (or those under `path_prefix`) to `root`; returns `root`.
 
         `root` may be any fsspec URL; default `./artifacts/<collection:vN>`. Files are verified
         against the manifest while streaming and land atomically; repeats come from the cache
-        (`skip_cache=True` bypasses it). 0.31's positional order; reference entries are not
+        (`skip_cache=True` bypasses it). `progress` is called with a `Progress` (bytes and
+        files) as the transfer advances. 0.31's positional order; reference entries are not
         fetched here (a warning says how many were skipped), so `allow_missing_references`
         has nothing to allow, and whole files stream on `workers` threads whatever
         `multipart` says (the bytes are the same either way).
@@ -521,7 +546,7 @@ class Artifact(ArtifactFields):
             for e in self.manifest.entries.values()
             if path_prefix is None or e.path.startswith(path_prefix)
         ]
-        self._fetch(entries, target, skip_cache, workers, cache_dir, link)
+        self._fetch(entries, target, skip_cache, workers, cache_dir, link, progress)
         return target
 
     def _fetch(
@@ -532,6 +557,7 @@ class Artifact(ArtifactFields):
         workers: int = DEFAULT_WORKERS,
         cache_dir: str | os.PathLike[str] | None = None,
         link: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> list[str]:
         for entry in entries:
             check_entry_path(entry.path)
@@ -541,6 +567,8 @@ class Artifact(ArtifactFields):
             skip_cache=skip_cache,
             cache_dir=cache_dir,
             link=link,
+            progress=progress,
+            progress_label=self.qualified_name,
         )
         stored = [e for e in entries if e.ref is None]
         if len(stored) < len(entries):
@@ -674,8 +702,12 @@ class Artifact(ArtifactFields):
     # ------------------------------------------------------------------ changes
     def delete(self, delete_aliases: bool = False) -> None:
         """Delete this version; refused by the server while it has aliases, unless
-        `delete_aliases` removes them too."""
+        `delete_aliases` removes them too. Deleting a link unlinks it (the source stays)."""
         self._logged("delete()")
+        if self.is_link:
+            logger.warning("deleting a linked artifact unlinks it: %s", self.qualified_name)
+            self.unlink()
+            return
         self.client.transport.graphql(
             DELETE_ARTIFACT_MUTATION,
             {"input": {"artifactID": self.id, "deleteAliases": bool(delete_aliases)}},
@@ -695,6 +727,72 @@ class Artifact(ArtifactFields):
         data = self.client.transport.graphql(USED_BY_QUERY, {"id": self.id})
         edges = (((data.get("artifact") or {}).get("usedBy")) or {}).get("edges") or []
         return [self.client._run_from_node(e["node"]) for e in edges if e.get("node")]
+
+    # ------------------------------------------------------------------ links (api/links.py)
+    @property
+    def is_link(self) -> bool:
+        """Whether this version was read through a portfolio (a registry collection or a
+        legacy registered model) rather than through its own sequence."""
+        return self._link is not None
+
+    @property
+    def linked_at(self) -> str | None:
+        """When the link was made (None for a version read through its own sequence)."""
+        self._logged("'linked_at'")
+        return self._link.linked_at if self._link is not None else None
+
+    @property
+    def source_entity(self) -> str:
+        self._logged("'source_entity'")
+        return str(self._attrs["artifactSequence"]["project"]["entity"]["name"])
+
+    @property
+    def source_project(self) -> str:
+        self._logged("'source_project'")
+        return str(self._attrs["artifactSequence"]["project"]["name"])
+
+    @property
+    def source_version(self) -> str:
+        self._logged("'source_version'")
+        return f"v{self._attrs['versionIndex']}"
+
+    @property
+    def source_qualified_name(self) -> str:
+        return f"{self.source_entity}/{self.source_project}/{self.source_name}"
+
+    @property
+    def source_collection(self) -> ArtifactCollection:
+        """The sequence the source version lives in, loaded now."""
+        name = self.source_name.split(":")[0]
+        return self.client.artifact_collection(
+            self.type, f"{self.source_entity}/{self.source_project}/{name}"
+        )
+
+    @functools.cached_property
+    def source_artifact(self) -> Artifact:
+        """The source version itself (this object when it is not a link), fetched once."""
+        if not self.is_link:
+            return self
+        return type(self).load(
+            self.client, self.source_entity, self.source_project, self.source_name
+        )
+
+    @property
+    def linked_artifacts(self) -> list[Artifact]:
+        """The links of this source version, one per portfolio (none for a link)."""
+        self._logged("'linked_artifacts'")
+        return linked_artifacts(self)
+
+    def link(self, target_path: str, aliases: Iterable[str] | None = None) -> Artifact:
+        """Link this version into `target_path` (`wandb-registry-<registry>/<collection>`,
+        `<org>/wandb-registry-<registry>/<collection>` or `<team>/model-registry/<name>`)
+        with `aliases`; the collection is created when missing. Returns the link."""
+        return link(self, target_path, aliases)
+
+    def unlink(self) -> None:
+        """Remove this link from its collection (the source version stays)."""
+        self._logged("unlink()")
+        unlink(self)
 
 
 __all__ = ["Artifact", "default_artifact_root"]

@@ -29,6 +29,13 @@ from prefect_wandb_public.api.artifact_listings import (
 from prefect_wandb_public.api.artifacts import Artifact
 from prefect_wandb_public.api.automations import Automation, Automations, Integrations
 from prefect_wandb_public.api.names import parse_artifact_name
+from prefect_wandb_public.api.orgs import (
+    Organization,
+    default_organization,
+    fetch_organization,
+    is_registry_project,
+    resolve_org_info,
+)
 from prefect_wandb_public.api.paging import check_per_page
 from prefect_wandb_public.api.paths import (
     check_segment,
@@ -36,10 +43,12 @@ from prefect_wandb_public.api.paths import (
     parse_project_path,
     parse_run_path,
 )
+from prefect_wandb_public.api.progress import ProgressCallback
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.publish import publish
 from prefect_wandb_public.api.queries.projects import VIEWER_QUERY
 from prefect_wandb_public.api.queries.users import CREATE_PROJECT_MUTATION, SEARCH_USERS_QUERY
+from prefect_wandb_public.api.registries import Registries, Registry, Visibility
 from prefect_wandb_public.api.reports import BetaReport, Reports
 from prefect_wandb_public.api.runs import Run, Runs
 from prefect_wandb_public.api.sweeps import Sweep
@@ -84,10 +93,11 @@ def key_from_netrc(base_url: str) -> str | None:
 class Api:
     """Query and manage W&B data over the public GraphQL API.
 
-    `overrides` may hold `base_url`, `entity` and `project`; otherwise WANDB_BASE_URL,
-    WANDB_ENTITY and WANDB_PROJECT apply, then https://api.wandb.ai, the key's own entity and
-    "uncategorized". The key comes from `api_key`, WANDB_API_KEY, or the netrc entry for the
-    base URL's host. `timeout` is seconds per request; `retry` tunes the retry policy.
+    `overrides` may hold `base_url`, `entity`, `project` and `organization`; otherwise
+    WANDB_BASE_URL, WANDB_ENTITY, WANDB_PROJECT and WANDB_ORGANIZATION apply, then
+    https://api.wandb.ai, the key's own entity, "uncategorized" and the entity's organization.
+    The key comes from `api_key`, WANDB_API_KEY, or the netrc entry for the base URL's host.
+    `timeout` is seconds per request; `retry` tunes the retry policy.
     """
 
     def __init__(
@@ -100,7 +110,7 @@ class Api:
         pool_size: int = 32,
     ) -> None:
         settings = dict(overrides or {})
-        unknown = set(settings) - {"base_url", "entity", "project", "app_url"}
+        unknown = set(settings) - {"base_url", "entity", "project", "app_url", "organization"}
         if unknown:
             raise InvalidInputError(f"unknown overrides {sorted(unknown)}")
         base_url = validate_base_url(
@@ -121,6 +131,9 @@ class Api:
             "app_url": settings.get("app_url")
             or os.environ.get("WANDB_APP_URL")
             or app_url_for(base_url),
+            "organization": settings.get("organization")
+            or os.environ.get("WANDB_ORGANIZATION")
+            or None,
         }
         self.transport = Transport(
             base_url,
@@ -131,6 +144,8 @@ class Api:
         )
         self._lock = threading.Lock()
         self._viewer: User | None = None
+        # Organizations of entities and server features, as the registry code asks for them.
+        self._registry_cache: dict[tuple[Any, ...], Any] = {}
 
     def __repr__(self) -> str:
         return f"<Api base_url={self.base_url!r}>"
@@ -179,9 +194,11 @@ class Api:
         return str(self.settings["project"] or DEFAULT_PROJECT)
 
     def flush(self) -> None:
-        """Forget cached server answers (the viewer); objects already returned keep theirs."""
+        """Forget cached server answers (the viewer, organizations); objects already returned
+        keep theirs."""
         with self._lock:
             self._viewer = None
+            self._registry_cache.clear()
 
     def _entity_default(self) -> str:
         return self.default_entity
@@ -381,11 +398,19 @@ class Api:
     # ------------------------------------------------------------------ artifacts
     def artifact(self, name: str, type: str | None = None) -> Artifact:
         """One artifact version: `entity/project/collection:alias`, `project/collection:v3`,
-        `collection:latest` or `collection` (= latest). A `type` that differs from the
-        artifact's is an InvalidInputError."""
+        `collection:latest` or `collection` (= latest). A registry version is
+        `wandb-registry-<registry>/<collection>:<alias>` (the default entity's organization) or
+        `<org or org entity>/wandb-registry-<registry>/<collection>:<alias>`; it and a legacy
+        `<team>/model-registry/<name>:<alias>` come back as links (`is_link`). A `type` that
+        differs from the artifact's is an InvalidInputError."""
         if type is not None and not isinstance(type, str):
             raise InvalidInputError(f"type must be a string, got {type!r}")
         parse_artifact_name(name.rsplit("/", 1)[-1] if isinstance(name, str) else name)
+        parts = name.split("/")
+        if len(parts) >= 2 and is_registry_project(parts[-2]):
+            organization = parts[0] if len(parts) == 3 else self.settings["organization"]
+            entity = resolve_org_info(self, self.default_entity, organization).entity_name
+            name = f"{entity}/{parts[-2]}/{parts[-1]}"
         entity, project, coll_name = parse_object_path(
             name, "artifact", self._entity_default, self.default_project
         )
@@ -481,16 +506,62 @@ class Api:
         """Same as `artifacts(type_name, name, per_page)` (the older name)."""
         return self.artifacts(type_name, name, per_page=per_page)
 
+    # ------------------------------------------------------------------ organizations, registries
+    def organization(self, name: str | None = None) -> Organization:
+        """An organization by display name (default: the configured one, else the default
+        entity's); NotFoundError when there is none of that name."""
+        if not name:
+            name = self.settings["organization"] or (
+                resolve_org_info(self, self.default_entity).org_name
+            )
+        return fetch_organization(self, str(name))
+
+    def registries(
+        self,
+        organization: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+        order: str | None = None,
+        per_page: int = 100,
+    ) -> Registries:
+        """The registries of `organization` (default: the configured one, else the default
+        entity's) matching `filter`; `.collections(...)` and `.versions(...)` search inside."""
+        org = organization or default_organization(self)
+        return Registries(self, org, filter=filter, order=order, per_page=check_per_page(per_page))
+
+    def registry(self, name: str, organization: str | None = None) -> Registry:
+        """One registry by name (without the `wandb-registry-` prefix), loaded now;
+        NotFoundError naming it when the organization has none of that name."""
+        org = fetch_organization(self, organization or default_organization(self))
+        registry = Registry(self, org.name, org.org_entity.name, name)
+        registry.load()
+        return registry
+
+    def create_registry(
+        self,
+        name: str,
+        visibility: Visibility,
+        organization: str | None = None,
+        description: str | None = None,
+        artifact_types: list[str] | None = None,
+    ) -> Registry:
+        """Create a registry (`visibility` "organization" or "restricted") accepting
+        `artifact_types` (every type when none are given); InvalidInputError if it exists."""
+        org = organization or default_organization(self)
+        return Registry.create(self, org, name, visibility, description, artifact_types)
+
     def log_artifact(
         self,
         artifact: Artifact,
         project: str | None = None,
         entity: str | None = None,
         aliases: list[str] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
     ) -> Artifact:
         """Publish a draft `Artifact(name, type)` with no run to `project` (`entity/project` or
         `project`; default: the default project, created when missing); returns the committed
-        version. Identical content returns the existing version and uploads nothing."""
+        version. Identical content returns the existing version and uploads nothing.
+        `progress` follows the upload (a `Progress` per file)."""
         return publish(
             self,
             artifact,
@@ -498,6 +569,7 @@ class Api:
                 project, entity or self._entity_default, self.default_project
             ),
             aliases=aliases,
+            progress=progress,
         )
 
 

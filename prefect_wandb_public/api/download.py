@@ -40,6 +40,7 @@ from prefect_wandb_public.api.destinations import (
     atomic_file,
 )
 from prefect_wandb_public.api.names import check_entry_path
+from prefect_wandb_public.api.progress import ProgressCallback, ProgressTracker
 from prefect_wandb_public.errors import (
     ChecksumError,
     CommError,
@@ -153,7 +154,8 @@ class Downloader:
     `workers` bounds the parallel transfers; `cache_dir` holds the content-addressed cache
     (None: `default_cache_dir()`), and `skip_cache=True` bypasses the cache; `link` hard-links
     cached blobs into local destinations instead of copying them. Retries follow the
-    transport's policy and wait through its sleep.
+    transport's policy and wait through its sleep. `progress` receives a `Progress` snapshot
+    (bytes and files, labelled `progress_label`) per chunk and per file placed.
     """
 
     def __init__(
@@ -166,6 +168,8 @@ class Downloader:
         link: bool = True,
         chunk_size: int = CHUNK_SIZE,
         checksum_attempts: int = CHECKSUM_ATTEMPTS,
+        progress: ProgressCallback | None = None,
+        progress_label: str = "",
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int):
             raise InvalidInputError(f"workers must be an integer, got {workers!r}")
@@ -179,6 +183,9 @@ class Downloader:
         self.link = link
         self.chunk_size = chunk_size
         self.checksum_attempts = checksum_attempts
+        self.progress = progress
+        self.progress_label = progress_label
+        self._tracker = ProgressTracker(None, "download", progress_label, total=None)
 
     # ------------------------------------------------------------------ entry point
     def download(
@@ -217,7 +224,18 @@ class Downloader:
             key = item.md5 or f"#{index}"
             groups.setdefault(key, []).append(index)
         jobs = [[(items[i], targets[i]) for i in group] for group in groups.values()]
+        moved = [items[i] for group in groups.values() for i in group]
+        sizes = [item.size for item in moved]
+        self._tracker = ProgressTracker(
+            self.progress,
+            "download",
+            self.progress_label,
+            total=None if None in sizes else sum(s or 0 for s in sizes),
+            files_total=len(moved),
+        )
+        self._tracker.start()
         self._run_all(jobs, place)
+        self._tracker.finish()
         return [place.display(t) for t in targets]
 
     def _run_all(self, jobs: list[list[tuple[DownloadItem, str]]], place: DestinationRoot) -> None:
@@ -243,10 +261,11 @@ class Downloader:
             blob = self._cached(item)
             for _, target in job:
                 place.put_local_file(blob, target, link=self.link)
-            return
-        place.write(first_target, lambda file: self._transfer(item, file))
-        for _, target in job[1:]:
-            place.copy(first_target, target)
+        else:
+            place.write(first_target, lambda file: self._transfer(item, file))
+            for _, target in job[1:]:
+                place.copy(first_target, target)
+        self._tracker.file_done(item.size, len(job))
 
     def _cached(self, item: DownloadItem) -> str:
         """The cache path of `item`'s bytes, fetched into the cache first if missing."""
@@ -269,6 +288,7 @@ class Downloader:
         for attempt in range(1, self.checksum_attempts + 1):
             if attempt > 1:
                 file.reset()
+                self._tracker.advance(-got[1])
             got = self._stream(item, file)
             if (item.md5 is None or got[0] == item.md5) and (
                 item.size is None or got[1] == item.size
@@ -299,6 +319,7 @@ class Downloader:
                 try:
                     if written and not _resumes_at(response, written):
                         file.reset()
+                        self._tracker.advance(-written)
                         hasher.finish()
                         hasher = _Hasher(threaded)
                         written = 0
@@ -306,6 +327,7 @@ class Downloader:
                         file.write(chunk)
                         hasher.update(chunk)
                         written += len(chunk)
+                        self._tracker.advance(len(chunk))
                     return hasher.finish(), written
                 except _Dropped as exc:
                     drops += 1

@@ -30,6 +30,7 @@ from prefect_wandb_public.errors import ExportError, InvalidInputError, WandbErr
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from prefect_wandb_public.api.progress import ProgressCallback
     from prefect_wandb_public.api.runs import Run
 
 FORMATS = ("parquet", "csv")
@@ -199,13 +200,15 @@ def export_history(
     storage_options: Mapping[str, Any] | None = None,
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
     max_workers: int = DEFAULT_WORKERS,
+    progress: ProgressCallback | None = None,
 ) -> int:
     """Write `run`'s history (every row in [min_step, max_step), or with `keys` the rows holding
     all of them) to `destination` as parquet or CSV; returns the number of rows written.
 
     `destination` is a local path or any fsspec URL (`s3://bucket/key.parquet`, `memory://...`);
     `storage_options` go to the file system (credentials, `client_kwargs`, ...). The format
-    defaults to the destination's suffix (`.csv`, `.parquet`), else parquet.
+    defaults to the destination's suffix (`.csv`, `.parquet`), else parquet. `progress` is
+    called with a `Progress` (rows) per page read.
     """
     if not isinstance(destination, (str, os.PathLike)) or not os.fspath(destination):
         raise InvalidInputError(f"destination must be a path or URL, got {destination!r}")
@@ -216,7 +219,9 @@ def export_history(
     if row_group_size < 1:
         raise InvalidInputError(f"row_group_size must be >= 1, got {row_group_size}")
     fs, path = resolve_destination(target, storage_options)
-    scan = HistoryScan(run, keys, page_size, min_step, max_step, max_workers=max_workers)
+    scan = HistoryScan(
+        run, keys, page_size, min_step, max_step, max_workers=max_workers, progress=progress
+    )
     schema, json_columns = export_schema(scan.history_keys, scan.keys)
     convert = PageConverter(schema, json_columns, flat=bool(scan.keys))
     with (

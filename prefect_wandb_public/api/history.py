@@ -27,6 +27,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from prefect_wandb_public.api.progress import ProgressCallback, ProgressTracker
 from prefect_wandb_public.api.queries.history import (
     HISTORY_PAGE_QUERY,
     RUN_FULL_HISTORY_QUERY,
@@ -291,6 +292,12 @@ def _known_key(key: str, known: Mapping[str, Any]) -> bool:
     return key == "_step" or key in known or any(name.startswith(key + ".") for name in known)
 
 
+def _row_count(page: object) -> int:
+    """Rows in a decoded page (an Arrow table or a list of rows)."""
+    rows = getattr(page, "num_rows", None)
+    return int(rows) if rows is not None else len(page)  # type: ignore[arg-type]
+
+
 class HistoryScan:
     """Every history row of a run in step order (with `keys`: the rows holding all of them).
 
@@ -300,7 +307,8 @@ class HistoryScan:
     of about `page_size` rows are fetched ahead by up to `max_workers` threads. To leave early,
     use it as a context manager or call `close()`: no further page is asked for and the threads
     are joined; after a bare `break` the pages already asked for are fetched, then the threads
-    exit.
+    exit. `progress` receives a `Progress` (rows) per page; its total is the run's row count
+    when the whole history is read, else unknown.
     """
 
     def __init__(
@@ -312,6 +320,7 @@ class HistoryScan:
         max_step: int | None = None,
         *,
         max_workers: int = DEFAULT_WORKERS,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self.keys = check_keys(keys)
         self.page_size = _check_int(page_size, "page_size", minimum=1)
@@ -325,7 +334,17 @@ class HistoryScan:
         self.last_step = -1
         self.start = self.stop = 0
         self.page_span = self.page_size
+        self.line_count: int | None = None
         self._load_bounds()
+        # The row total is the server's line count when every row in the run is read.
+        whole = self.keys is None and self.min_step is None and self.max_step is None
+        self._progress = ProgressTracker(
+            progress,
+            "scan",
+            "/".join(run.path),
+            total=(self.line_count if self.start < self.stop else 0) if whole else None,
+            unit="rows",
+        )
 
     def __repr__(self) -> str:
         return f"<HistoryScan {'/'.join(self.run.path)} steps [{self.start}, {self.stop})>"
@@ -354,7 +373,8 @@ class HistoryScan:
             self.start = self.stop
             return
         self.start = first
-        count = max(1, int(node.get("historyLineCount") or 0))
+        self.line_count = int(node.get("historyLineCount") or 0)
+        count = max(1, self.line_count)
         steps_per_row = max(1, (self.stop - first) // count)
         self.page_span = min(self.page_size * steps_per_row, max(self.page_size, MAX_PAGE_SPAN))
 
@@ -428,7 +448,9 @@ class HistoryScan:
         suspended with every page of its window fetched, no thread is left (see PrefetchPool)."""
         ranges = self.ranges()
         first = next(ranges, None)
+        self._progress.start()
         if first is None:
+            self._progress.finish()
             return
         pool = PrefetchPool(self.max_workers, thread_name_prefix="wandb-history")
 
@@ -446,7 +468,9 @@ class HistoryScan:
                 following = next(ranges, None)
                 if following is not None:
                     pending.append(pool.submit(job, *following))
+                self._progress.advance(_row_count(page))
                 yield page
+            self._progress.finish()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

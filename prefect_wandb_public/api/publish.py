@@ -31,6 +31,7 @@ from prefect_wandb_public.api.download import b64_md5, retry_delay
 from prefect_wandb_public.api.drafts import DraftContents, DraftSpec, md5_file, publish_aliases
 from prefect_wandb_public.api.manifest import ArtifactManifestEntry
 from prefect_wandb_public.api.names import check_aliases, check_tags
+from prefect_wandb_public.api.progress import ProgressCallback, ProgressTracker
 from prefect_wandb_public.api.queries.artifacts import (
     ARTIFACT_BY_ID_QUERY,
     COMMIT_ARTIFACT_MUTATION,
@@ -78,9 +79,11 @@ def publish_draft(
     tags: Sequence[str] = (),
     create_project: bool = False,
     workers: int = DEFAULT_UPLOAD_WORKERS,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Publish `draft` as a version of `entity/project/<name>`; returns the committed
-    artifact's fields. The draft and aliases must have been checked already."""
+    artifact's fields. The draft and aliases must have been checked already. `progress` hears
+    of each file the server lacks once it is uploaded (bytes and files)."""
     transport = client.transport
     if create_project:
         transport.graphql(
@@ -114,7 +117,8 @@ def publish_draft(
         },
     )["createArtifact"]["artifact"]
     state = created.get("state")
-    if state == "COMMITTED":
+    if state == "COMMITTED":  # identical content: nothing to upload
+        ProgressTracker(progress, "upload", f"{entity}/{project}/{draft.name}", total=0).finish()
         return dict(created)
     if state != "PENDING":
         raise CommError(f"createArtifact returned {draft.name!r} in state {state!r}")
@@ -128,6 +132,7 @@ def publish_draft(
             project=project,
             run_id=run_id,
             workers=workers,
+            progress=progress,
         )
     except CommError:
         # An identical publish running at the same time may have committed this very version
@@ -148,6 +153,7 @@ def _upload_and_commit(
     project: str,
     run_id: str | None,
     workers: int,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Manifest, files, manifest bytes, commit: the steps after `createArtifact`."""
     contents = draft.contents
@@ -178,7 +184,16 @@ def _upload_and_commit(
         },
     )["createArtifactManifest"]["artifactManifest"]
     uploads = _upload_urls(transport, artifact_id, manifest["id"], contents)
-    _upload_all(transport, uploads, workers)
+    tracker = ProgressTracker(
+        progress,
+        "upload",
+        f"{entity}/{project}/{draft.name}",
+        total=sum(item.entry.size or 0 for item in uploads),
+        files_total=len(uploads),
+    )
+    tracker.start()
+    _upload_all(transport, uploads, workers, tracker)
+    tracker.finish()
     manifest_file = manifest.get("file") or {}
     if not manifest_file.get("uploadUrl"):
         raise CommError(f"the server gave no upload URL for the manifest of {draft.name!r}")
@@ -235,8 +250,14 @@ def _header_map(lines: Sequence[str] | None) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
-def _upload_all(transport: Transport, uploads: Sequence[_Upload], workers: int) -> None:
-    """PUT every upload on a bounded pool; the first failure stops the ones not yet started."""
+def _upload_all(
+    transport: Transport,
+    uploads: Sequence[_Upload],
+    workers: int,
+    tracker: ProgressTracker | None = None,
+) -> None:
+    """PUT every upload on a bounded pool; the first failure stops the ones not yet started.
+    `tracker` counts each file once its PUT succeeded."""
     if not uploads:
         return
     stop = threading.Event()
@@ -246,6 +267,8 @@ def _upload_all(transport: Transport, uploads: Sequence[_Upload], workers: int) 
             return
         try:
             _upload_file(transport, item, stop)
+            if tracker is not None:
+                tracker.file_done(item.entry.size)
         except BaseException:
             stop.set()
             raise
@@ -363,17 +386,27 @@ def log_artifact(
     artifact: Artifact,
     aliases: Sequence[str] | None = None,
     tags: Sequence[str] | None = None,
+    *,
+    progress: ProgressCallback | None = None,
 ) -> Artifact:
     """Publish a draft as a new version logged by `run`, or declare an existing version an
     output of `run` (same entity and project); adds `aliases` and `tags`. Returns the committed
-    version as the server now has it."""
+    version as the server now has it. `progress` follows the upload of a draft."""
     if not isinstance(artifact, Artifact):
         raise InvalidInputError(
             f"log_artifact needs a draft Artifact(name, type) or one from Api.artifact(), "
             f"got {artifact!r}"
         )
     if artifact.is_draft():
-        return publish(run.client, artifact, (run.entity, run.project), run.id, aliases, tags)
+        return publish(
+            run.client,
+            artifact,
+            (run.entity, run.project),
+            run.id,
+            aliases,
+            tags,
+            progress=progress,
+        )
     if (artifact.entity, artifact.project) != (run.entity, run.project):
         raise InvalidInputError(
             f"run {'/'.join(run.path)} cannot log artifact {artifact.qualified_name}: "
@@ -409,12 +442,14 @@ def publish(
     tags: Sequence[str] | None = None,
     *,
     workers: int = DEFAULT_UPLOAD_WORKERS,
+    progress: ProgressCallback | None = None,
 ) -> Artifact:
     """Publish `draft` to `where` (entity, project), as an output of run `run_id` if given,
     with `latest`, the draft's aliases and `aliases`; returns the committed version.
 
     The draft is checked before the first request; `where` may be a callable, asked only then
-    (the default entity costs a query). Without a run the project is created when missing."""
+    (the default entity costs a query). Without a run the project is created when missing.
+    `progress` is called with a `Progress` (bytes and files uploaded)."""
     if not isinstance(draft, Artifact) or not draft.is_draft():
         raise InvalidInputError(f"only a draft Artifact(name, type) can be published: {draft!r}")
     extra_aliases = check_aliases(aliases)
@@ -436,6 +471,7 @@ def publish(
         tags=tag_names,
         create_project=run_id is None,
         workers=workers,
+        progress=progress,
     )
     return Artifact._from_attrs(client, attrs)
 

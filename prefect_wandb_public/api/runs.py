@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from prefect_wandb_public.api.client import Api
+    from prefect_wandb_public.api.progress import ProgressCallback
     from prefect_wandb_public.api.sweeps import Sweep
 
 FILTER_OPERATORS = frozenset(
@@ -554,11 +555,15 @@ class Run(NodeAttributes):
         use_cache: bool = True,
         *,
         max_workers: int = 4,
+        progress: ProgressCallback | None = None,
     ) -> HistoryScan:
         """Every history row in [min_step, max_step), in step order, pages fetched ahead in
         parallel; with `keys` only rows holding all of them. `.to_pandas()` is the fast path.
-        `use_cache` is accepted for compatibility: nothing is cached on disk."""
-        return HistoryScan(self, keys, page_size, min_step, max_step, max_workers=max_workers)
+        `use_cache` is accepted for compatibility: nothing is cached on disk. `progress` is
+        called with a `Progress` (rows) per page."""
+        return HistoryScan(
+            self, keys, page_size, min_step, max_step, max_workers=max_workers, progress=progress
+        )
 
     def history_frame(
         self,
@@ -568,9 +573,13 @@ class Run(NodeAttributes):
         max_step: int | None = None,
         *,
         max_workers: int = 4,
+        progress: ProgressCallback | None = None,
     ) -> pd.DataFrame:
-        """Every history row as a DataFrame, decoded columnar page by page (no dict rows)."""
-        scan = HistoryScan(self, keys, page_size, min_step, max_step, max_workers=max_workers)
+        """Every history row as a DataFrame, decoded columnar page by page (no dict rows);
+        `progress` is called with a `Progress` (rows) per page."""
+        scan = HistoryScan(
+            self, keys, page_size, min_step, max_step, max_workers=max_workers, progress=progress
+        )
         return scan.to_pandas()
 
     # ------------------------------------------------------------------ files and artifacts
@@ -606,11 +615,13 @@ class Run(NodeAttributes):
         artifact: Artifact,
         aliases: list[str] | None = None,
         tags: list[str] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
     ) -> Artifact:
         """Publish a draft `Artifact(name, type)` as a new version this run logged, or
         declare an existing version (of this run's project) an output of this run; returns
-        the committed version."""
-        return log_artifact(self, artifact, aliases, tags)
+        the committed version. `progress` follows the upload (a `Progress` per file)."""
+        return log_artifact(self, artifact, aliases, tags, progress=progress)
 
     def logged_artifacts(self, per_page: int = 100) -> RunArtifacts:
         """The artifacts this run logged."""

@@ -1,10 +1,5 @@
 """An ML-CI lineage step: use the input dataset, publish a model built from local files, link it.
 
-    python flows/ci_lineage.py                           # embedded demo server
-    python flows/ci_lineage.py --credentials my-wandb --project-path team/proj \
-        --dataset mnist:v3 --model my-model --model-dir ./build/model
-    python flows/ci_lineage.py --serve                   # the deployment (on every merge/night)
-
 The step records a W&B run for itself, declares the dataset version it consumed, publishes the
 model files as a new version (identical content reuses the existing version, so a retried step
 is idempotent), and reports the lineage to Prefect as `wandb://` assets.
@@ -17,12 +12,14 @@ import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, task
+from prefect import serve as prefect_serve
 from prefect.artifacts import create_link_artifact
 from prefect.assets import Asset, AssetProperties, add_asset_metadata, materialize
 from prefect.cache_policies import NO_CACHE
+from prefect.deployments.runner import RunnerDeployment
 from prefect.logging import get_run_logger
 
 from prefect_wandb_public import WandbCredentials
@@ -71,8 +68,34 @@ def ci_lineage(
     aliases: Sequence[str] = ("candidate",),
     run_id: str | None = None,
 ) -> dict[str, Any]:
-    """Use `dataset`, publish `model` from `model_paths` (built from the dataset when absent)
-    as an output of a new CI run, and link the result."""
+    """A CI step with lineage: use the dataset, publish the model, link it.
+
+    A new W&B run stands for the step; it declares the dataset version it used and publishes
+    the model files as a new version of `model` (identical content reuses the version, so a
+    retried step is idempotent). Prefect sees `wandb://` assets and a link artifact.
+
+    Args:
+        credentials: A WandbCredentials block, or the name of a saved one.
+        project_path: The project, `entity/project` (default: the block's project).
+        dataset: The input dataset version, `name:alias` in the project.
+        model: The model artifact (collection) to publish.
+        model_paths: Local model files or folders (default: built from the dataset, a demo
+            stand-in for training).
+        aliases: Aliases for the new model version besides `latest`.
+        run_id: The W&B run id for the step (default: a new one).
+
+    Returns:
+        `run` (the step's run path), `dataset` and `artifact` (the versions used and
+        published) and the artifact's `url`.
+
+    Example:
+        ```python
+        from prefect_wandb_public.flows import ci_lineage
+
+        ci_lineage("wandb", "team/proj", dataset="mnist:v3", model="my-model",
+                   model_paths=["./build/model"])
+        ```
+    """
     logger = get_run_logger()
     block = load_credentials(credentials)
     api = block.get_client()
@@ -112,10 +135,22 @@ def ci_lineage(
     }
 
 
-def serve() -> None:
-    ci_lineage.serve(
-        name="nightly-ci-lineage", cron=NIGHTLY_CRON, parameters={"credentials": "wandb"}
+SERVED_NAME = "nightly-ci-lineage-served"
+
+
+def served_deployment() -> RunnerDeployment:
+    """What `--serve` serves: the nightly schedule under a name of its own, so serving never
+    replaces the work-pool deployment `nightly-ci-lineage` of flows/prefect.yaml."""
+    return cast(
+        RunnerDeployment,
+        ci_lineage.to_deployment(
+            name=SERVED_NAME, cron=NIGHTLY_CRON, parameters={"credentials": "wandb"}
+        ),
     )
+
+
+def serve() -> None:
+    prefect_serve(served_deployment())
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -144,9 +179,11 @@ def main(argv: Sequence[str] | None = None) -> Any:
 
 __all__ = [
     "NIGHTLY_CRON",
+    "SERVED_NAME",
     "build_model_files",
     "ci_lineage",
     "main",
     "serve",
+    "served_deployment",
     "start_ci_run",
 ]

@@ -1,10 +1,5 @@
 """Nightly export of every finished run's history in a project to parquet at an fsspec URL.
 
-    python flows/history_export.py                       # embedded demo server, ./wandb-history
-    python flows/history_export.py --credentials my-wandb --project-path team/proj \
-        --destination s3://bucket/wandb-history
-    python flows/history_export.py --serve               # the nightly deployment (03:00 UTC)
-
 Runs already exported are skipped (idempotent), the rest are exported in parallel, and a table
 artifact summarises the night's work. Runs unchanged under any task runner (threads, Dask).
 """
@@ -18,7 +13,9 @@ from typing import Any, cast
 
 import fsspec
 from prefect import flow, unmapped
+from prefect import serve as prefect_serve
 from prefect.artifacts import create_table_artifact
+from prefect.deployments.runner import RunnerDeployment
 from prefect.logging import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -43,10 +40,35 @@ def history_export(
     filters: Mapping[str, Any] | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Export each finished run of `project_path` to `<destination>/<run_id>.<format>`,
-    skipping runs whose file already exists."""
+    """Export the history of every finished run of a project, skipping runs already exported.
+
+    Each run lands at `<destination>/<run_id>.<format>`; runs whose file exists are skipped
+    (idempotent), the rest are exported in parallel, and a table artifact lists the night's
+    work.
+
+    Args:
+        credentials: A WandbCredentials block, or the name of a saved one.
+        project_path: The project, `entity/project` (default: the block's project).
+        destination: A local folder or any fsspec URL (`s3://bucket/wandb-history`).
+        format: `parquet` or `csv`.
+        filters: More MongoDB-style run filters (besides `state: finished`).
+        storage_options: Options for the destination's file system (credentials, ...).
+
+    Returns:
+        One row per run: `run`, `destination`, `rows` (None when skipped) and `status`.
+
+    Example:
+        ```python
+        from prefect_wandb_public.flows import history_export
+
+        history_export("wandb", "team/proj", destination="s3://bucket/wandb-history")
+        ```
+    """
     logger = get_run_logger()
     block = load_credentials(credentials)
+    if project_path is None:
+        api = block.get_client()
+        project_path = f"{api.default_entity}/{api.default_project}"
     runs = cast(
         "list[dict[str, Any]]",
         query_runs(block, project_path, filters={"state": "finished", **dict(filters or {})}),
@@ -73,18 +95,30 @@ def history_export(
     ]
     create_table_artifact(
         summary,
-        key=artifact_key("wandb-history-export", project_path or "default"),
-        description=f"History export of {project_path or 'the default project'} to {destination}",
+        key=artifact_key("wandb-history-export", project_path),
+        description=f"History export of {project_path} to {destination}",
     )
     return summary
 
 
-def serve() -> None:
-    history_export.serve(
-        name="nightly-history-export",
-        cron=NIGHTLY_CRON,
-        parameters={"credentials": "wandb", "destination": "./wandb-history"},
+SERVED_NAME = "nightly-history-export-served"
+
+
+def served_deployment() -> RunnerDeployment:
+    """What `--serve` serves: the nightly schedule under a name of its own, so serving never
+    replaces the work-pool deployment `nightly-history-export` of flows/prefect.yaml."""
+    return cast(
+        RunnerDeployment,
+        history_export.to_deployment(
+            name=SERVED_NAME,
+            cron=NIGHTLY_CRON,
+            parameters={"credentials": "wandb", "destination": "./wandb-history"},
+        ),
     )
+
+
+def serve() -> None:
+    prefect_serve(served_deployment())
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +142,9 @@ def main(argv: Sequence[str] | None = None) -> Any:
 
 __all__ = [
     "NIGHTLY_CRON",
+    "SERVED_NAME",
     "history_export",
     "main",
     "serve",
+    "served_deployment",
 ]

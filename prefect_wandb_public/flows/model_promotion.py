@@ -1,13 +1,11 @@
 """Promote the best run's model: verify it, gate it against the current holder, move the alias.
 
-    python flows/model_promotion.py                      # embedded demo server
-    python flows/model_promotion.py --credentials my-wandb --project-path team/proj \
-        --model my-model --metric val_loss
-    python flows/model_promotion.py --serve              # the daily deployment
-
-The alias moves inside a Prefect transaction: if anything after the move fails, the rollback hook
-gives the alias back to the previous holder (W&B itself is not transactional, so this is a
-compensating action). Nothing moves when verification or the gate fails.
+The alias moves in the model's own collection or, with `registry`, in that registry collection
+(the candidate is linked there first if it is not yet a member). It moves inside a Prefect
+transaction: if anything after the move fails, the rollback hook gives the alias back to the
+previous holder and removes a link the promotion made (W&B itself is not transactional, so this
+is a compensating action; the log says what remains). Nothing moves when verification or the
+gate fails.
 """
 
 from __future__ import annotations
@@ -15,10 +13,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from prefect import flow, task
+from prefect import serve as prefect_serve
 from prefect.cache_policies import NO_CACHE
+from prefect.deployments.runner import RunnerDeployment
 from prefect.logging import get_run_logger
 from prefect.transactions import Transaction, get_transaction, transaction
 
@@ -30,9 +30,8 @@ from prefect_wandb_public.tasks import (
     TRANSIENT_RETRIES,
     best_run,
     download_artifact,
-    promote_artifact,
 )
-from prefect_wandb_public.tasks.artifacts import artifact_record, restore_alias
+from prefect_wandb_public.tasks.artifacts import artifact_record, promote, restore_alias
 
 DAILY_CRON = "30 6 * * *"
 
@@ -64,23 +63,36 @@ def current_holder(
 
 
 @task(name="Move the alias", cache_policy=NO_CACHE)
-def move_alias(credentials: WandbCredentials, name: str, alias: str) -> dict[str, Any] | None:
-    """Promote `name` to `alias`, remembering the previous holder for the rollback hook."""
-    previous = promote_artifact.fn(credentials, name, alias)
+def move_alias(
+    credentials: WandbCredentials,
+    name: str,
+    alias: str,
+    registry: str | None = None,
+    metric: str | None = None,
+) -> dict[str, Any] | None:
+    """Promote `name` to `alias` (in `registry` when given), remembering the previous holder
+    and any link it made for the rollback hook; the summary pictures the `metric` curves."""
+    done = promote(credentials, name, alias, registry, metric)
     txn = get_transaction()
     if txn is not None:
         txn.set("credentials", credentials)
-        txn.set("collection", name.rsplit(":", 1)[0])
+        txn.set("collection", done.collection)
         txn.set("alias", alias)
-        txn.set("previous_version", previous["version"] if previous else None)
-    return previous
+        txn.set("previous_version", done.previous["version"] if done.previous else None)
+        txn.set("created_link", done.created_link)
+    return done.previous
 
 
 @move_alias.on_rollback
 def _give_the_alias_back(txn: Transaction) -> None:
-    restore_alias(
-        txn.get("credentials"), txn.get("collection"), txn.get("alias"), txn.get("previous_version")
+    remains = restore_alias(
+        txn.get("credentials"),
+        txn.get("collection"),
+        txn.get("alias"),
+        txn.get("previous_version"),
+        unlink=txn.get("created_link"),
     )
+    get_run_logger().warning("promotion rolled back: %s", remains)
 
 
 @task(name="Check the promotion", cache_policy=NO_CACHE, **TRANSIENT_RETRIES)
@@ -111,15 +123,45 @@ def model_promotion(
     sweep: str | None = None,
     alias: str = "production",
     gate: bool = True,
+    registry: str | None = None,
 ) -> dict[str, Any]:
-    """Best run (by `metric`/`goal`, or the `sweep`'s own metric) → its newest `model` version →
-    download + verify → gate against the current `alias` holder → move `alias`."""
+    """Promote the best run's model to an alias if it beats the current holder.
+
+    Best run (by `metric` and `goal`, or the `sweep`'s own metric) → its newest `model`
+    version → download and verify → gate against the current `alias` holder → move the alias
+    (in the model's collection, or in the `registry` collection, linking the candidate there
+    first) inside a transaction whose rollback gives it back. The promotion summary shows both
+    versions' metric curves.
+
+    Args:
+        credentials: A WandbCredentials block, or the name of a saved one.
+        project_path: The project, `entity/project` (default: the block's project).
+        model: The model artifact collection the runs log.
+        metric: The summary metric to rank runs by (None: the sweep's metric).
+        goal: `minimize` or `maximize` the metric.
+        sweep: A sweep id: only its runs compete.
+        alias: The alias to move, e.g. `production`.
+        gate: Promote only when the candidate beats the current holder's metric.
+        registry: A registry collection to promote into,
+            `wandb-registry-<registry>/<collection>` (None: the model's own collection).
+
+    Returns:
+        `best_run`, `metric`, `value`, `candidate`, `alias`, `previous`, `promoted` and the
+        `reason`.
+
+    Example:
+        ```python
+        from prefect_wandb_public.flows import model_promotion
+
+        outcome = model_promotion("wandb", "team/proj", model="my-model", metric="val_loss")
+        ```
+    """
     logger = get_run_logger()
     block = load_credentials(credentials)
     best = best_run(block, project_path, metric=metric, goal=goal, sweep=sweep)
     metric, value = best["metric"], best["value"]
     candidate = run_model(block, best["path"], model)
-    collection = f"{candidate['entity']}/{candidate['project']}/{model}"
+    collection = registry or f"{candidate['entity']}/{candidate['project']}/{model}"
     with tempfile.TemporaryDirectory(prefix="wandb-promotion-") as root:
         download_artifact(block, candidate["qualified_name"], root=root, verify=True)
     holder = current_holder(block, collection, alias, metric)
@@ -129,6 +171,7 @@ def model_promotion(
         "value": value,
         "candidate": candidate["qualified_name"],
         "alias": alias,
+        "collection": collection,
         "previous": holder["qualified_name"] if holder else None,
     }
     if holder is not None and holder["id"] == candidate["id"]:
@@ -144,15 +187,27 @@ def model_promotion(
         )
         return {**outcome, "promoted": False, "reason": "gate: not better than the current holder"}
     with transaction():
-        move_alias(block, candidate["qualified_name"], alias)
+        move_alias(block, candidate["qualified_name"], alias, registry, metric)
         check_promotion(block, collection, alias, candidate["digest"])
     return {**outcome, "promoted": True, "reason": "better than the current holder"}
 
 
-def serve() -> None:
-    model_promotion.serve(
-        name="daily-model-promotion", cron=DAILY_CRON, parameters={"credentials": "wandb"}
+SERVED_NAME = "daily-model-promotion-served"
+
+
+def served_deployment() -> RunnerDeployment:
+    """What `--serve` serves: the daily schedule under a name of its own, so serving never
+    replaces the work-pool deployment `daily-model-promotion` of flows/prefect.yaml."""
+    return cast(
+        RunnerDeployment,
+        model_promotion.to_deployment(
+            name=SERVED_NAME, cron=DAILY_CRON, parameters={"credentials": "wandb"}
+        ),
     )
+
+
+def serve() -> None:
+    prefect_serve(served_deployment())
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -161,6 +216,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default="val_loss")
     parser.add_argument("--goal", default="minimize", choices=["minimize", "maximize"])
     parser.add_argument("--alias", default="production")
+    parser.add_argument("--registry", help="registry collection, wandb-registry-<name>/<coll>")
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
@@ -174,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
             metric=args.metric,
             goal=args.goal,
             alias=args.alias,
+            registry=args.registry,
         ),
         serve,
         _arguments,
@@ -183,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
 
 __all__ = [
     "DAILY_CRON",
+    "SERVED_NAME",
     "check_promotion",
     "current_holder",
     "main",
@@ -190,4 +248,5 @@ __all__ = [
     "move_alias",
     "run_model",
     "serve",
+    "served_deployment",
 ]

@@ -27,6 +27,7 @@ from prefect_wandb_public.testing.common import (
 
 if TYPE_CHECKING:
     from prefect_wandb_public.testing.artifact_store import ArtifactCollection
+    from prefect_wandb_public.testing.registry_store import Portfolio
     from prefect_wandb_public.testing.store import Project
 
 SCOPE_TYPES = frozenset({"PROJECT", "ARTIFACT_COLLECTION", "ENTITY"})
@@ -123,6 +124,7 @@ class AccountStore:
         def next_int(self) -> int: ...
         def _next_time(self, explicit: datetime | str | None = None) -> datetime: ...
         def collection_by_id(self, collection_id: str) -> ArtifactCollection: ...
+        def portfolio_by_id(self, portfolio_id: str) -> Portfolio | None: ...
 
     def _init_accounts(self) -> None:
         self.users: dict[str, User] = {self.viewer.username: self.viewer}
@@ -172,8 +174,9 @@ class AccountStore:
             return self.team_members[name]
 
     def is_team(self, entity: str) -> bool:
+        """Every entity but a user's own (named as the user) is a team, as on W&B."""
         with self.lock:
-            return entity not in {u.entity for u in self.users.values()}
+            return entity not in self.users
 
     def members_of(self, entity: str) -> list[tuple[User, TeamMember]]:
         """The users of an entity: a team's members, or the user a personal entity is."""
@@ -293,7 +296,10 @@ class AccountStore:
 
     def _scope_owner(self, scope_type: str, scope_id: str) -> tuple[str, str | None]:
         """(entity, project) of a scope id; StoreNotFound when nothing has that id."""
-        if scope_type == "ARTIFACT_COLLECTION":
+        if scope_type == "ARTIFACT_COLLECTION":  # a sequence, or a registry's portfolio
+            portfolio = self.portfolio_by_id(scope_id)
+            if portfolio is not None:
+                return portfolio.entity, portfolio.project
             coll = self.collection_by_id(scope_id)
             return coll.entity, coll.project
         parts = decode_id(scope_id)

@@ -2,24 +2,31 @@
 
 `ProjectResolvers` (`resolvers_projects.py`: viewer, entities, projects, runs, history, sweeps,
 reports), `ArtifactResolvers` (`resolvers_artifacts.py`: run files and artifacts) and
-`AccountResolvers` (`resolvers_accounts.py`: users, teams, integrations, automations) translate
+`AccountResolvers` (`resolvers_accounts.py`: users, teams, integrations, automations) and
+`RegistryResolvers` (`resolvers_registry.py`: organizations, registries, links) translate
 GraphQL arguments into store calls and store objects into wire shapes. Each gets this hub, and
-reaches the other through it (a project node carries its artifact fields, an artifact's lineage
-carries run nodes), so the domain modules never import each other.
+reaches the others through it (a project node carries its artifact and registry fields, an
+artifact's lineage carries run nodes). The registry resolvers build on the other two (they wrap
+a few of their root fields), never the reverse.
 
 A new query or mutation goes into the domain module whose objects it returns, and its field into
-`schema.graphql` / `schema_artifacts.graphql` / `schema_accounts.graphql`.
+`schema.graphql` / `schema_artifacts.graphql` / `schema_accounts.graphql` /
+`schema_registry.graphql`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.testing.resolvers_accounts import AccountResolvers
 from prefect_wandb_public.testing.resolvers_artifacts import ArtifactResolvers
 from prefect_wandb_public.testing.resolvers_projects import ProjectResolvers
+from prefect_wandb_public.testing.resolvers_registry import RegistryResolvers
 from prefect_wandb_public.testing.store import WandbStore
 from prefect_wandb_public.testing.urls import ServerUrls
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.testing.store import Project
 
 
 class Resolvers:
@@ -31,9 +38,24 @@ class Resolvers:
         self.projects = ProjectResolvers(self)
         self.artifacts = ArtifactResolvers(self)
         self.accounts = AccountResolvers(self)
+        self.registry = RegistryResolvers(self)
 
     def root(self) -> dict[str, Any]:
-        return {**self.projects.root(), **self.artifacts.root(), **self.accounts.root()}
+        return {
+            **self.projects.root(),
+            **self.artifacts.root(),
+            **self.accounts.root(),
+            **self.registry.root(),
+        }
+
+    def project_fields(self, proj: Project) -> dict[str, Any]:
+        """The artifact, account and registry fields of a project node."""
+        base = self.artifacts.project_fields(proj)
+        return {
+            **base,
+            **self.accounts.project_fields(proj),
+            **self.registry.project_fields(proj, base),
+        }
 
 
 __all__ = ["Resolvers"]

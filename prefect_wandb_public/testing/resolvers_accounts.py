@@ -53,15 +53,14 @@ class AccountResolvers:
         }
 
     def entity_fields(self, name: str) -> dict[str, Any]:
-        team = self.store.is_team(name)
+        """The account fields of an entity node (`isTeam` and `entityType` come with the
+        registry's entity fields, which know organizations)."""
         return {
             "__typename": "Entity",
             "available": False,
             "photoUrl": None,
             "readOnly": False,
             "readOnlyAdmin": False,
-            "isTeam": team,
-            "entityType": "team" if team else "user",
             "privateOnly": False,
             "storageBytes": 0,
             "codeSavingEnabled": False,
@@ -163,13 +162,16 @@ class AccountResolvers:
 
     def scope_node(self, trigger: Trigger) -> dict[str, Any]:
         if trigger.scope_type == "ARTIFACT_COLLECTION":
+            portfolio = self.store.portfolio_by_id(trigger.scope_id)
+            if portfolio is not None:
+                return self.hub.registry.portfolio_node(portfolio)
             coll = self.store.collection_by_id(trigger.scope_id)
             return self.hub.artifacts.collection_node(coll)
         if trigger.scope_type == "PROJECT":
             assert trigger.project is not None
             proj = self.store.require_project(trigger.entity, trigger.project)
             return {**self.hub.projects.project_node(proj), "__typename": "Project"}
-        return self.hub.projects.entity(trigger.entity)
+        return self.hub.registry.entity(trigger.entity)
 
     def action_node(self, trigger: Trigger) -> dict[str, Any]:
         action = trigger.action

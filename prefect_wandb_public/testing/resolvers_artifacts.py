@@ -236,7 +236,10 @@ class ArtifactResolvers:
             "fileCount": len(artifact.entries),
             "createdAt": iso(artifact.created_at),
             "updatedAt": iso(artifact.updated_at or artifact.created_at),
-            "aliases": lambda: self.alias_nodes(coll, artifact),
+            "aliases": lambda: [
+                *self.alias_nodes(coll, artifact),
+                *self.hub.registry.link_alias_nodes(artifact),
+            ],
             "currentManifest": lambda: self.manifest_node(artifact),
             "files": lambda names=None, after=None, first=None: self.artifact_files(
                 artifact, names, after, first
@@ -246,7 +249,13 @@ class ArtifactResolvers:
             ),
             "createdBy": lambda: self.creator_of(artifact),
             "artifactMemberships": lambda after=None, first=None: self.base_connection(
-                [artifact], first, after, lambda a: self.membership_node(coll, a)
+                [
+                    self.membership_node(coll, artifact),
+                    *self.hub.registry.link_membership_nodes(artifact),
+                ],
+                first,
+                after,
+                lambda node: node,
             ),
         }
 

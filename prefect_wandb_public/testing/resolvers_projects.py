@@ -159,8 +159,7 @@ class ProjectResolvers:
                 after,
                 self.report_node,
             ),
-            **self.hub.artifacts.project_fields(proj),
-            **self.hub.accounts.project_fields(proj),
+            **self.hub.project_fields(proj),
         }
 
     def _runs(self, proj: Project, filters: Any, order: str | None) -> list[Run]:

@@ -1,4 +1,5 @@
-"""The demo project: a learning-rate sweep with histories, files, artifacts and a report.
+"""The demo project: a learning-rate sweep with histories, files, artifacts and a report, and an
+organization whose `model` registry holds the production model.
 
 Deterministic (fixed random seed), shared by the CLI's `--seed demo`, the demo command and tests.
 """
@@ -17,6 +18,9 @@ DEMO_PROJECT = "mnist-demo"
 DEMO_SWEEP = "lr-sweep"
 DEMO_RUNS = 14
 DEMO_STEPS = 60
+DEMO_TEAM = "mnist-team"  # a team entity: only a team's artifacts may enter a registry
+DEMO_ORG = "MNIST Lab"
+DEMO_REGISTRY = "model"
 
 
 @dataclass(frozen=True)
@@ -30,15 +34,32 @@ class DemoSeed:
     metric: str = "val_loss"
     dataset: str = "mnist"
     model: str = "mnist-cnn"
+    organization: str = DEMO_ORG
+    registry: str = DEMO_REGISTRY
+
+    @property
+    def registry_collection(self) -> str:
+        """Where the demo's models are promoted: `wandb-registry-model/mnist-cnn`."""
+        return f"wandb-registry-{self.registry}/{self.model}"
 
 
 def seed_demo(
     store: WandbStore, entity: str | None = None, project: str = DEMO_PROJECT
 ) -> DemoSeed:
-    """Fill `store` with the demo project and return where everything is."""
+    """Fill `store` with the demo project and return where everything is. The entity (default:
+    the viewer's) joins organization `DEMO_ORG`, whose `model` registry accepts models; when it
+    is a team (as `DEMO_TEAM`), the production model is linked there as `production` too."""
     rng = random.Random(20261129)
     entity = entity or store.viewer.entity
     store.create_project(entity, project)
+    if store.organization_by_name(DEMO_ORG) is None:
+        store.create_organization(DEMO_ORG, members=[entity])
+        store.create_registry(
+            DEMO_ORG,
+            DEMO_REGISTRY,
+            artifact_types=["model"],
+            description="Models the team promotes to production",
+        )
     store.create_sweep(
         entity,
         project,
@@ -139,6 +160,14 @@ def seed_demo(
                 aliases=("production",) if index == 0 else (),
             )
         run_ids.append(run_id)
+    if not store.is_personal_entity(entity):
+        store.link_artifact(
+            entity,
+            project,
+            "mnist-cnn:production",
+            f"{DEMO_ORG}/wandb-registry-{DEMO_REGISTRY}/mnist-cnn",
+            aliases=("production",),
+        )
     store.create_report(
         entity,
         project,
@@ -181,10 +210,13 @@ def _table(rng: random.Random, rows: int) -> bytes:
 
 
 __all__ = [
+    "DEMO_ORG",
     "DEMO_PROJECT",
+    "DEMO_REGISTRY",
     "DEMO_RUNS",
     "DEMO_STEPS",
     "DEMO_SWEEP",
+    "DEMO_TEAM",
     "DemoSeed",
     "seed_demo",
 ]

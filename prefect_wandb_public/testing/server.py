@@ -16,22 +16,27 @@ import json
 import secrets
 import threading
 from collections.abc import Callable
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from prefect_wandb_public.testing.app import Request, Response, WandbHTTPApp, make_http_server
 from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
 from prefect_wandb_public.testing.files_http import FileRoutes
 from prefect_wandb_public.testing.filestream_http import FileStreamRoute, RunUploads
+from prefect_wandb_public.testing.pages_http import PageRoutes
 from prefect_wandb_public.testing.resolvers import Resolvers
 from prefect_wandb_public.testing.store import WandbStore
 from prefect_wandb_public.testing.uploads_http import UploadRoutes
+
+if TYPE_CHECKING:
+    from prefect_wandb_public.testing.seed import DemoSeed
 from prefect_wandb_public.testing.urls import (
     ARTIFACT_FILES_PREFIX,
     BLOBS_PREFIX,
     GRAPHQL_PATH,
     LEGACY_ARTIFACT_FILES_PREFIX,
     MANIFESTS_PREFIX,
+    PAGES_PREFIX,
     RUN_FILES_PREFIX,
     RUN_UPLOADS_PREFIX,
     ServerUrls,
@@ -88,6 +93,9 @@ class LocalWandbServer:
         self.urls = ServerUrls(lambda: self.url)
         self.resolvers = Resolvers(self.store, self.urls)
         self.app.operation_of = self._operation_of
+        # Where the demo data is, once `seed_demo(server.store)` loaded it (the pytest
+        # plugin's `wandb_server` and `server --seed demo` set it).
+        self.seed: DemoSeed | None = None
         self._register_routes()
         self._port = port
         self._httpd: Any = None
@@ -99,6 +107,7 @@ class LocalWandbServer:
         uploads = UploadRoutes(self.store)
         stream = FileStreamRoute(self.store)
         run_uploads = RunUploads(self.store, self.urls)
+        pages = PageRoutes(self.store)
         table: list[tuple[str, str, Callable[[Request], Response], bool]] = [
             # method, path prefix, handler, needs the API key
             ("POST", GRAPHQL_PATH, self._graphql, True),
@@ -112,6 +121,7 @@ class LocalWandbServer:
             ("PUT", RUN_UPLOADS_PREFIX, run_uploads.put, False),
             ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, True),
             ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, True),
+            ("GET", PAGES_PREFIX, pages.get_page, False),
         ]
         for method, prefix, handler, auth in table:
             self.app.add_route(method, prefix, handler, auth=auth)
@@ -188,6 +198,9 @@ class LocalWandbServer:
     create_webhook_integration = _StoreMethod(WandbStore.create_webhook_integration)
     create_slack_integration = _StoreMethod(WandbStore.create_slack_integration)
     create_automation = _StoreMethod(WandbStore.create_automation)
+    create_organization = _StoreMethod(WandbStore.create_organization)
+    create_registry = _StoreMethod(WandbStore.create_registry)
+    link_artifact = _StoreMethod(WandbStore.link_artifact)
 
     # ------------------------------------------------------------------ faults
     def inject_fault(

@@ -4,7 +4,8 @@ Seed it from Python (`create_run`, `create_artifact`, ...), inspect it in tests,
 layer translate it. Every public method takes the store lock, so the HTTP threads and a test's
 seeding calls see consistent state. The pieces: `common.py` (errors, ids, name rules),
 `history_log.py` (the history engine), `artifact_store.py` (the artifact half of `WandbStore`),
-`account_store.py` (users, teams, integrations and automations).
+`account_store.py` (users, teams, integrations and automations), `registry_store.py`
+(organizations, registries and links).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from prefect_wandb_public.testing.common import (
     wrap_config,
 )
 from prefect_wandb_public.testing.history_log import HistoryLog, append_from
+from prefect_wandb_public.testing.registry_store import RegistryStore
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -247,7 +249,7 @@ class Project:
         return encode_id("Project", "v1", self.name, self.entity)
 
 
-class WandbStore(ArtifactStore, AccountStore):
+class WandbStore(ArtifactStore, AccountStore, RegistryStore):
     """All state of one local server."""
 
     def __init__(self, *, username: str = "local-user", entity: str | None = None) -> None:
@@ -262,6 +264,7 @@ class WandbStore(ArtifactStore, AccountStore):
         self._clock = itertools.count()
         self.revision = 0
         self._init_accounts()
+        self._init_registry_state()
 
     def touch(self) -> None:
         """Note a change, so caches keyed by `revision` (run listings) go stale."""

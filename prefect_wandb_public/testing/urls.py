@@ -12,6 +12,8 @@ registers the routes under the same prefixes:
   presigned run-file upload URL `createRunFiles` hands out.
 - `/artifactsV2/.../<hex md5>/<name>` and `/artifacts/<entity>/<hex md5>` (API key): the SDK's
   fallback when a direct URL fails.
+- `/<entity>/<project>/runs/<id>` and `/<entity>/<project>/artifacts/<type>/<name>/<version>`
+  (no key, GET): read-only HTML pages for the web links `Run.url` and `Artifact.url` print.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ RUN_UPLOADS_PREFIX = "/storage/run-files/"
 ARTIFACT_FILES_PREFIX = "/artifactsV2/"
 LEGACY_ARTIFACT_FILES_PREFIX = "/artifacts/"
 GRAPHQL_PATH = "/graphql"
+# Everything else under `/`: the read-only pages of the web URLs (`<entity>/<project>/runs/<id>`,
+# `<entity>/<project>/artifacts/<type>/<name>/<version>`); the longer prefixes above win.
+PAGES_PREFIX = "/"
 
 
 def hex_of(b64_md5: str) -> str:
@@ -109,6 +114,7 @@ __all__ = [
     "GRAPHQL_PATH",
     "LEGACY_ARTIFACT_FILES_PREFIX",
     "MANIFESTS_PREFIX",
+    "PAGES_PREFIX",
     "RUN_FILES_PREFIX",
     "RUN_UPLOADS_PREFIX",
     "ServerUrls",

@@ -49,18 +49,18 @@ def wandb_sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
-def ours(wandb_server: LocalWandbServer) -> Iterator[Api]:
+def ours(session_server: LocalWandbServer) -> Iterator[Api]:
     """Our client pointed at the session's local server."""
-    client = Api(api_key=wandb_server.api_key, overrides={"base_url": wandb_server.url})
+    client = Api(api_key=session_server.api_key, overrides={"base_url": session_server.url})
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
-def official(wandb_sdk: Any, wandb_server: LocalWandbServer) -> Any:
+def official(wandb_sdk: Any, session_server: LocalWandbServer) -> Any:
     """`wandb.Api` pointed at the session's local server."""
     return wandb_sdk.Api(
-        api_key=wandb_server.api_key, overrides={"base_url": wandb_server.url}, timeout=30
+        api_key=session_server.api_key, overrides={"base_url": session_server.url}, timeout=30
     )
 
 

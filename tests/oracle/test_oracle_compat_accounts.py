@@ -16,9 +16,9 @@ from prefect_wandb_public.testing.common import StoreConflict, StoreError, Store
 
 
 @pytest.fixture(scope="module")
-def accounts(wandb_server: LocalWandbServer) -> dict[str, Any]:
+def accounts(session_server: LocalWandbServer) -> dict[str, Any]:
     """Two users, a team of them, and the team's integrations and automations."""
-    server = wandb_server
+    server = session_server
     server.create_user("ada-oracle", email="ada@example.com")
     server.create_user("bob-oracle", email="bob@example.com")
     server.create_team("oracle-team-x", members=["ada-oracle", "bob-oracle"], admins=["ada-oracle"])
@@ -154,11 +154,6 @@ def test_our_automations(ours: Api, accounts: dict[str, Any]) -> None:
         ours.automation("nope", entity="oracle-team-x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the SDK's automation documents spread a fragment on ArtifactPortfolio (the registry "
-    "issue's type); once it joins `TriggerScope` this passes and the marker must go",
-)
 def test_the_sdk_reads_the_same_automations(
     ours: Api, official: Any, accounts: dict[str, Any]
 ) -> None:
@@ -176,8 +171,8 @@ def test_the_sdk_reads_the_same_automations(
         assert automation.event.event_type == str(other.event.event_type.value)
 
 
-def test_bad_automations_are_refused(wandb_server: LocalWandbServer) -> None:
-    store = wandb_server.store
+def test_bad_automations_are_refused(server: LocalWandbServer) -> None:
+    store = server.store
     project_id = store.require_project("oracle-team-x", "models").id
     common: dict[str, Any] = {
         "scope_type": "PROJECT",

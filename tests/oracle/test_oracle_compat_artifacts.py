@@ -29,10 +29,10 @@ FILES = {"model.json": b'{"layers": 2}', "weights/w.bin": b"\x01\x02" * 500}
 
 
 @pytest.fixture
-def twins(wandb_server: LocalWandbServer, project: str) -> tuple[str, str]:
+def twins(server: LocalWandbServer, project: str) -> tuple[str, str]:
     """`entity/project` of two collections with the same single version."""
     for name in ("mine", "theirs"):
-        wandb_server.create_artifact(ENTITY, project, name, "model", FILES, aliases=["best"])
+        server.create_artifact(ENTITY, project, name, "model", FILES, aliases=["best"])
     return f"{ENTITY}/{project}/mine", f"{ENTITY}/{project}/theirs"
 
 
@@ -47,7 +47,7 @@ def _stored(server: LocalWandbServer, path: str) -> Any:
 
 # ---------------------------------------------------------------------- Artifact.ttl
 def test_ttl_round_trips_with_the_same_encodings(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, twins: tuple[str, str]
+    ours: Api, official: Any, server: LocalWandbServer, twins: tuple[str, str]
 ) -> None:
     from wandb.sdk.artifacts.artifact_ttl import ArtifactTTL as OfficialTTL
 
@@ -55,7 +55,7 @@ def test_ttl_round_trips_with_the_same_encodings(
     assert arts[0].ttl is None and arts[1].ttl is None  # inherited, no policy
 
     def stored() -> list[int | None]:
-        return [_stored(wandb_server, f"{p}:v0").ttl_duration_seconds for p in twins]
+        return [_stored(server, f"{p}:v0").ttl_duration_seconds for p in twins]
 
     for art in arts:
         art.ttl = timedelta(days=365)
@@ -78,7 +78,7 @@ def test_ttl_round_trips_with_the_same_encodings(
 
 
 def test_ttl_of_a_draft_is_sent_when_published(
-    ours: Api, wandb_server: LocalWandbServer, project: str, tmp_path: Path
+    ours: Api, server: LocalWandbServer, project: str, tmp_path: Path
 ) -> None:
     (tmp_path / "a.txt").write_text("a")
     draft = Artifact("with-ttl", "dataset")
@@ -88,7 +88,7 @@ def test_ttl_of_a_draft_is_sent_when_published(
     draft.ttl = timedelta(hours=2)
     logged = ours.log_artifact(draft, project=f"{ENTITY}/{project}")
     assert logged.ttl == timedelta(hours=2)
-    assert _stored(wandb_server, f"{ENTITY}/{project}/with-ttl:v0").ttl_duration_seconds == 7200
+    assert _stored(server, f"{ENTITY}/{project}/with-ttl:v0").ttl_duration_seconds == 7200
     for bad in (timedelta(0), "1d"):
         with pytest.raises(ValueError, match="TTL"):
             draft.ttl = bad  # type: ignore[assignment]
@@ -96,22 +96,20 @@ def test_ttl_of_a_draft_is_sent_when_published(
 
 # ---------------------------------------------------------------------- Artifact.tags
 def test_tags_are_saved_as_a_diff(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, twins: tuple[str, str]
+    ours: Api, official: Any, server: LocalWandbServer, twins: tuple[str, str]
 ) -> None:
     arts = ours.artifact(f"{twins[0]}:v0"), official.artifact(f"{twins[1]}:v0")
     for art in arts:
         art.tags = ["candidate", "big model", "candidate"]
         art.save()
-    assert [sorted(_stored(wandb_server, f"{p}:v0").tags) for p in twins] == [
+    assert [sorted(_stored(server, f"{p}:v0").tags) for p in twins] == [
         ["big model", "candidate"]
     ] * 2
     for art in arts:
         assert sorted(art.tags) == ["big model", "candidate"]
         art.tags = ["big model", "final"]
         art.save()
-    assert [sorted(_stored(wandb_server, f"{p}:v0").tags) for p in twins] == [
-        ["big model", "final"]
-    ] * 2
+    assert [sorted(_stored(server, f"{p}:v0").tags) for p in twins] == [["big model", "final"]] * 2
     assert sorted(ours.artifact(f"{twins[1]}:v0").tags) == sorted(
         official.artifact(f"{twins[0]}:v0").tags
     )
@@ -188,7 +186,7 @@ def _collection_state(server: LocalWandbServer, entity: str, project: str, name:
 
 
 def test_collection_save_renames_retypes_and_tags(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, twins: tuple[str, str], project: str
+    ours: Api, official: Any, server: LocalWandbServer, twins: tuple[str, str], project: str
 ) -> None:
     colls = (
         ours.artifact_collection("model", twins[0]),
@@ -196,20 +194,20 @@ def test_collection_save_renames_retypes_and_tags(
     )
     for coll in colls:
         assert coll.tags == [] and coll.organization is None
-        assert coll.project_id == wandb_server.store.require_project(ENTITY, project).id
+        assert coll.project_id == server.store.require_project(ENTITY, project).id
         coll.name = f"{coll.name}-renamed"
         coll.description = "renamed"
         coll.type = "checkpoint"
         coll.tags = ["prod", "team a"]
         coll.save()
-    assert _collection_state(wandb_server, ENTITY, project, "mine-renamed") == (
+    assert _collection_state(server, ENTITY, project, "mine-renamed") == (
         "mine-renamed",
         "checkpoint",
         "renamed",
         ["prod", "team a"],
         ["checkpoint"],
     )
-    theirs_state = _collection_state(wandb_server, ENTITY, project, "theirs-renamed")
+    theirs_state = _collection_state(server, ENTITY, project, "theirs-renamed")
     assert theirs_state[1:3] == ("checkpoint", "renamed")
     assert sorted(theirs_state[3]) == ["prod", "team a"]  # the SDK sends tag sets
     for coll in colls:
@@ -233,7 +231,7 @@ def test_collection_save_renames_retypes_and_tags(
 
 
 def test_collection_change_type_and_delete(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, twins: tuple[str, str], project: str
+    ours: Api, official: Any, server: LocalWandbServer, twins: tuple[str, str], project: str
 ) -> None:
     colls = (
         ours.artifact_collection("model", twins[0]),
@@ -246,11 +244,11 @@ def test_collection_change_type_and_delete(
         colls[1].change_type("weights")
     assert colls[0].type == colls[1].type == "weights"
     for name in ("mine", "theirs"):
-        assert _collection_state(wandb_server, ENTITY, project, name)[1] == "weights"
+        assert _collection_state(server, ENTITY, project, name)[1] == "weights"
     for coll in colls:
         assert coll.delete() is None
-    assert wandb_server.store.get_collection(ENTITY, project, "mine") is None
-    assert wandb_server.store.get_collection(ENTITY, project, "theirs") is None
+    assert server.store.get_collection(ENTITY, project, "mine") is None
+    assert server.store.get_collection(ENTITY, project, "theirs") is None
     assert not ours.artifact_exists(f"{twins[0]}:v0")
     assert not official.artifact_exists(f"{twins[1]}:v0")
 
@@ -271,9 +269,9 @@ def test_collection_and_type_load(ours: Api, official: Any, twins: tuple[str, st
 
 # ---------------------------------------------------------------------- Project
 def test_project_collections_types_and_owner(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, twins: tuple[str, str], project: str
+    ours: Api, official: Any, server: LocalWandbServer, twins: tuple[str, str], project: str
 ) -> None:
-    wandb_server.create_artifact(ENTITY, project, "corpus", "dataset", {"a.txt": b"a"})
+    server.create_artifact(ENTITY, project, "corpus", "dataset", {"a.txt": b"a"})
     mine, theirs = ours.project(project, ENTITY), official.project(project, ENTITY)
     names = sorted(c.name for c in mine.collections())
     assert names == sorted(c.name for c in theirs.collections()) == ["corpus", "mine", "theirs"]
@@ -293,12 +291,12 @@ def test_project_collections_types_and_owner(
 
 # ---------------------------------------------------------------------- Sweep, BetaReport
 def test_sweep_agents_username_and_filters(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+    ours: Api, official: Any, server: LocalWandbServer, project: str
 ) -> None:
-    wandb_server.create_sweep(ENTITY, project, "sw1", {"method": "grid"}, state="RUNNING")
-    wandb_server.create_sweep(ENTITY, project, "sw2", {"method": "random"})
-    wandb_server.create_run(ENTITY, project, "t1", sweep="sw1")
-    wandb_server.create_sweep_agent(ENTITY, project, "sw1", "agent-a", host="gpu1", runs=["t1"])
+    server.create_sweep(ENTITY, project, "sw1", {"method": "grid"}, state="RUNNING")
+    server.create_sweep(ENTITY, project, "sw2", {"method": "random"})
+    server.create_run(ENTITY, project, "t1", sweep="sw1")
+    server.create_sweep_agent(ENTITY, project, "sw1", "agent-a", host="gpu1", runs=["t1"])
     mine, theirs = ours.sweep(f"{ENTITY}/{project}/sw1"), official.sweep(f"{ENTITY}/{project}/sw1")
 
     def agents(sweep: Any) -> list[tuple[Any, ...]]:
@@ -315,25 +313,25 @@ def test_sweep_agents_username_and_filters(
 
 
 def test_sweep_load_reads_again_only_when_forced(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+    ours: Api, official: Any, server: LocalWandbServer, project: str
 ) -> None:
     for client, name in ((ours, "swl-mine"), (official, "swl-theirs")):
-        stored = wandb_server.create_sweep(ENTITY, project, name, {"method": "grid"})
+        stored = server.create_sweep(ENTITY, project, name, {"method": "grid"})
         held = client.sweep(f"{ENTITY}/{project}/{name}")
         assert held.state == "FINISHED"
-        with wandb_server.store.lock:
+        with server.store.lock:
             stored.state = "RUNNING"  # behind the client's back
-            wandb_server.store.touch()
+            server.store.touch()
         assert held.load()["state"] == "FINISHED"
         assert held.load(force=True)["state"] == "RUNNING" == held.state
         assert held.load()["state"] == "RUNNING"
 
 
 def test_report_runs_of_a_section(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+    ours: Api, official: Any, server: LocalWandbServer, project: str
 ) -> None:
     for i in range(4):
-        wandb_server.create_run(ENTITY, project, f"r{i}", config={"lr": i / 10})
+        server.create_run(ENTITY, project, f"r{i}", config={"lr": i / 10})
     section = {
         "name": "s",
         "runSets": [
@@ -358,7 +356,7 @@ def test_report_runs_of_a_section(
             }
         ],
     }
-    wandb_server.create_report(ENTITY, project, "runs report", spec={"panelGroups": [section]})
+    server.create_report(ENTITY, project, "runs report", spec={"panelGroups": [section]})
     mine = next(iter(ours.reports(f"{ENTITY}/{project}")))
     theirs = next(iter(official.reports(f"{ENTITY}/{project}")))
     assert type(mine.query_generator).__name__ == type(theirs.query_generator).__name__
@@ -375,7 +373,7 @@ def test_json_encode_new_draft_and_item_access(
     official: Any,
     twins: tuple[str, str],
     project: str,
-    wandb_server: LocalWandbServer,
+    server: LocalWandbServer,
     tmp_path: Path,
 ) -> None:
     mine, theirs = ours.artifact(f"{twins[0]}:v0"), official.artifact(f"{twins[0]}:v0")
@@ -391,11 +389,11 @@ def test_json_encode_new_draft_and_item_access(
     draft.metadata = {"round": 2}
     (tmp_path / "extra.txt").write_text("new in v1")
     draft.add_file(str(tmp_path / "extra.txt"))
-    wandb_server.request_log.clear()
+    server.request_log.clear()
     logged = ours.log_artifact(draft, project=f"{ENTITY}/{project}")
     assert logged.version == "v1" and logged.metadata == {"round": 2}
     assert sorted(logged.manifest.entries) == sorted([*FILES, "extra.txt"])
-    uploads = [r for r in wandb_server.request_log.records if r.method == "PUT"]
+    uploads = [r for r in server.request_log.records if r.method == "PUT"]
     assert len(uploads) == 2  # the new file and the manifest: v0's files are not sent again
     back = official.artifact(f"{twins[0]}:v1")
     assert {e: back.manifest.entries[e].digest for e in FILES} == {
@@ -418,10 +416,10 @@ def test_finalize_and_added_local_paths(ours: Api, tmp_path: Path) -> None:
 
 
 def test_versions_filtered_by_tags(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+    ours: Api, official: Any, server: LocalWandbServer, project: str
 ) -> None:
     for i in range(3):
-        wandb_server.create_artifact(ENTITY, project, "tagged", "model", {"f": bytes([i])})
+        server.create_artifact(ENTITY, project, "tagged", "model", {"f": bytes([i])})
     for version, tags in (("v0", ["a", "b"]), ("v2", ["a"])):
         for art in (ours.artifact(f"{ENTITY}/{project}/tagged:{version}"),):
             art.tags = tags
@@ -442,12 +440,12 @@ def test_versions_filtered_by_tags(
 
 
 def test_sweep_agent_and_its_runs(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+    ours: Api, official: Any, server: LocalWandbServer, project: str
 ) -> None:
-    wandb_server.create_sweep(ENTITY, project, "swa", {"method": "grid"})
+    server.create_sweep(ENTITY, project, "swa", {"method": "grid"})
     for run_id in ("t1", "t2", "t3"):
-        wandb_server.create_run(ENTITY, project, run_id, sweep="swa")
-    wandb_server.create_sweep_agent(ENTITY, project, "swa", "agent-x", runs=["t1", "t3"])
+        server.create_run(ENTITY, project, run_id, sweep="swa")
+    server.create_sweep_agent(ENTITY, project, "swa", "agent-x", runs=["t1", "t3"])
     mine = ours.sweep(f"{ENTITY}/{project}/swa").agent("agent-x")
     theirs = official.sweep(f"{ENTITY}/{project}/swa").agent("agent-x")
     assert (mine.id, mine.name, mine.total_runs) == (theirs.id, theirs.name, theirs.total_runs)
@@ -459,16 +457,16 @@ def test_sweep_agent_and_its_runs(
 
 # ---------------------------------------------------------------------- start= cursors
 def test_a_saved_cursor_resumes_every_listing_in_both_clients(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+    ours: Api, official: Any, server: LocalWandbServer, project: str
 ) -> None:
     """0.31's documented resume pattern: read a page, keep `listing.cursor`, pass it back as
     `start=`; a cursor from one client resumes the other's listing the same way."""
     path = f"{ENTITY}/{project}"
     for i in range(5):
         files = {f"f{n}.txt": bytes([i, n]) for n in range(5)}
-        wandb_server.create_artifact(ENTITY, project, "many", "model", files)
-        wandb_server.create_artifact(ENTITY, project, f"c{i}", "dataset", {"a": bytes([i])})
-    wandb_server.create_artifact(ENTITY, project, "solo", "code", {"a": b"a"})
+        server.create_artifact(ENTITY, project, "many", "model", files)
+        server.create_artifact(ENTITY, project, f"c{i}", "dataset", {"a": bytes([i])})
+    server.create_artifact(ENTITY, project, "solo", "code", {"a": b"a"})
 
     listings: dict[str, Any] = {
         "versions": lambda api, **kw: api.artifacts("model", f"{path}/many", **kw),

@@ -50,10 +50,10 @@ def _seed(server: LocalWandbServer, project: str, run_id: str, **extra: Any) -> 
 
 
 @pytest.fixture
-def pair(wandb_server: LocalWandbServer, project: str) -> tuple[str, str]:
+def pair(server: LocalWandbServer, project: str) -> tuple[str, str]:
     """Paths of two identical runs: one for our client, one for the SDK."""
     for run_id in ("mine", "theirs"):
-        _seed(wandb_server, project, run_id, state="running")
+        _seed(server, project, run_id, state="running")
     return f"{ENTITY}/{project}/mine", f"{ENTITY}/{project}/theirs"
 
 
@@ -92,12 +92,12 @@ def test_summary_json_dict_is_the_runs_summary_metrics(
 
 
 def test_summary_writes_as_0_31_does(
-    ours: Api, official: Any, pair: tuple[str, str], wandb_server: LocalWandbServer
+    ours: Api, official: Any, pair: tuple[str, str], server: LocalWandbServer
 ) -> None:
     summaries = ours.run(pair[0]).summary, official.run(pair[1]).summary
 
     def stored() -> tuple[dict[str, Any], dict[str, Any]]:
-        return _stored(wandb_server, pair[0]), _stored(wandb_server, pair[1])
+        return _stored(server, pair[0]), _stored(server, pair[1])
 
     def agree() -> dict[str, Any]:
         a, b = stored()
@@ -132,14 +132,14 @@ def test_summary_writes_as_0_31_does(
 
 
 def test_run_update_saves_the_summary_too(
-    ours: Api, official: Any, pair: tuple[str, str], wandb_server: LocalWandbServer
+    ours: Api, official: Any, pair: tuple[str, str], server: LocalWandbServer
 ) -> None:
     for run in (ours.run(pair[0]), official.run(pair[1])):
         run.summary["acc"] = 0.75
         run.config["lr"] = 0.2
         run.update()
-    assert same(_stored(wandb_server, pair[0]), _stored(wandb_server, pair[1]))
-    assert _stored(wandb_server, pair[0])["acc"] == 0.75
+    assert same(_stored(server, pair[0]), _stored(server, pair[1]))
+    assert _stored(server, pair[0])["acc"] == 0.75
     assert (
         ours.run(pair[0]).config
         == official.run(pair[1]).config
@@ -157,14 +157,14 @@ def test_json_config_is_the_same_text(ours: Api, official: Any, pair: tuple[str,
 
 
 def test_load_reads_again_only_when_forced(
-    ours: Api, official: Any, pair: tuple[str, str], wandb_server: LocalWandbServer
+    ours: Api, official: Any, pair: tuple[str, str], server: LocalWandbServer
 ) -> None:
     """0.31's `run.load()` answers the fields it holds; `load(force=True)` asks the server."""
     for client, path in ((ours, pair[0]), (official, pair[1])):
         held = client.run(path)
-        stored = wandb_server.store.require_run(*path.split("/"))
+        stored = server.store.require_run(*path.split("/"))
         changes = {"display_name": "renamed", "summary": {**stored.summary, "acc": 0.875}}
-        wandb_server.store.update_run(stored, changes)  # behind the client's back
+        server.store.update_run(stored, changes)  # behind the client's back
         attrs = held.load()
         assert attrs["displayName"] == path.split("/")[-1]
         assert held.summary["acc"] == 0.5
@@ -181,10 +181,10 @@ def test_load_reads_again_only_when_forced(
 
 # ---------------------------------------------------------------------- Run members
 def test_metadata_is_the_parsed_metadata_file(
-    ours: Api, official: Any, pair: tuple[str, str], wandb_server: LocalWandbServer, project: str
+    ours: Api, official: Any, pair: tuple[str, str], server: LocalWandbServer, project: str
 ) -> None:
     assert ours.run(pair[0]).metadata == official.run(pair[1]).metadata == METADATA
-    wandb_server.create_run(ENTITY, project, "bare")
+    server.create_run(ENTITY, project, "bare")
     assert ours.run(f"{ENTITY}/{project}/bare").metadata is None
     assert official.run(f"{ENTITY}/{project}/bare").metadata is None
 
@@ -213,7 +213,7 @@ def test_console_logs_agree(
 
 
 def test_update_state_follows_the_services_rules(
-    ours: Api, official: Any, pair: tuple[str, str], wandb_server: LocalWandbServer
+    ours: Api, official: Any, pair: tuple[str, str], server: LocalWandbServer
 ) -> None:
     mine, theirs = ours.run(pair[0]), official.run(pair[1])
     assert mine.update_state("failed") is True and theirs.update_state("failed") is True
@@ -222,35 +222,35 @@ def test_update_state_follows_the_services_rules(
     for run in (mine, theirs):
         with pytest.raises(Exception, match="cannot move run"):
             run.update_state("finished")
-    stored = [wandb_server.store.require_run(*p.split("/")).state for p in pair]
+    stored = [server.store.require_run(*p.split("/")).state for p in pair]
     assert stored == ["pending", "pending"]
 
 
 def test_stop_flags_the_run(
-    ours: Api, official: Any, pair: tuple[str, str], wandb_server: LocalWandbServer
+    ours: Api, official: Any, pair: tuple[str, str], server: LocalWandbServer
 ) -> None:
     assert ours.run(pair[0]).stop() is None
     assert official.run(pair[1]).stop() is None
-    assert [wandb_server.store.require_run(*p.split("/")).should_stop for p in pair] == [True] * 2
+    assert [server.store.require_run(*p.split("/")).should_stop for p in pair] == [True] * 2
 
 
 def test_wait_until_finished_returns_on_a_finished_run(
-    ours: Api, official: Any, pair: tuple[str, str], wandb_server: LocalWandbServer
+    ours: Api, official: Any, pair: tuple[str, str], server: LocalWandbServer
 ) -> None:
     for path in pair:
-        run = wandb_server.store.require_run(*path.split("/"))
-        wandb_server.store.update_run(run, {"state": "finished"})
+        run = server.store.require_run(*path.split("/"))
+        server.store.update_run(run, {"state": "finished"})
     mine, theirs = ours.run(pair[0]), official.run(pair[1])
     assert mine.wait_until_finished() is None and theirs.wait_until_finished() is None
     assert mine.state == theirs.state == "finished"
 
 
 def test_wait_until_finished_polls_until_the_run_ends(
-    ours: Api, pair: tuple[str, str], wandb_server: LocalWandbServer
+    ours: Api, pair: tuple[str, str], server: LocalWandbServer
 ) -> None:
     run = ours.run(pair[0])
-    stored = wandb_server.store.require_run(*pair[0].split("/"))
-    timer = threading.Timer(0.3, wandb_server.store.update_run, (stored, {"state": "crashed"}))
+    stored = server.store.require_run(*pair[0].split("/"))
+    timer = threading.Timer(0.3, server.store.update_run, (stored, {"state": "crashed"}))
     timer.start()
     try:
         run.wait_until_finished(timeout=20, poll_interval=0.05)
@@ -311,9 +311,9 @@ def test_file_attributes_by_node_name(ours: Api, official: Any, pair: tuple[str,
 
 # ---------------------------------------------------------------------- Api
 def test_from_path(
-    ours: Api, official: Any, pair: tuple[str, str], wandb_server: LocalWandbServer, project: str
+    ours: Api, official: Any, pair: tuple[str, str], server: LocalWandbServer, project: str
 ) -> None:
-    wandb_server.create_sweep(ENTITY, project, "sw1", {"method": "grid"})
+    server.create_sweep(ENTITY, project, "sw1", {"method": "grid"})
     for path, kind in [
         (project, None),
         (f"{ENTITY}/{project}", Project),
@@ -338,13 +338,11 @@ def test_from_path(
             official.from_path(bad)
 
 
-def test_create_project(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
-) -> None:
+def test_create_project(ours: Api, official: Any, server: LocalWandbServer, project: str) -> None:
     assert ours.create_project(f"{project}-a", ENTITY) is None
     assert official.create_project(f"{project}-b", ENTITY) is None
-    assert wandb_server.store.get_project(ENTITY, f"{project}-a") is not None
-    assert wandb_server.store.get_project(ENTITY, f"{project}-b") is not None
+    assert server.store.get_project(ENTITY, f"{project}-a") is not None
+    assert server.store.get_project(ENTITY, f"{project}-b") is not None
     assert ours.create_project(f"{project}-a", ENTITY) is None  # again: nothing changes
 
 
@@ -361,10 +359,10 @@ def test_viewer_is_a_user(ours: Api, official: Any) -> None:
 
 # ---------------------------------------------------------------------- Paginator protocol
 def test_runs_are_iterators_as_0_31_paginators_are(
-    ours: Api, official: Any, wandb_server: LocalWandbServer, project: str
+    ours: Api, official: Any, server: LocalWandbServer, project: str
 ) -> None:
     for i in range(5):
-        wandb_server.create_run(ENTITY, project, f"p{i}")
+        server.create_run(ENTITY, project, f"p{i}")
     path = f"{ENTITY}/{project}"
     mine = ours.runs(path, order="+created_at", per_page=2)
     theirs = official.runs(path, order="+created_at", per_page=2)
@@ -393,7 +391,7 @@ def test_runs_are_iterators_as_0_31_paginators_are(
 def test_documented_date_filters(
     ours: Api,
     official: Any,
-    wandb_server: LocalWandbServer,
+    server: LocalWandbServer,
     project: str,
     filters: dict[str, Any],
     expected: list[str],
@@ -403,7 +401,7 @@ def test_documented_date_filters(
         ("b", "2025-01-10T05:00:00"),
         ("c", "2025-01-11T05:00:00"),
     ):
-        wandb_server.create_run(ENTITY, project, run_id, created_at=created)
+        server.create_run(ENTITY, project, run_id, created_at=created)
     path = f"{ENTITY}/{project}"
     mine = [r.id for r in ours.runs(path, filters, order="+created_at")]
     theirs = [r.id for r in official.runs(path, filters, order="+created_at")]

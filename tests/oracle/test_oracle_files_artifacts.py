@@ -39,8 +39,8 @@ CORPUS = {"train.csv": b"x,y\n1,2\n3,4\n", "test.csv": b"x,y\n5,6\n"}
 
 
 @pytest.fixture(scope="module")
-def seeded(wandb_server: LocalWandbServer) -> str:
-    server = wandb_server
+def seeded(session_server: LocalWandbServer) -> str:
+    server = session_server
     server.create_run(ENTITY, PROJECT, "producer", files=RUN_FILES)
     server.create_run(ENTITY, PROJECT, "consumer")
     server.create_run(ENTITY, PROJECT, "bystander")

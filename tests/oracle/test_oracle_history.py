@@ -38,8 +38,8 @@ def _dense_row(step: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def seeded(wandb_server: LocalWandbServer) -> str:
-    server = wandb_server
+def seeded(session_server: LocalWandbServer) -> str:
+    server = session_server
     server.create_run(
         ENTITY,
         PROJECT,

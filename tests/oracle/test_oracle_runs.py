@@ -16,8 +16,8 @@ PATH = f"{ENTITY}/{PROJECT}"
 
 
 @pytest.fixture(scope="module")
-def seeded(wandb_server: LocalWandbServer) -> str:
-    server = wandb_server
+def seeded(session_server: LocalWandbServer) -> str:
+    server = session_server
     server.create_sweep(
         ENTITY,
         PROJECT,
@@ -53,8 +53,8 @@ def seeded(wandb_server: LocalWandbServer) -> str:
 
 
 @pytest.fixture
-def ours(wandb_server: LocalWandbServer) -> Api:
-    return Api(api_key=wandb_server.api_key, overrides={"base_url": wandb_server.url})
+def ours(session_server: LocalWandbServer) -> Api:
+    return Api(api_key=session_server.api_key, overrides={"base_url": session_server.url})
 
 
 FILTER_CASES: list[tuple[dict[str, Any], str]] = [
@@ -188,11 +188,11 @@ def test_best_run_with_an_explicit_order_agrees(
 
 
 def test_best_run_without_any_order_is_the_first_created(
-    ours: Api, official: Any, wandb_server: LocalWandbServer
+    ours: Api, official: Any, session_server: LocalWandbServer
 ) -> None:
-    wandb_server.create_sweep(ENTITY, PROJECT, "no-metric", {"method": "grid"})
+    session_server.create_sweep(ENTITY, PROJECT, "no-metric", {"method": "grid"})
     for name in ("older", "newer"):
-        wandb_server.create_run(ENTITY, PROJECT, f"nm-{name}", sweep="no-metric")
+        session_server.create_run(ENTITY, PROJECT, f"nm-{name}", sweep="no-metric")
     mine = ours.sweep(f"{PATH}/no-metric").best_run()
     theirs = official.sweep(f"{PATH}/no-metric").best_run()
     assert mine is not None and mine.id == theirs.id == "nm-older"

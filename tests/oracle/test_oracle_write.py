@@ -72,10 +72,10 @@ def _b64_md5(data: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def written(
-    wandb_sdk: Any, wandb_server: LocalWandbServer, tmp_path_factory: pytest.TempPathFactory
+    wandb_sdk: Any, session_server: LocalWandbServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Written:
     wandb = wandb_sdk
-    server = wandb_server
+    server = session_server
     work = tmp_path_factory.mktemp("sdk-writer")
     (work / "extra.txt").write_bytes(EXTRA_FILE)
     for name, data in ARTIFACT_FILES.items():

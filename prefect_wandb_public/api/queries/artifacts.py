@@ -24,7 +24,11 @@ ARTIFACT_BY_NAME_QUERY = (
     """
 query ArtifactMembershipByName($entity: String!, $project: String!, $name: String!) {
   project(name: $project, entityName: $entity) {
-    artifactCollectionMembership(name: $name) { versionIndex artifact { %s } }
+    artifactCollectionMembership(name: $name) {
+      versionIndex createdAt
+      artifactCollection { __typename name project { name entity { name } } }
+      artifact { %s }
+    }
   }
 }
 """
