@@ -127,9 +127,13 @@ UPLOADS_PROJECT = "uploads-bench"
 
 
 def seed_uploads(server: LocalWandbServer) -> dict[str, Any]:
-    """An empty project to publish new artifact versions into."""
+    """An empty project to publish new artifact versions into, and a PENDING version whose
+    signed upload URLs the raw baseline asks for (`createArtifactFiles`)."""
     server.store.create_project(ENTITY, UPLOADS_PROJECT)
-    return {"entity": ENTITY, "project": UPLOADS_PROJECT}
+    pending = server.store.create_artifact_version(
+        ENTITY, UPLOADS_PROJECT, "raw-uploads", "dataset", "0" * 32, deduplicate=False
+    )
+    return {"entity": ENTITY, "project": UPLOADS_PROJECT, "pending_id": pending.id}
 
 
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {

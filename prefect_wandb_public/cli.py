@@ -101,7 +101,9 @@ def server(
             raise InvalidInputError(
                 f"port {port} on {host} is in use; pick another with --port (0 picks a free one)"
             ) from None
-        raise
+        raise InvalidInputError(
+            f"port {port} on {host} cannot be bound: {exc.strerror or exc}"
+        ) from None
     print(f"W&B-compatible server at {local.url}", flush=True)
     print("use: WANDB_BASE_URL=<url> WANDB_API_KEY=<key>; the key is on the next line", flush=True)
     print(local.api_key, flush=True)

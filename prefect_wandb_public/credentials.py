@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
+import secrets
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr, field_validator
 
 from prefect_wandb_public.api import Api, RetryPolicy
+from prefect_wandb_public.api.client import resolve_api_key
 from prefect_wandb_public.api.transport import validate_base_url
 from prefect_wandb_public.errors import InvalidInputError
 
-_CLIENTS: dict[tuple[Any, ...], Api] = {}
+# Block values -> (fingerprint of what the values resolve to, the client), least recently used
+# first. The fingerprint is a keyed hash (a per-process salt) of the API key and the settings
+# read from the environment: never the key itself, and useless outside this process.
+_CLIENTS: OrderedDict[tuple[Any, ...], tuple[str, Api]] = OrderedDict()
 _CLIENTS_LOCK = threading.Lock()
 _MAX_CACHED_CLIENTS = 16
+_FINGERPRINT_SALT = secrets.token_bytes(32)
+_ENV_SETTINGS = ("WANDB_ENTITY", "WANDB_PROJECT", "WANDB_APP_URL")
 
 
 class WandbCredentials(CredentialsBlock):
@@ -60,7 +70,10 @@ class WandbCredentials(CredentialsBlock):
     timeout: float = Field(
         default=30.0,
         gt=0,
-        description="Seconds to wait for each HTTP request before retrying.",
+        description=(
+            "Seconds to wait for each HTTP request before retrying it (connecting waits at "
+            "most 10 seconds of it)."
+        ),
     )
     retry_attempts: int = Field(
         default=6,
@@ -68,7 +81,8 @@ class WandbCredentials(CredentialsBlock):
         le=50,
         description=(
             "At most this many HTTP attempts (within 60 seconds) per request on transient "
-            "failures before the task fails and its own retries take over."
+            "failures (2 for a host name that does not resolve or a host that never answered); "
+            "once they are spent the task fails without retrying them again."
         ),
     )
 
@@ -91,27 +105,47 @@ class WandbCredentials(CredentialsBlock):
             self.retry_attempts,
         )
 
+    def _resolved_fingerprint(self) -> str:
+        """A fingerprint of the credentials these values resolve to now: the key (the block's,
+        else WANDB_API_KEY, else netrc) and the settings the environment fills in."""
+        secret = self.api_key.get_secret_value() if self.api_key else None
+        resolved = [resolve_api_key(secret, self.base_url) or ""]
+        resolved += [os.environ.get(name, "") for name in _ENV_SETTINGS]
+        return hmac.new(_FINGERPRINT_SALT, "\0".join(resolved).encode(), hashlib.sha256).hexdigest()
+
     def get_client(self) -> Api:
-        """An `Api` for these values; one per distinct set of values, shared across threads."""
+        """An `Api` for these values, shared across threads: one per distinct set of values
+        and of the credentials they resolve to. A block without `api_key` follows changes of
+        WANDB_API_KEY and netrc: the client of the old key is replaced and closed, and so is
+        the least recently used one beyond 16 cached clients."""
         key = self._cache_key()
+        fingerprint = self._resolved_fingerprint()
+        evicted: list[Api] = []
         with _CLIENTS_LOCK:
-            client = _CLIENTS.get(key)
-            if client is None:
-                overrides = {"base_url": self.base_url}
-                if self.entity:
-                    overrides["entity"] = self.entity
-                if self.project:
-                    overrides["project"] = self.project
-                client = Api(
-                    overrides=overrides,
-                    timeout=self.timeout,
-                    api_key=self.api_key.get_secret_value() if self.api_key else None,
-                    retry=RetryPolicy(max_attempts=self.retry_attempts),
-                )
-                if len(_CLIENTS) >= _MAX_CACHED_CLIENTS:
-                    _CLIENTS.pop(next(iter(_CLIENTS)))
-                _CLIENTS[key] = client
-            return client
+            cached = _CLIENTS.get(key)
+            if cached is not None and cached[0] == fingerprint:
+                _CLIENTS.move_to_end(key)
+                return cached[1]
+            overrides = {"base_url": self.base_url}
+            if self.entity:
+                overrides["entity"] = self.entity
+            if self.project:
+                overrides["project"] = self.project
+            client = Api(
+                overrides=overrides,
+                timeout=self.timeout,
+                api_key=self.api_key.get_secret_value() if self.api_key else None,
+                retry=RetryPolicy(max_attempts=self.retry_attempts),
+            )
+            if cached is not None:
+                evicted.append(cached[1])
+            _CLIENTS[key] = (fingerprint, client)
+            _CLIENTS.move_to_end(key)
+            while len(_CLIENTS) > _MAX_CACHED_CLIENTS:
+                evicted.append(_CLIENTS.popitem(last=False)[1][1])
+        for old in evicted:
+            old.close()  # its pooled connections; a caller still holding it may go on using it
+        return client
 
     def __hash__(self) -> int:
         return hash(self._cache_key())

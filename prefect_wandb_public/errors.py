@@ -8,7 +8,10 @@ Every error names the input it concerns (a path, a run id, a URL) and never carr
     │   ├── ArtifactFinalizedError     a committed version's files cannot change (+AttributeError)
     │   └── DestinationExistsError     a download target exists and may not be replaced
     ├── ChecksumError                  bytes do not match the digest the server promised
-    ├── ExportError (OSError)          a history export could not be written
+    ├── StorageError (OSError)         a file could not be written where it was going (disk
+    │   │                              full, name too long, a file where a directory must be,
+    │   │                              read-only); names the destination and the entry
+    │   └── ExportError                a history export could not be written
     ├── WaitTimeoutError (TimeoutError) a wait for the server to finish something timed out
     └── CommError                      a request failed: connection, timeout, status, GraphQL
         ├── AuthenticationError        the key was refused (HTTP 401, `viewer` null)
@@ -18,6 +21,9 @@ Every error names the input it concerns (a path, a run id, a URL) and never carr
         └── ServerError                HTTP 5xx after the retry budget, or a 501
 
 `CommError` covers anything that went wrong on the wire; its subclasses say what the server meant.
+A `CommError` whose `retries_exhausted` is true was already retried by the client as its retry
+policy allows: retrying the whole operation again (a Prefect task retry) would only multiply the
+attempts, so the tasks of this package do not.
 """
 
 from __future__ import annotations
@@ -53,7 +59,37 @@ class ChecksumError(WandbError):
     """Bytes on disk or on the wire do not match the digest the server promised."""
 
 
-class ExportError(WandbError, OSError):
+class StorageError(WandbError, OSError):
+    """A file could not be written at its destination (or in the download cache): disk full,
+    a name too long, a file where a directory must be, a read-only file system, ...
+
+    `destination` is the path or URL that could not be written, `entry` the file's name in the
+    artifact or run (None when the failure is not about one file), `errno` the OS error number
+    when there was one. Nothing partial is left at the destination. For a download of many files,
+    `completed` and `incomplete` name the entries that did and did not land (empty otherwise).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        destination: str | None = None,
+        entry: str | None = None,
+        errno: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.destination = destination
+        self.entry = entry
+        # Set after __init__: OSError's own constructor would reformat the message.
+        self.errno = errno
+        self.completed: list[str] = []
+        self.incomplete: list[str] = []
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ExportError(StorageError):
     """The destination could not be written; nothing was left behind there."""
 
 
@@ -66,6 +102,10 @@ class CommError(WandbError):
 
     `status` is the HTTP status when there was a response, `url` the request's URL without
     credentials, `retryable` whether the failure is transient (the retry policy's verdict).
+    `retry_after` (seconds the server asked to wait) and `attempt_limit` (a cap on the attempts
+    this kind of failure deserves, e.g. 2 for a host name that does not resolve) steer the
+    retry primitive (`api/retrying.py`). Once it gives up, `attempts` and `elapsed` say how many
+    attempts were made in how many seconds, and `retries_exhausted` is true.
     """
 
     def __init__(
@@ -75,12 +115,46 @@ class CommError(WandbError):
         status: int | None = None,
         url: str | None = None,
         retryable: bool = False,
+        retry_after: float | None = None,
+        attempt_limit: int | None = None,
     ) -> None:
         super().__init__(message)
+        self.detail = message
         self.message = message
         self.status = status
         self.url = url
         self.retryable = retryable
+        self.retry_after = retry_after
+        self.attempt_limit = attempt_limit
+        self.attempts: int | None = None
+        self.elapsed: float | None = None
+
+    @property
+    def retries_exhausted(self) -> bool:
+        """Whether the client already retried this failure as far as its policy allows."""
+        return self.attempts is not None
+
+    def gave_up(self, attempts: int, elapsed: float) -> None:
+        """Record that the retry primitive stopped after `attempts` attempts in `elapsed` s."""
+        self.attempts = attempts
+        self.elapsed = elapsed
+        self._compose()
+
+    def prefix(self, context: str) -> None:
+        """Say what was being done: the message becomes `<context>: <message>`."""
+        self.detail = f"{context}: {self.detail}"
+        self._compose()
+
+    def _compose(self) -> None:
+        message = self.detail
+        if self.attempts is not None:
+            plural = "s" if self.attempts != 1 else ""
+            message += (
+                f" (retries exhausted: gave up after {self.attempts} attempt{plural} in "
+                f"{self.elapsed or 0.0:.1f} s)"
+            )
+        self.message = message
+        self.args = (message,)
 
 
 class AuthenticationError(CommError):
@@ -103,6 +177,16 @@ class ServerError(CommError):
     """HTTP 5xx after the retry budget was spent, or a 501."""
 
 
+def amend_message(error: WandbError, suffix: str) -> None:
+    """Append `suffix` to `error`'s message (what a multi-file operation completed, ...)."""
+    if isinstance(error, CommError):
+        error.detail += suffix
+        error._compose()
+    else:
+        first = str(error.args[0]) if error.args else ""
+        error.args = (first + suffix, *error.args[1:])
+
+
 __all__ = [
     "ArtifactFinalizedError",
     "ArtifactNotLoggedError",
@@ -116,6 +200,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "StorageError",
     "WaitTimeoutError",
     "WandbError",
+    "amend_message",
 ]

@@ -25,9 +25,12 @@ from prefect_wandb_public.api import RetryPolicy
 from prefect_wandb_public.testing import LocalWandbServer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-# Prefect's ephemeral servers (the demo, `prefect block register` in subprocesses) get 120 s to
-# start instead of 20: on a loaded 2-core machine the default times out.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# A temporary Prefect API takes ~30 s to start on a busy 2-core machine (Prefect's default limit
+# is 30 s): give it room, here and in the subprocesses that start their own.
+PREFECT_STARTUP_TIMEOUT = 120
+os.environ.setdefault(
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(PREFECT_STARTUP_TIMEOUT)
+)
 # wandb-core (started by any official-SDK test) reports its errors to Sentry unless told not to.
 os.environ["WANDB_ERROR_REPORTING"] = "false"
 # Downloads cache into a directory of this test session, never the user's ~/.cache.
@@ -73,13 +76,21 @@ def entity(server: LocalWandbServer) -> str:
     return server.store.viewer.entity
 
 
+@pytest.fixture
+def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in `tmp_path` with a cache of the test's own and no artifact-dir override, so the
+    default destinations (`./artifacts/...`) and the download cache start empty."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("WANDB_ARTIFACT_DIR", raising=False)
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One Prefect test server (temporary SQLite) for every test that runs flows or tasks."""
     from prefect.testing.utilities import prefect_test_harness
 
-    # A cold start can take longer than the default 30 s on a busy 2-core machine.
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=PREFECT_STARTUP_TIMEOUT):
         yield
 
 

@@ -27,6 +27,8 @@ from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundEr
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.artifact_store import artifact_digest
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 V0 = {
     "model.json": b'{"layers": 3}',
     "weights/w.bin": bytes(range(256)) * 64,
@@ -40,13 +42,6 @@ V2 = {"model.json": b'{"layers": 5}'}
 
 def b64md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("WANDB_ARTIFACT_DIR", raising=False)
 
 
 @pytest.fixture

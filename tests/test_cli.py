@@ -111,7 +111,9 @@ def test_check_says_when_the_key_is_refused_or_the_url_is_no_w_and_b_server(
     monkeypatch.setenv("WANDB_API_KEY", "r" * 40)
     code, out, err = cli("check")
     assert (code, out) == (3, "")
-    assert err.count("\n") == 1 and err.startswith("error: the API key was rejected")
+    # The transport names the operation first (changed on purpose: "GraphQL Viewer(): ...").
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert f"the API key was rejected by {server.url}" in err
     monkeypatch.setenv("WANDB_API_KEY", server.api_key)
     monkeypatch.setenv("WANDB_BASE_URL", f"{server.url}/storage")  # answers, but no GraphQL
     code, _, err = cli("check")

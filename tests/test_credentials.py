@@ -106,6 +106,59 @@ def test_block_register_from_the_module(tmp_path: Path) -> None:
     assert "Weights and Biases Credentials" in result.stdout
 
 
+def _closed(client: Api) -> bool:
+    """Whether a client's pooled connections were released (`Api.close`)."""
+    return not client.transport.session.adapters["http://"].poolmanager.pools
+
+
+def test_a_block_without_a_key_follows_the_environment_and_netrc(
+    server: LocalWandbServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    netrc = tmp_path / "netrc"
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("WANDB_API_KEY", server.api_key)
+    block = WandbCredentials(base_url=server.url, timeout=11)
+    first = block.get_client()
+    assert first.viewer.entity == "local-user"
+    assert block.get_client() is first  # nothing changed: the same client
+    monkeypatch.setenv("WANDB_API_KEY", "w" * 40)  # the key was rotated
+    rotated = block.get_client()
+    assert rotated is not first and _closed(first)
+    with pytest.raises(AuthenticationError):
+        rotated.viewer  # noqa: B018  (the new key is the one sent)
+    monkeypatch.delenv("WANDB_API_KEY")
+    netrc.write_text(f"machine 127.0.0.1\n  login user\n  password {server.api_key}\n")
+    from_netrc = block.get_client()
+    assert from_netrc is not rotated and _closed(rotated)
+    assert from_netrc.viewer.username == "local-user"
+
+
+def test_client_cache_keys_hold_no_key(
+    server: LocalWandbServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect_wandb_public import credentials as module
+
+    monkeypatch.setenv("WANDB_API_KEY", server.api_key)
+    WandbCredentials(base_url=server.url, timeout=12).get_client()
+    WandbCredentials(api_key=server.api_key, base_url=server.url, timeout=12).get_client()
+    text = repr(list(module._CLIENTS.items()))
+    assert server.api_key not in text
+
+
+def test_evicted_clients_are_closed(server: LocalWandbServer) -> None:
+    blocks = [
+        WandbCredentials(api_key=server.api_key, base_url=server.url, project=f"p{i}", timeout=13)
+        for i in range(17)
+    ]
+    first = blocks[0].get_client()
+    first.viewer  # noqa: B018  (opens a pooled connection)
+    assert not _closed(first)
+    for block in blocks[1:]:
+        block.get_client()
+    assert _closed(first)
+    assert blocks[0].get_client() is not first
+
+
 @pytest.mark.parametrize(
     "base_url", ["api.wandb.ai", "ftp://api.wandb.ai", "https://", "http://user:pw@host"]
 )

@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,24 @@ def test_the_readme_names_the_pool_the_yaml_expects() -> None:
     assert "prefect deploy --all --prefect-file flows/prefect.yaml" in lines
 
 
-@pytest.mark.usefixtures("prefect_harness")
+@pytest.fixture
+def leaves_no_deployments(prefect_harness: None) -> Iterator[None]:
+    """The session's Prefect API is shared: the deployments made here, with their triggers, are
+    deleted afterwards, so no later test sees them fire on its events (the promotion trigger
+    matches any new `mnist-cnn` model version)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        before = {d.id for d in client.read_deployments()}
+    yield
+    with get_client(sync_client=True) as client:
+        for deployment in client.read_deployments():
+            if deployment.id not in before:
+                client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")
+                client.delete_deployment(deployment.id)
+
+
+@pytest.mark.usefixtures("leaves_no_deployments")
 def test_deploy_as_the_readme_says_and_run_a_deployment(
     wheel_venv: WheelVenv, tmp_path: Path
 ) -> None:

@@ -21,6 +21,8 @@ from prefect_wandb_public.api.files import download_file
 from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError
 from prefect_wandb_public.testing import LocalWandbServer
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 BLOBS = "/storage/blobs/"
 BIG = bytes(range(256)) * 12_288  # 3 MiB: several chunks, so a fault lands mid-file
 BIG_BLOB = BLOBS + hashlib.md5(BIG).hexdigest()
@@ -29,13 +31,6 @@ BIG_BLOB = BLOBS + hashlib.md5(BIG).hexdigest()
 HUGE = bytes(range(251)) * (96 * 1024)  # 23.5 MiB
 HUGE_BLOB = BLOBS + hashlib.md5(HUGE).hexdigest()
 FILES = {"big.bin": BIG, "a/small.txt": b"small", "a/b/c.json": b'{"c": 1}'}
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("WANDB_ARTIFACT_DIR", raising=False)
 
 
 @pytest.fixture
@@ -220,7 +215,7 @@ def test_resume_waits_follow_the_transports_policy_and_sleep(
     policy = RetryPolicy(max_attempts=4, initial_backoff=0.25, max_backoff=0.25, jitter=0.0)
     transport = Transport(server.url, server.api_key, retry=policy, sleep=sleeps.append)
     try:
-        item = DownloadItem("w.bin", HUGE_BLOB, b64md5(HUGE), len(HUGE))
+        item = DownloadItem("w.bin", server.urls.blob(b64md5(HUGE)), b64md5(HUGE), len(HUGE))
         server.inject_fault(HUGE_BLOB, kind="reset", method="GET", times=2)
         Downloader(transport, skip_cache=True).download([item], str(tmp_path / "w"))
         assert sleeps == [0.25, 0.25]  # two drops, two waits, none of them real

@@ -23,6 +23,8 @@ from prefect_wandb_public.errors import (
 )
 from prefect_wandb_public.testing import LocalWandbServer
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 FILES = {
     "config.yaml": b"lr: 0.1\n",
     "output.log": b"step 1\nstep 2\n",
@@ -40,12 +42,6 @@ def b64md5(data: bytes) -> str:
 def run_path(server: LocalWandbServer, entity: str, project: str) -> str:
     server.create_run(entity, project, "r1", files=FILES)
     return f"{entity}/{project}/r1"
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
 
 
 # ---------------------------------------------------------------------- listing
@@ -315,7 +311,8 @@ def test_direct_url_honours_range(api: Api, run_path: str) -> None:
 
 
 def test_unknown_blob_and_file_are_404(server: LocalWandbServer, run_path: str) -> None:
-    assert requests.get(f"{server.url}/storage/blobs/{'0' * 32}", timeout=5).status_code == 404
+    unknown = server.urls.signed_url(f"/storage/blobs/{'0' * 32}")
+    assert requests.get(unknown, timeout=5).status_code == 404
     auth = ("api", server.api_key)
     missing = requests.get(f"{server.url}/files/{run_path}/nope.txt", auth=auth, timeout=5)
     assert missing.status_code == 404

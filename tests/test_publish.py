@@ -29,6 +29,8 @@ from prefect_wandb_public.errors import (
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.artifact_store import artifact_digest
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 BLOBS = "/storage/blobs/"
 MANIFESTS = "/storage/manifests/"
 
@@ -43,13 +45,6 @@ def write_tree(root: Path, files: dict[str, bytes]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return root
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("WANDB_ARTIFACT_DIR", raising=False)
 
 
 @pytest.fixture
@@ -471,10 +466,11 @@ def test_pending_versions_are_invisible(api: Api, server: LocalWandbServer, proj
 
 def test_storage_put_checks_content_md5(server: LocalWandbServer) -> None:
     data = b"some bytes " + os.urandom(8)
-    url = server.url + BLOBS + hashlib.md5(data).hexdigest()
+    url = server.urls.blob(b64md5(data), method="PUT")
     wrong = requests.put(url, data=data, headers={"Content-MD5": b64md5(b"other")}, timeout=10)
     assert wrong.status_code == 400 and "Content-MD5 mismatch" in wrong.text
-    mismatch = requests.put(server.url + BLOBS + "0" * 32, data=data, timeout=10)
+    zeros = base64.b64encode(bytes(16)).decode()
+    mismatch = requests.put(server.urls.blob(zeros, method="PUT"), data=data, timeout=10)
     assert mismatch.status_code == 400
     assert b64md5(data) not in server.store.blobs
     right = requests.put(url, data=data, headers={"Content-MD5": b64md5(data)}, timeout=10)
@@ -519,7 +515,7 @@ def test_commit_checks_the_manifest_against_the_digest_and_the_files(
             },
         )
         response = requests.put(
-            f"{server.url}{MANIFESTS}{artifact_id}",
+            server.urls.manifest(artifact_id, method="PUT"),
             data=body,
             headers={"Content-MD5": b64md5(body)},
             timeout=10,
@@ -540,7 +536,7 @@ def test_commit_checks_the_manifest_against_the_digest_and_the_files(
     with pytest.raises(CommError, match=r"\['x.txt', 'y.txt'\] were not uploaded"):
         commit()
     for data in files.values():
-        requests.put(f"{server.url}{BLOBS}{hashlib.md5(data).hexdigest()}", data=data, timeout=10)
+        requests.put(server.urls.blob(b64md5(data), method="PUT"), data=data, timeout=10)
     assert commit() == {"state": "COMMITTED", "versionIndex": 0}
     assert commit() == {"state": "COMMITTED", "versionIndex": 0}  # idempotent
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import socket
+
 import pandas as pd
 import pytest
 from prefect import flow
 from prefect.artifacts import Artifact
 
 from prefect_wandb_public import WandbCredentials
-from prefect_wandb_public.errors import NotFoundError
+from prefect_wandb_public.errors import CommError, NotFoundError, RateLimitError
 from prefect_wandb_public.tasks import best_run, query_runs
 from prefect_wandb_public.testing import LocalWandbServer
 
@@ -84,10 +87,11 @@ def test_best_run_without_the_metric_fails_clearly(
         pipeline()
 
 
-def test_a_429_burst_is_retried_by_the_task(
+def test_a_429_burst_the_client_retried_is_not_retried_again_by_the_task(
     credentials: WandbCredentials, seeded: str, server: LocalWandbServer
 ) -> None:
-    # The block allows 2 HTTP attempts per request: a burst of 3 fails the first task try.
+    # Changed on purpose (issue 10): one retry budget per operation. The block allows 2 HTTP
+    # attempts per request; once they are spent, the task's own retries do not multiply them.
     server.inject_fault("/graphql", status=429, times=3, operation="Runs")
     fast = query_runs.with_options(retry_delay_seconds=0, retry_jitter_factor=None)
 
@@ -95,9 +99,35 @@ def test_a_429_burst_is_retried_by_the_task(
     def pipeline() -> list[dict]:
         return fast(credentials, seeded)
 
-    assert len(pipeline()) == 4
-    assert server.request_log.count(operation="Runs", status=429) == 3
-    assert server.request_log.count(operation="Runs", status=200) >= 1
+    with pytest.raises(RateLimitError, match=r"retries exhausted: gave up after 2 attempts"):
+        pipeline()
+    assert server.request_log.count(operation="Runs") == 2  # not 2 x (1 + 3 task retries)
+    server.faults.clear()
+    server.inject_fault("/graphql", status=429, times=1, operation="Runs")
+    assert len(pipeline()) == 4  # a burst within the budget is absorbed by the client
+
+
+@pytest.mark.parametrize("host", ["dead", "misspelled"])
+def test_a_flow_on_a_dead_or_misspelled_host_fails_after_two_attempts(host: str) -> None:
+    if host == "dead":
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    else:
+        url = "http://api.wandb.invalid"
+    credentials = WandbCredentials(api_key="k" * 40, base_url=url)  # default retry budget
+
+    @flow
+    def pipeline() -> list[dict]:
+        return query_runs(credentials, "acme/proj")
+
+    with pytest.raises(CommError) as info:
+        pipeline()
+    message = str(info.value)
+    assert f"{url}/graphql" in message and "GraphQL Runs(" in message
+    assert re.search(r"retries exhausted: gave up after 2 attempts in \d+\.\d s", message)
+    assert ("never answered" if host == "dead" else "does not resolve") in message
+    assert "k" * 40 not in message
 
 
 def test_a_404_is_not_retried(

@@ -197,18 +197,79 @@ def test_delay_beyond_timeout_is_retried(
     assert sorted(str(r.fault) for r in server.request_log.records) == ["None", "delay"]
 
 
-def test_connection_refused_is_retried_then_comm_error(make_api: Callable[..., Api]) -> None:
+def test_connection_refused_by_a_host_that_never_answered_fails_after_two_attempts(
+    make_api: Callable[..., Api],
+) -> None:
+    # Changed on purpose (issue 10): a dead address is not worth the whole retry budget.
     url = closed_port_url()
-    policy = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.02)
+    policy = RetryPolicy(max_attempts=5, initial_backoff=0.01, max_backoff=0.02)
     api = make_api(url, key="k" * 40, retry=policy)
     with pytest.raises(CommError) as info:
         api.run("e/p/r1")
     error = info.value
     assert type(error) is CommError
     assert url in str(error)
-    assert "gave up after 3 attempts" in str(error)
-    assert error.retryable
+    assert "never answered" in str(error)
+    assert "retries exhausted: gave up after 2 attempts in" in str(error)
+    assert error.retryable and error.retries_exhausted and error.attempts == 2
     assert_no_key(error, "k" * 40)
+
+
+def test_a_host_name_that_does_not_resolve_fails_after_two_attempts(
+    make_api: Callable[..., Api],
+) -> None:
+    policy = RetryPolicy(max_attempts=5, initial_backoff=0.01, max_backoff=0.02)
+    api = make_api("http://api.wandb.invalid", key="k" * 40, retry=policy)
+    with pytest.raises(CommError) as info:
+        api.run("e/p/r1")
+    message = str(info.value)
+    assert "http://api.wandb.invalid/graphql" in message
+    assert "'api.wandb.invalid' does not resolve" in message
+    assert "gave up after 2 attempts in" in message
+    assert info.value.attempts == 2
+
+
+def test_a_host_that_answered_before_gets_the_whole_budget_when_it_refuses(
+    make_api: Callable[..., Api],
+) -> None:
+    sleeps: list[float] = []
+    with LocalWandbServer() as server:
+        server.create_run("e", "p", "r1")
+        url = server.url
+        policy = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.01, jitter=0.0)
+        transport = Transport(url, server.api_key, retry=policy, sleep=sleeps.append)
+        transport.graphql(VIEWER)
+    transport.close()  # drop the kept-alive connection the stopped server still serves
+    try:
+        with pytest.raises(CommError, match="gave up after 4 attempts") as info:
+            transport.graphql(VIEWER)  # the server restarts: worth waiting for
+        assert "never answered" not in str(info.value)
+        assert sleeps == [0.01, 0.01, 0.01]
+    finally:
+        transport.close()
+
+
+def test_a_503_names_the_query_and_the_run(
+    api: Api, server: LocalWandbServer, run_path: str
+) -> None:
+    server.inject_fault("/graphql", operation="Run", status=503, times=10)
+    with pytest.raises(ServerError) as info:
+        api.run(run_path)
+    entity, project, run_id = run_path.split("/")
+    message = str(info.value)
+    assert message.startswith(
+        f"GraphQL Run(project={project!r}, entity={entity!r}, name={run_id!r}): POST "
+    )
+    assert "returned HTTP 503" in message and "gave up after 4 attempts" in message
+
+
+@pytest.mark.parametrize("timeout", ["x", float("nan"), float("inf"), 0, -1, True])
+def test_a_bad_timeout_is_invalid_input(timeout: object) -> None:
+    assert Api(api_key="k" * 40, timeout=None).transport.timeout == 30.0  # None: the default
+    with pytest.raises(InvalidInputError, match="timeout"):
+        Api(api_key="k" * 40, timeout=timeout)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="timeout"):
+        Transport("http://127.0.0.1:9", "k" * 40, timeout=timeout)  # type: ignore[arg-type]
 
 
 def test_timeouts_exhausted_raise_comm_error(
@@ -285,17 +346,19 @@ def test_server_errors_exhausted_raise_server_error(
 def test_retries_are_bounded_by_total_time(
     make_api: Callable[..., Api], server: LocalWandbServer, run_path: str
 ) -> None:
+    # A budget of 1 s with 50 ms waits: time, not the 1000 attempts, ends it. The bounds leave
+    # room for a loaded machine, where one answer may take a good part of the budget.
     policy = RetryPolicy(
-        max_attempts=1000, max_elapsed=0.4, initial_backoff=0.05, max_backoff=0.05, jitter=0.0
+        max_attempts=1000, max_elapsed=1.0, initial_backoff=0.05, max_backoff=0.05, jitter=0.0
     )
     api = make_api(server, retry=policy)
     server.inject_fault("/graphql", operation="Run", status=500, times=1000)
     started = time.monotonic()
     with pytest.raises(ServerError) as info:
         api.run(run_path)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 3.0
     attempts = server.request_log.count(operation="Run")
-    assert 3 <= attempts <= 10
+    assert 2 <= attempts <= 20
     assert f"gave up after {attempts} attempts" in str(info.value)
 
 
@@ -656,3 +719,25 @@ def test_presigned_query_strings_never_reach_messages() -> None:
         transport.request("GET", url)
     assert "TOPSECRETSIG" not in str(info.value) and "AKIA" not in str(info.value)
     assert f"127.0.0.1:{port}/blob" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "truncate"])
+def test_a_garbled_manifest_body_is_retried_like_a_graphql_body(
+    api: Api, server: LocalWandbServer, entity: str, project: str, kind: str
+) -> None:
+    server.create_artifact(entity, project, "m", "model", {"a.txt": b"a"})
+    artifact = api.artifact(f"{entity}/{project}/m:v0")
+    server.inject_fault("/storage/manifests/", kind=kind, method="GET", times=1)
+    assert list(artifact.manifest.entries) == ["a.txt"]
+    assert [r.fault for r in server.request_log.records if "manifests" in r.path] == [kind, None]
+
+
+def test_a_manifest_that_stays_garbled_names_the_artifact(
+    api: Api, server: LocalWandbServer, entity: str, project: str
+) -> None:
+    server.create_artifact(entity, project, "m", "model", {"a.txt": b"a"})
+    artifact = api.artifact(f"{entity}/{project}/m:v0")
+    server.inject_fault("/storage/manifests/", kind="corrupt", method="GET", times=10)
+    with pytest.raises(CommError, match=r"the manifest of .*/m:v0: GET .* not JSON") as info:
+        artifact.manifest  # noqa: B018
+    assert info.value.retries_exhausted and info.value.attempts == FAST_RETRY.max_attempts

@@ -85,6 +85,7 @@ def _deployment_file(tmp_path: Path, pool: str, block_name: str) -> Path:
     """The repository's deployment, pointed at this test's pool, block and checkout."""
     spec = yaml.safe_load((CHECKOUT / "flows" / "prefect.yaml").read_text())
     (deployment,) = [d for d in spec["deployments"] if d["name"] == DEPLOYMENT]
+    deployment["name"] = f"{DEPLOYMENT}-{pool}"  # its own, whatever else the session deployed
     deployment["work_pool"] = {"name": pool}
     deployment["parameters"]["credentials"] = block_name
     spec["deployments"] = [deployment]
@@ -182,14 +183,14 @@ def test_publish_watch_trigger_promote(
     with get_client(sync_client=True) as client:
         client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
     deployed = subprocess.run(
-        [str(BIN / "prefect"), "--no-prompt", "deploy", "--name", DEPLOYMENT,
+        [str(BIN / "prefect"), "--no-prompt", "deploy", "--name", f"{DEPLOYMENT}-{pool}",
          "--prefect-file", str(_deployment_file(tmp_path, pool, block_name))],
         cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=180,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-2000:]
     with get_client(sync_client=True) as client:
-        deployment = client.read_deployment_by_name(f"wandb-model-promotion/{DEPLOYMENT}")
+        deployment = client.read_deployment_by_name(f"wandb-model-promotion/{DEPLOYMENT}-{pool}")
     worker_log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed in finally
     worker = subprocess.Popen(
         [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process",

@@ -49,6 +49,7 @@ from prefect_wandb_public.api.names import (
     is_version,
     parse_artifact_name,
 )
+from prefect_wandb_public.api.partials import is_temp_name
 from prefect_wandb_public.api.queries.artifacts import (
     ARTIFACT_BY_NAME_QUERY,
     CREATED_BY_QUERY,
@@ -56,6 +57,7 @@ from prefect_wandb_public.api.queries.artifacts import (
     MANIFEST_QUERY,
     USED_BY_QUERY,
 )
+from prefect_wandb_public.api.transport import json_of
 from prefect_wandb_public.errors import (
     ArtifactFinalizedError,
     ArtifactNotLoggedError,
@@ -258,14 +260,11 @@ class Artifact(ArtifactFields):
         policy: Literal["mutable", "immutable"] | None = "mutable",
         overwrite: bool = False,
     ) -> ArtifactManifestEntry:
-        """Add a local file as `name` (default: its file name), hashed now and uploaded when
-        the draft is published. As in 0.31: `policy="mutable"` (default) stages a private
-        copy, so later edits of the file do not reach the version; `"immutable"` uploads the
-        file itself (it must not change until then: a changed file is refused at publish);
-        `is_tmp` names the file by its md5; a different file already at `name` needs
-        `overwrite`. Uploads never fill the local download cache here, so `skip_cache` is
-        accepted and needs no action."""
-        del skip_cache  # nothing is cached on upload here (see the docstring)
+        """Add a local file as `name` (default: its file name), hashed now, uploaded when the
+        draft is published. As in 0.31: `policy="mutable"` stages a private copy (later edits
+        do not reach the version), `"immutable"` uploads the file itself (a changed file is
+        refused at publish); `is_tmp` names it by its md5; replacing needs `overwrite`.
+        `skip_cache` needs no action: uploads never fill the download cache here."""
         return self._contents("add a file to").add_file(
             local_path, name, is_tmp=is_tmp, policy=policy, overwrite=overwrite
         )
@@ -281,7 +280,6 @@ class Artifact(ArtifactFields):
         """Add every file under `local_path` at its relative path (under `name` if given),
         with `policy` as in `add_file`; a different file already at one of those paths is an
         error unless `merge` (then it is replaced). `skip_cache` as in `add_file`."""
-        del skip_cache  # nothing is cached on upload here
         return self._contents("add a directory to").add_dir(
             local_path, name, policy=policy, merge=merge
         )
@@ -306,9 +304,8 @@ class Artifact(ArtifactFields):
         encoding: str | None = None,
         policy: Literal["mutable", "immutable"] = "mutable",
     ) -> AbstractContextManager[IO[Any]]:
-        """Open a new file (in a scratch directory the draft owns) that becomes entry `name`
-        when the `with` block ends without an error (the file is the draft's own, so both
-        policies protect it)."""
+        """Open a new file (in a scratch directory the draft owns: either `policy` protects
+        it) that becomes entry `name` when the `with` block ends without an error."""
         return self._contents("add a file to").new_file(name, mode, encoding, policy)
 
     def add(self, obj: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
@@ -483,13 +480,12 @@ class Artifact(ArtifactFields):
             url = node.get("directUrl")
             if not url:
                 raise NotFoundError(f"artifact {self.qualified_name} has no manifest")
-            response = self.client.transport.request("GET", url)
-            try:
-                self._manifest = ArtifactManifest.from_json(response.json())
-            except ValueError as exc:
-                raise CommError(f"the manifest of {self.qualified_name} is not JSON") from exc
-            finally:
-                response.close()
+            what = f"the manifest of {self.qualified_name}"
+            # A cut or garbled body is retried like a garbled GraphQL answer (`json_of`).
+            body = self.client.transport.request("GET", url, accept=json_of(what), what=what)
+            if not isinstance(body, dict):
+                raise CommError(f"{what} is not a manifest: a JSON {type(body).__name__}")
+            self._manifest = ArtifactManifest.from_json(body)
         return self._manifest
 
     def __repr__(self) -> str:
@@ -674,7 +670,12 @@ class Artifact(ArtifactFields):
             found = fs.find(base)
         except FileNotFoundError:
             found = []
-        present = {path[len(base) + 1 :]: path for path in found}
+        # A crashed download's temporary files are not the artifact's (and are swept later).
+        present = {
+            path[len(base) + 1 :]: path
+            for path in found
+            if not is_temp_name(path.rpartition("/")[2])
+        }
         entries = {p: e for p, e in self.manifest.entries.items() if e.ref is None}
         refs = {p for p, e in self.manifest.entries.items() if e.ref is not None}
         extra = sorted(set(present) - set(entries) - refs)

@@ -90,6 +90,11 @@ def key_from_netrc(base_url: str) -> str | None:
     return entry[2] if entry and entry[2] else None
 
 
+def resolve_api_key(api_key: str | None, base_url: str) -> str | None:
+    """The key an `Api` uses: `api_key`, else WANDB_API_KEY, else base_url's netrc entry."""
+    return api_key or os.environ.get("WANDB_API_KEY") or key_from_netrc(base_url)
+
+
 class Api:
     """Query and manage W&B data over the public GraphQL API.
 
@@ -97,7 +102,10 @@ class Api:
     WANDB_BASE_URL, WANDB_ENTITY, WANDB_PROJECT and WANDB_ORGANIZATION apply, then
     https://api.wandb.ai, the key's own entity, "uncategorized" and the entity's organization.
     The key comes from `api_key`, WANDB_API_KEY, or the netrc entry for the base URL's host.
-    `timeout` is seconds per request; `retry` tunes the retry policy.
+    `timeout` is seconds per request (default 30; connecting waits at most 10 s of it,
+    `CONNECT_TIMEOUT_CAP`); `retry` tunes the retry policy (`RetryPolicy`: 6 attempts within
+    60 s; a host name that does not resolve or a host that never answered and refuses
+    connections gets 2).
     """
 
     def __init__(
@@ -116,14 +124,12 @@ class Api:
         base_url = validate_base_url(
             settings.get("base_url") or os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL
         )
-        key = api_key or os.environ.get("WANDB_API_KEY") or key_from_netrc(base_url)
+        key = resolve_api_key(api_key, base_url)
         if not key:
             raise AuthenticationError(
                 f"no W&B API key for {base_url}: pass api_key=, set WANDB_API_KEY, or add a "
                 f"netrc entry for {urlsplit(base_url).hostname}"
             )
-        if timeout is not None and (isinstance(timeout, bool) or timeout <= 0):
-            raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout}")
         self.settings: dict[str, Any] = {
             "base_url": base_url,
             "entity": settings.get("entity") or os.environ.get("WANDB_ENTITY") or None,
@@ -138,7 +144,7 @@ class Api:
         self.transport = Transport(
             base_url,
             key,
-            timeout=timeout or DEFAULT_TIMEOUT,
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
             retry=retry,
             pool_size=pool_size,
         )
@@ -573,4 +579,11 @@ class Api:
         )
 
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_PROJECT", "Api", "app_url_for", "key_from_netrc"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_PROJECT",
+    "Api",
+    "app_url_for",
+    "key_from_netrc",
+    "resolve_api_key",
+]

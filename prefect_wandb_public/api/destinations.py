@@ -3,8 +3,9 @@
 One implementation for downloads, the download cache and history exports, chosen by the file
 system of the target:
 
-- local paths (plain, or `file://`): a hidden temporary file beside the target, renamed over it
-  with `os.replace` on success, removed otherwise;
+- local paths (plain, or `file://`): a locked partial beside the target (`api/partials.py`:
+  fixed-length name, resumed after a crash), renamed over it with `os.replace` on success,
+  removed otherwise;
 - object stores whose files commit explicitly (S3, GCS, Azure: opened with `autocommit=False`):
   the bytes are written once and the upload is completed with `commit()` on success, aborted
   with `discard()` otherwise;
@@ -17,13 +18,21 @@ A plain local path never imports fsspec.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import secrets
 import shutil
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any
 
+from prefect_wandb_public.api.partials import (
+    Partial,
+    beside,
+    in_dir,
+    placement_name,
+    remove_quietly,
+    sweep,
+)
 from prefect_wandb_public.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -35,7 +44,10 @@ READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 DEFERRED_COMMIT_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl"})
 # Stores whose server-side copy creates the target object whole (no partial object is visible).
 SERVER_COPY_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs"})
-T = TypeVar("T")
+# Errors of os.link that mean "no hard link possible here", where a copy still works.
+_NO_LINK_ERRNOS = frozenset(
+    {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES}
+)
 
 
 def is_plain_path(location: str) -> bool:
@@ -79,25 +91,8 @@ def _protocols(fs: AbstractFileSystem) -> set[str]:
 
 
 def temp_path(path: str, sep: str = "/") -> str:
-    """A hidden, unique temporary name beside `path` (`dir/.name.<hex>.part`)."""
-    parent, _, name = path.rpartition(sep)
-    temp = f".{name}.{secrets.token_hex(6)}.part"
-    return f"{parent}{sep}{temp}" if parent or path.startswith(sep) else temp
-
-
-def in_dir(path: str, create: Callable[[], T]) -> T:
-    """Run `create` (which makes `path`), making `path`'s directory first only if it is missing:
-    the common case costs no extra system call."""
-    try:
-        return create()
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        return create()
-
-
-def remove_quietly(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+    """A hidden, unique temporary name beside `path` (fixed length, see `api/partials.py`)."""
+    return beside(path, placement_name(path.rpartition(sep)[2]), sep)
 
 
 class AtomicFile:
@@ -105,8 +100,11 @@ class AtomicFile:
 
     Write with `write()` (or through `handle`), then `commit()` or `discard()`; `reset()` drops
     what was written so far and starts over. `fs` is None for a local path, else the fsspec file
-    system of `path`. Local files may be `durable` (fsynced before the rename) or `read_only`
-    (created with mode 0444; the descriptor opened here may still write).
+    system of `path`. Local files are written to a locked partial (`api/partials.py`) named by
+    the target and `key` (the expected digest): with `resume`, the bytes a crashed writer left
+    there are kept (`resumed` counts them, `read_back()` yields them) and the writer continues
+    after them. Local files may be `durable` (fsynced before the rename) or `read_only` (mode
+    0444 once committed).
     """
 
     def __init__(
@@ -116,28 +114,32 @@ class AtomicFile:
         *,
         durable: bool = False,
         read_only: bool = False,
+        key: str = "",
+        resume: bool = False,
     ) -> None:
         self.local = is_local(fs)
         self.fs = fs
         self.path = os.path.abspath(path) if self.local else path
         self.deferred = not self.local and bool(_protocols(self.fs) & DEFERRED_COMMIT_PROTOCOLS)
         self._durable = durable
-        self._mode = READ_ONLY if read_only else 0o666
-        self._temp = None if self.deferred else temp_path(self.path, os.sep if self.local else "/")
-        self.handle: IO[bytes] = self._open()
+        self._read_only = read_only
+        self._partial: Partial | None = None
+        self._temp: str | None = None
+        self.resumed = 0
+        if self.local:
+            self._partial = Partial(self.path, key=key, resume=resume)
+            self.resumed = self._partial.resumed
+            self.handle: IO[bytes] = self._partial.handle
+        else:
+            self._temp = None if self.deferred else temp_path(self.path, "/")
+            self.handle = self._open_remote()
 
     @property
     def _fs(self) -> AbstractFileSystem:
         assert self.fs is not None
         return self.fs
 
-    def _open(self) -> IO[bytes]:
-        if self.local:
-            temp = self._temp
-            assert temp is not None
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-            fd = in_dir(temp, lambda: os.open(temp, flags, self._mode))
-            return open(fd, "wb")
+    def _open_remote(self) -> IO[bytes]:
         if self.deferred:
             handle: IO[bytes] = self._fs.open(self.path, "wb", autocommit=False)
             return handle
@@ -151,25 +153,25 @@ class AtomicFile:
     def write(self, data: bytes) -> None:
         self.handle.write(data)
 
+    def read_back(self) -> Iterator[bytes]:
+        """The `resumed` bytes kept from a crashed writer (none on remote file systems)."""
+        if self._partial is not None:
+            yield from self._partial.read_back()
+
     def reset(self) -> None:
         """Drop every byte written so far; the next write starts the file again."""
-        if self.local:
-            self.handle.seek(0)
-            self.handle.truncate()
+        self.resumed = 0
+        if self._partial is not None:
+            self._partial.reset()
             return
         self.discard()
-        self.handle = self._open()
+        self.handle = self._open_remote()
 
     def commit(self) -> None:
         """Make the file appear at `path` (replacing what was there); on failure nothing does."""
         try:
-            if self.local:
-                assert self._temp is not None
-                if self._durable:
-                    self.handle.flush()
-                    os.fsync(self.handle.fileno())
-                self.handle.close()
-                os.replace(self._temp, self.path)
+            if self._partial is not None:
+                self._partial.commit(durable=self._durable, read_only=self._read_only)
             elif self.deferred:
                 self.handle.close()
                 self.handle.commit()  # type: ignore[attr-defined]
@@ -183,14 +185,14 @@ class AtomicFile:
 
     def discard(self) -> None:
         """Drop the file: nothing appears at `path`. Safe to call more than once."""
+        if self._partial is not None:
+            self._partial.discard()
+            return
         with contextlib.suppress(Exception):
             self.handle.close()
         if self.deferred:
             with contextlib.suppress(Exception):
                 self.handle.discard()  # type: ignore[attr-defined]
-        elif self.local:
-            assert self._temp is not None
-            remove_quietly(self._temp)
         else:
             with contextlib.suppress(Exception):
                 if self._fs.exists(self._temp):
@@ -199,10 +201,16 @@ class AtomicFile:
 
 @contextlib.contextmanager
 def atomic_file(
-    fs: AbstractFileSystem | None, path: str, *, durable: bool = False, read_only: bool = False
+    fs: AbstractFileSystem | None,
+    path: str,
+    *,
+    durable: bool = False,
+    read_only: bool = False,
+    key: str = "",
+    resume: bool = False,
 ) -> Iterator[AtomicFile]:
     """An `AtomicFile` committed when the block succeeds and discarded when it raises."""
-    file = AtomicFile(fs, path, durable=durable, read_only=read_only)
+    file = AtomicFile(fs, path, durable=durable, read_only=read_only, key=key, resume=resume)
     try:
         yield file
     except BaseException:
@@ -212,7 +220,7 @@ def atomic_file(
 
 
 def _replace_local(target: str, make: Callable[[str], object]) -> None:
-    """`make(temp)` creates a file at a temporary name beside `target`, renamed over it."""
+    """`make(temp)` creates a file at a placement name beside `target`, renamed over it."""
     temp = temp_path(target, os.sep)
     try:
         in_dir(temp, lambda: make(temp))
@@ -252,15 +260,34 @@ class DestinationRoot:
     def exists(self, target: str) -> bool:
         return os.path.lexists(target) if self.fs is None else bool(self.fs.exists(target))
 
-    def write(self, target: str, fill: Callable[[AtomicFile], None]) -> None:
-        """`fill` writes the file's bytes; they appear at `target` only if it returns."""
-        with atomic_file(self.fs, target) as file:
+    def write(
+        self,
+        target: str,
+        fill: Callable[[AtomicFile], None],
+        *,
+        key: str = "",
+        resume: bool = False,
+    ) -> None:
+        """`fill` writes the file's bytes; they appear at `target` only if it returns. With
+        `resume`, on a local root, the partial of (`target`, `key`) a crashed run left is kept:
+        `fill` finds its bytes in `AtomicFile.resumed` / `read_back()`."""
+        with atomic_file(self.fs, target, key=key, resume=resume) as file:
             fill(file)
 
     def put_local_file(self, source: str, target: str, *, link: bool) -> None:
         """Place a local file at `target`: on a local root a hard link when `link` and
         possible, else a copy; on other file systems an upload (once, committed on success)."""
         if self.fs is None:
+            if link:
+                try:
+                    in_dir(target, lambda: os.link(source, target))  # complete at once
+                    return
+                except FileExistsError:
+                    pass  # replace it (below: link beside it, then rename over it)
+                except OSError as exc:
+                    if exc.errno not in _NO_LINK_ERRNOS:
+                        raise
+                    link = False  # another device, or no hard links there: copy instead
             with contextlib.suppress(OSError):
                 if os.path.samefile(source, target):
                     return
@@ -270,10 +297,9 @@ class DestinationRoot:
                     try:
                         os.link(source, temp)
                         return
-                    except FileNotFoundError:
-                        raise  # a missing directory: in_dir makes it and calls again
-                    except OSError:
-                        pass  # another device, or no hard links there: copy instead
+                    except OSError as exc:
+                        if exc.errno not in _NO_LINK_ERRNOS:
+                            raise
                 shutil.copyfile(source, temp)
 
             _replace_local(target, place)
@@ -291,6 +317,13 @@ class DestinationRoot:
         else:
             with self.fs.open(source, "rb") as handle:
                 self.write(target, lambda file: copy_stream(handle, file.write))
+
+
+def sweep_directories(targets: list[str]) -> None:
+    """Remove stale temporary files (`api/partials.py`) from the local directories of
+    `targets`: a crashed run's leftovers that no live process owns."""
+    for directory in sorted({os.path.dirname(t) for t in targets}):
+        sweep(directory)
 
 
 def copy_stream(source: IO[bytes], write: Callable[[bytes], object]) -> None:
@@ -313,5 +346,6 @@ __all__ = [
     "is_plain_path",
     "remove_quietly",
     "resolve",
+    "sweep_directories",
     "temp_path",
 ]

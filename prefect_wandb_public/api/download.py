@@ -2,43 +2,72 @@
 
 Every file is streamed in chunks (never whole in memory) to its target, md5-hashed while
 streaming, checked against the expected digest and size, and only then made visible
-(`api/destinations.py`: a temporary name renamed locally, an upload committed on object stores,
+(`api/destinations.py`: a locked partial renamed locally, an upload committed on object stores,
 a temporary name moved elsewhere). A dropped connection resumes with `Range` from the bytes
-already written; corrupt bytes are fetched again, then raise `ChecksumError` with nothing left at
-the destination. Files move in parallel on a bounded thread pool. Waits between retries follow
-the transport's retry policy and go through its sleep.
+already written, and so does the next run after a crash: the partial it left is found again and
+its bytes hashed again (`api/partials.py`). Corrupt bytes are fetched again, then raise
+`ChecksumError` with nothing left at the destination. Files move in parallel on a bounded thread
+pool. Retries (a dropped body, a 5xx, a refused connection) share one budget per file and go
+through the client's one retry primitive (`Transport.with_retries`).
 
-A content-addressed cache (`<cache>/md5/<hex[:2]>/<hex[2:]>`) serves repeats: a cached blob is
-hard-linked into a local destination (copied only when linking is impossible), so a second
-download of the same bytes moves none. Cached blobs are read-only, and so are the files linked to
-them: editing one in place would corrupt the cache (pass `link=False` to get private copies).
+The download cache (`PREFECT_WANDB_CACHE_DIR`, default `~/.cache/prefect-wandb-public`) is
+content-addressed, and a blob is served only while it matches its digest (`api/cache.py` says
+how and why: seals of size, mtime, ctime and inode, hashed again on any change):
+
+    <cache>/
+    └── md5/
+        ├── 3f/                                  first two hex digits of the md5
+        │   ├── 9a1c0e...e2                      a blob: the bytes of md5 3f9a1c0e...e2, 0444
+        │   ├── 9a1c0e...e2.seal                 its identity when last verified
+        │   └── .prefect-wandb-<16 hex>.part     a blob being fetched (locked by its writer)
+        └── b7/ ...
+
+    <root>/                                      a download (any local path or fsspec URL)
+    ├── model.bin   -> hard link to md5/3f/9a1c0e...e2 (or a copy: other device, link=False)
+    └── cfg/a.json  -> hard link to md5/b7/...
+
+Downloads are hard links to the blobs, so a repeat moves no bytes. Editing a download in place
+edits the blob too: the next use sees the seal broken, hashes the blob, and fetches it again if
+it changed (the edited copy stays the user's: blobs are replaced by rename, never rewritten).
+`link=False` gives private copies.
+
+File-system failures (disk full, a name too long, a file where a directory must be, a read-only
+destination) raise `StorageError` naming the destination and the entry, with no partial file
+left; a failed download of many files says which entries completed and which did not.
 
 Entry names must be relative paths inside the root; any other name (`../x`, `/etc/x`, `C:x`) is
 refused with `InvalidInputError` before anything is written.
+
+The seams: `Downloader.download` plans (names, clashes, existing files, identical digests
+fetched once), `_fetch` moves one blob to its targets, `_cached_blob` gets a verified blob into
+the cache, `_transfer`/`_stream` fetch a blob into a temporary file (where ranged parallel parts
+would go), and `DestinationRoot.put_local_file` places a verified blob at a target.
 """
 
 from __future__ import annotations
 
-import base64
+import contextlib
+import errno
 import hashlib
 import os
 import queue
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import requests
 import urllib3
 
+from prefect_wandb_public.api.cache import BlobCache
 from prefect_wandb_public.api.destinations import (
     CHUNK_SIZE,
     AtomicFile,
     DestinationRoot,
-    atomic_file,
+    sweep_directories,
 )
+from prefect_wandb_public.api.digests import b64_md5, b64_of, hex_md5, md5_of_stream
 from prefect_wandb_public.api.names import check_entry_path
 from prefect_wandb_public.api.progress import ProgressCallback, ProgressTracker
 from prefect_wandb_public.errors import (
@@ -46,10 +75,13 @@ from prefect_wandb_public.errors import (
     CommError,
     DestinationExistsError,
     InvalidInputError,
+    StorageError,
+    WandbError,
+    amend_message,
 )
 
 if TYPE_CHECKING:
-    from prefect_wandb_public.api.transport import RetryPolicy, Transport
+    from prefect_wandb_public.api.transport import Transport
 
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 64
@@ -57,7 +89,13 @@ CHECKSUM_ATTEMPTS = 3
 # Above this size the md5 runs on a helper thread, overlapping the socket reads and disk writes.
 PIPELINE_THRESHOLD = 16 << 20
 _PIPELINE_DEPTH = 8
-_NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError)
+_NETWORK_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    ConnectionError,
+    TimeoutError,
+)
+_LISTED = 5  # entries named in a message, per list
 
 
 def default_cache_dir() -> str:
@@ -67,43 +105,30 @@ def default_cache_dir() -> str:
     )
 
 
-def hex_md5(b64_md5: str) -> str:
-    """The hex form of a base64 md5 (ChecksumError when it is not one)."""
-    try:
-        raw = base64.b64decode(b64_md5, validate=True)
-    except ValueError as exc:
-        raise ChecksumError(f"{b64_md5!r} is not a base64 md5 digest") from exc
-    if len(raw) != 16:
-        raise ChecksumError(f"{b64_md5!r} is not a base64 md5 digest")
-    return raw.hex()
+def storage_error(exc: OSError, entry: str | None, destination: str) -> StorageError:
+    """`exc` (an OSError writing `entry` at `destination`) as a StorageError naming both."""
+    if isinstance(exc, StorageError):
+        return exc
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    code = errno.errorcode.get(exc.errno or 0)
+    what = f"{entry!r} to {destination}" if entry else destination
+    hint = _HINTS.get(exc.errno or 0, "")
+    return StorageError(
+        f"cannot write {what}: {reason}" + (f" ({code})" if code else "") + hint,
+        destination=destination,
+        entry=entry,
+        errno=exc.errno,
+    )
 
 
-def b64_of(hasher: Any) -> str:
-    return base64.b64encode(hasher.digest()).decode()
-
-
-def b64_md5(data: bytes) -> str:
-    """The base64 md5 of `data` (the form W&B digests and Content-MD5 headers take)."""
-    return b64_of(hashlib.md5(data))
-
-
-def md5_of_stream(handle: IO[bytes]) -> tuple[str, int]:
-    """(base64 md5, size) of everything left in a binary file, read in chunks."""
-    hasher = hashlib.md5()
-    size = 0
-    while chunk := handle.read(CHUNK_SIZE):
-        hasher.update(chunk)
-        size += len(chunk)
-    return b64_of(hasher), size
-
-
-def retry_delay(policy: RetryPolicy, attempt: int, started: float) -> float | None:
-    """The wait before retrying after failed attempt number `attempt` (1-based) of work begun
-    at `started` (monotonic), or None when the policy's attempts or time are spent."""
-    delay = policy.backoff(attempt)
-    if attempt >= policy.max_attempts or time.monotonic() - started + delay > policy.max_elapsed:
-        return None
-    return delay
+_HINTS = {
+    errno.ENOSPC: "; free some space there or download somewhere else",
+    errno.EDQUOT: "; the disk quota is spent",
+    errno.EROFS: "; the file system is read-only",
+    errno.ENAMETOOLONG: "; the file system's name limit is shorter than this entry's name",
+    errno.ENOTDIR: "; a file is in the way of a directory this entry needs",
+    errno.EISDIR: "; a directory is where this entry's file must go",
+}
 
 
 @dataclass(frozen=True)
@@ -153,8 +178,8 @@ class Downloader:
 
     `workers` bounds the parallel transfers; `cache_dir` holds the content-addressed cache
     (None: `default_cache_dir()`), and `skip_cache=True` bypasses the cache; `link` hard-links
-    cached blobs into local destinations instead of copying them. Retries follow the
-    transport's policy and wait through its sleep. `progress` receives a `Progress` snapshot
+    cached blobs into local destinations instead of copying them. Retries go through the
+    transport's retry primitive, one budget per file. `progress` receives a `Progress` snapshot
     (bytes and files, labelled `progress_label`) per chunk and per file placed.
     """
 
@@ -180,6 +205,7 @@ class Downloader:
         self.transport = transport
         self.workers = workers
         self.cache_dir = None if skip_cache else os.fspath(cache_dir or default_cache_dir())
+        self.cache = None if self.cache_dir is None else BlobCache(self.cache_dir)
         self.link = link
         self.chunk_size = chunk_size
         self.checksum_attempts = checksum_attempts
@@ -197,9 +223,10 @@ class Downloader:
     ) -> list[str]:
         """Fetch `items` under `root`; returns each item's destination (path or fsspec URL).
 
-        Names are checked first (nothing is written if one is bad). A destination that exists
-        is overwritten (`existing="replace"`), kept as it is (`"keep"`), or an error raised
-        before any transfer (`"error"`: DestinationExistsError).
+        Names are checked first (nothing is written if one is bad, clashes with another, or is
+        longer than the local file system allows). A destination that exists is overwritten
+        (`existing="replace"`), kept as it is (`"keep"`), or an error raised before any transfer
+        (`"error"`: DestinationExistsError).
         """
         if existing not in ("replace", "keep", "error"):
             raise InvalidInputError(f"existing must be replace, keep or error, not {existing!r}")
@@ -208,7 +235,10 @@ class Downloader:
         if len({item.name for item in items}) != len(items):
             raise InvalidInputError("two files share one name; refusing to download")
         place = DestinationRoot(root)
+        _check_clashes(items, place)
         targets = [place.target(item.name) for item in items]
+        if place.fs is None:
+            _check_name_lengths(items, targets, place)
         present = set() if existing == "replace" else {t for t in targets if place.exists(t)}
         if present and existing == "error":
             first = place.display(next(t for t in targets if t in present))
@@ -235,58 +265,81 @@ class Downloader:
         )
         self._tracker.start()
         self._run_all(jobs, place)
+        if place.fs is None:
+            sweep_directories(targets)
         self._tracker.finish()
         return [place.display(t) for t in targets]
 
     def _run_all(self, jobs: list[list[tuple[DownloadItem, str]]], place: DestinationRoot) -> None:
-        if len(jobs) <= 1 or self.workers == 1:
-            for job in jobs:
-                self._fetch(job, place)
-            return
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="wandb-download") as pool:
-            futures: list[Future[None]] = [pool.submit(self._fetch, job, place) for job in jobs]
-            _, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in pending:
-                future.cancel()
-            for future in futures:
-                error = None if future.cancelled() or not future.done() else future.exception()
-                if error is not None:
-                    raise error
+        """Run every job; on a failure the jobs not started are cancelled, and the error of a
+        download of many files says which entries completed and which did not."""
+        done: list[int] = []
+        try:
+            if len(jobs) <= 1 or self.workers == 1:
+                for index, job in enumerate(jobs):
+                    self._fetch(job, place)
+                    done.append(index)
+                return
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="wandb-download") as pool:
+                futures: list[Future[None]] = [pool.submit(self._fetch, job, place) for job in jobs]
+                _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+                for future in pending:
+                    future.cancel()
+                first: BaseException | None = None
+                for index, future in enumerate(futures):
+                    error = None if future.cancelled() or not future.done() else future.exception()
+                    if error is None and future.done() and not future.cancelled():
+                        done.append(index)
+                    elif error is not None and first is None:
+                        first = error
+                if first is not None:
+                    raise first
+        except WandbError as error:
+            if sum(len(job) for job in jobs) > 1:
+                _report_progress(error, jobs, set(done))
+            raise
 
     # ------------------------------------------------------------------ one blob
     def _fetch(self, job: list[tuple[DownloadItem, str]], place: DestinationRoot) -> None:
         """Fetch one blob (through the cache when possible) and place it at every target."""
         item, first_target = job[0]
-        if self.cache_dir is not None and item.md5:
-            blob = self._cached(item)
-            for _, target in job:
-                place.put_local_file(blob, target, link=self.link)
-        else:
-            place.write(first_target, lambda file: self._transfer(item, file))
-            for _, target in job[1:]:
+        if self.cache is not None and item.md5:
+            blob = self._cached_blob(item)
+            for entry, target in job:
+                with _writing(entry.name, place.display(target)):
+                    place.put_local_file(blob, target, link=self.link)
+            self.cache.seal(blob)  # a new hard link changed the blob's ctime
+            self._tracker.file_done(item.size, len(job))
+            return
+        with _writing(item.name, place.display(first_target)):
+            # Only bytes that a digest will check may be resumed from a crashed run's partial.
+            place.write(
+                first_target,
+                lambda file: self._transfer(item, file),
+                key=item.md5 or "",
+                resume=bool(item.md5),
+            )
+        for entry, target in job[1:]:
+            with _writing(entry.name, place.display(target)):
                 place.copy(first_target, target)
         self._tracker.file_done(item.size, len(job))
 
-    def _cached(self, item: DownloadItem) -> str:
-        """The cache path of `item`'s bytes, fetched into the cache first if missing."""
-        assert self.cache_dir is not None and item.md5
-        digest = hex_md5(item.md5)
-        path = os.path.join(self.cache_dir, "md5", digest[:2], digest[2:])
-        try:
-            cached_size: int | None = os.stat(path).st_size
-        except FileNotFoundError:
-            cached_size = None
-        if cached_size is not None and item.size in (None, cached_size):
-            return path
-        with atomic_file(None, path, read_only=True) as file:
-            self._transfer(item, file)
-        return path
+    def _cached_blob(self, item: DownloadItem) -> str:
+        """The cache path of `item`'s bytes, verified, fetched into the cache first if missing
+        or no longer matching its digest."""
+        assert self.cache is not None and item.md5
+        blob = self.cache.lookup(item.md5, item.size)
+        if blob is not None:
+            return blob
+        with _writing(item.name, self.cache.path(item.md5)):
+            return self.cache.fill(item.md5, item.size, lambda file: self._transfer(item, file))
 
     def _transfer(self, item: DownloadItem, file: AtomicFile) -> None:
-        """Stream `item` into `file` until digest and size match; ChecksumError after N tries."""
+        """Stream `item` into `file` until digest and size match; ChecksumError after N tries.
+        Bytes a crashed run left in `file` are kept and continued for the first try."""
         got = ("", 0)
         for attempt in range(1, self.checksum_attempts + 1):
-            if attempt > 1:
+            if attempt > 1 or (item.size is not None and file.resumed > item.size):
                 file.reset()
                 self._tracker.advance(-got[1])
             got = self._stream(item, file)
@@ -301,50 +354,149 @@ class Downloader:
         )
 
     def _stream(self, item: DownloadItem, file: AtomicFile) -> tuple[str, int]:
-        """One pass over the URL: resume with `Range` after a dropped connection, waiting as
-        the transport's retry policy says, through its sleep.
+        """Stream the URL into `file` after the bytes it already holds, resuming with `Range`
+        after a dropped connection; one retry budget for the file (`Transport.with_retries`).
 
-        Returns (base64 md5, bytes written). A server that ignores `Range` restarts the pass.
+        Returns (base64 md5, size) of the whole file. A server that ignores `Range` (or cannot
+        serve it) restarts the file from its first byte.
         """
         transport = self.transport
         threaded = (item.size or 0) >= PIPELINE_THRESHOLD
         hasher = _Hasher(threaded)
         written = 0
+        for chunk in file.read_back():
+            hasher.update(chunk)
+            written += len(chunk)
+        self._tracker.advance(written)  # a crashed run's bytes count as received
         drops = 0
-        started = time.monotonic()
-        try:
-            while True:
-                headers = {"Range": f"bytes={written}-"} if written else None
-                response = transport.request("GET", item.url, headers=headers, stream=True)
-                try:
-                    if written and not _resumes_at(response, written):
-                        file.reset()
-                        self._tracker.advance(-written)
-                        hasher.finish()
-                        hasher = _Hasher(threaded)
-                        written = 0
-                    for chunk in _chunks(response, self.chunk_size):
-                        file.write(chunk)
-                        hasher.update(chunk)
-                        written += len(chunk)
-                        self._tracker.advance(len(chunk))
-                    return hasher.finish(), written
-                except _Dropped as exc:
-                    drops += 1
-                    delay = retry_delay(transport.retry, drops, started)
-                    if delay is None:
-                        raise CommError(
-                            f"{item.name}: the connection dropped {drops} times "
-                            f"({written} bytes received): {exc.__cause__}",
-                            url=display_url(transport.absolute(item.url)),
-                            retryable=True,
-                        ) from exc
-                    transport._sleep(delay)
-                finally:
-                    response.close()
-        except BaseException:
+        url = display_url(transport.absolute(item.url))
+        what = f"downloading {item.name!r}"
+
+        def restart() -> None:
+            nonlocal hasher, written
+            file.reset()
+            self._tracker.advance(-written)
             hasher.finish()
-            raise
+            hasher = _Hasher(threaded)
+            written = 0
+
+        def attempt() -> tuple[str, int]:
+            nonlocal written, drops
+            if written and item.size is not None and written == item.size:
+                return hasher.finish(), written  # a crashed run left every byte
+            headers = {"Range": f"bytes={written}-"} if written else None
+            try:
+                response = transport.request(
+                    "GET", item.url, headers=headers, stream=True, once=True, what=what
+                )
+            except CommError as exc:
+                if not written or exc.status != 416:
+                    raise
+                restart()  # the kept bytes do not fit this file: fetch it whole
+                response = transport.request("GET", item.url, stream=True, once=True, what=what)
+            try:
+                if written and not _resumes_at(response, written):
+                    restart()
+                for chunk in _chunks(response, self.chunk_size):
+                    file.write(chunk)
+                    hasher.update(chunk)
+                    written += len(chunk)
+                    self._tracker.advance(len(chunk))
+                return hasher.finish(), written
+            except _Dropped as exc:
+                drops += 1
+                raise CommError(
+                    f"{item.name}: the connection dropped {drops} time{'s' if drops > 1 else ''} "
+                    f"({written} bytes received): {exc.__cause__}",
+                    url=url,
+                    retryable=True,
+                ) from exc
+            finally:
+                response.close()
+
+        try:
+            return transport.with_retries(attempt)
+        finally:
+            hasher.finish()
+
+
+@contextlib.contextmanager
+def _writing(entry: str, destination: str) -> Iterator[None]:
+    """File-system errors of the block as StorageErrors naming `entry` and `destination`
+    (requests' errors are OSErrors too, but never the file system's)."""
+    try:
+        yield
+    except requests.RequestException:
+        raise
+    except OSError as exc:
+        raise storage_error(exc, entry, destination) from exc
+
+
+def _check_clashes(items: Sequence[DownloadItem], place: DestinationRoot) -> None:
+    """StorageError before any write when one entry's name is a directory of another's
+    (`a` and `a/b`): both cannot exist under one root."""
+    names = {item.name for item in items}
+    for item in items:
+        parts = item.name.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if parent in names:
+                raise StorageError(
+                    f"cannot write {item.name!r} to {place.display(place.target(item.name))}: "
+                    f"entry {parent!r} is a file there, and {item.name!r} needs it to be a "
+                    "directory (ENOTDIR); nothing was written",
+                    destination=place.display(place.root),
+                    entry=item.name,
+                    errno=errno.ENOTDIR,
+                )
+
+
+def _check_name_lengths(
+    items: Sequence[DownloadItem], targets: Sequence[str], place: DestinationRoot
+) -> None:
+    """StorageError before any write when an entry's name is longer than the local file system
+    takes (a component over NAME_MAX bytes, or the whole path over PATH_MAX)."""
+    probe = place.root
+    while not os.path.isdir(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    try:
+        name_max = os.pathconf(probe, "PC_NAME_MAX")
+        path_max = os.pathconf(probe, "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):
+        return
+    for item, target in zip(items, targets, strict=True):
+        longest = max(len(os.fsencode(part)) for part in item.name.split("/"))
+        if longest > name_max or len(os.fsencode(target)) >= path_max:
+            limit = f"{name_max} bytes a name" if longest > name_max else f"{path_max} a path"
+            raise StorageError(
+                f"cannot write {item.name!r} to {target}: the name is too long for the file "
+                f"system there ({limit}; ENAMETOOLONG); nothing was written",
+                destination=target,
+                entry=item.name,
+                errno=errno.ENAMETOOLONG,
+            )
+
+
+def _report_progress(
+    error: WandbError, jobs: list[list[tuple[DownloadItem, str]]], done: set[int]
+) -> None:
+    """Say in `error` which entries of a download of many files completed and which did not."""
+    completed = [item.name for i in sorted(done) for item, _ in jobs[i]]
+    incomplete = [item.name for i, job in enumerate(jobs) if i not in done for item, _ in job]
+
+    def listed(names: list[str]) -> str:
+        more = f", and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+        return ", ".join(repr(n) for n in names[:_LISTED]) + more
+
+    amend_message(
+        error,
+        f" [{len(completed)} of {len(completed) + len(incomplete)} entries completed"
+        + (f": {listed(completed)}" if completed else "")
+        + f"; not completed: {listed(incomplete)}]",
+    )
+    if isinstance(error, StorageError):
+        error.completed = completed
+        error.incomplete = incomplete
 
 
 class _Dropped(Exception):
@@ -388,5 +540,5 @@ __all__ = [
     "display_url",
     "hex_md5",
     "md5_of_stream",
-    "retry_delay",
+    "storage_error",
 ]

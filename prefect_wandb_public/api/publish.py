@@ -16,10 +16,8 @@ does not hold yet, and once committed, identical content returns the committed v
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -27,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.api.artifacts import Artifact
-from prefect_wandb_public.api.download import b64_md5, retry_delay
+from prefect_wandb_public.api.download import b64_md5
 from prefect_wandb_public.api.drafts import DraftContents, DraftSpec, md5_file, publish_aliases
 from prefect_wandb_public.api.manifest import ArtifactManifestEntry
 from prefect_wandb_public.api.names import check_aliases, check_tags
@@ -43,7 +41,7 @@ from prefect_wandb_public.api.queries.artifacts import (
     UPSERT_PROJECT_MUTATION,
     USE_ARTIFACT_MUTATION,
 )
-from prefect_wandb_public.api.transport import RetryPolicy, Transport
+from prefect_wandb_public.api.transport import Transport
 from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -55,8 +53,6 @@ MANIFEST_NAME = "wandb_manifest.json"
 # Files up to this size are read whole and sent as one buffer; larger ones stream from disk.
 BUFFERED_UPLOAD_LIMIT = 8 << 20
 FILES_PER_REQUEST = 1000
-_ONE_ATTEMPT = RetryPolicy(max_attempts=1)
-_GAVE_UP = " (gave up after "
 
 
 @dataclass(frozen=True)
@@ -312,21 +308,11 @@ def _upload_file(transport: Transport, item: _Upload, stop: threading.Event) -> 
         raise
 
 
-def _label(exc: CommError, label: str) -> None:
-    """Make `exc`'s message say what was being uploaded."""
-    exc.message = f"uploading {label}: {exc.message}"
-    exc.args = (exc.message,)
-
-
 def _put(
     transport: Transport, url: str, body: bytes, headers: Mapping[str, str], label: str
 ) -> None:
     """PUT a buffered body; the transport retries it as its policy says."""
-    try:
-        transport.request("PUT", url, data=body, headers=headers).close()
-    except CommError as exc:
-        _label(exc, label)
-        raise
+    transport.request("PUT", url, data=body, headers=headers, what=f"uploading {label}").close()
 
 
 def _put_streamed(
@@ -338,26 +324,15 @@ def _put_streamed(
     stop: threading.Event,
 ) -> None:
     """PUT a local file streamed from disk, reopened for every attempt (a file object cannot be
-    re-sent), with the transport's retry policy and sleep; stops retrying once `stop` is set."""
-    started = time.monotonic()
-    for attempt in itertools.count(1):
-        try:
-            with open(path, "rb") as handle:
-                transport.request(
-                    "PUT", url, data=handle, headers=headers, retry=_ONE_ATTEMPT
-                ).close()
-            return
-        except CommError as exc:
-            delay = retry_delay(transport.retry, attempt, started)
-            if not exc.retryable or delay is None or stop.is_set():
-                message = exc.message.split(_GAVE_UP, 1)[0]
-                exc.message = (
-                    f"{message} (gave up after {attempt} attempt{'s' if attempt > 1 else ''} "
-                    f"in {time.monotonic() - started:.1f} s)"
-                )
-                _label(exc, label)
-                raise
-            transport._sleep(delay)
+    re-sent), retried by the transport's retry primitive; stops retrying once `stop` is set."""
+
+    def attempt() -> None:
+        with open(path, "rb") as handle:
+            transport.request(
+                "PUT", url, data=handle, headers=headers, what=f"uploading {label}", once=True
+            ).close()
+
+    transport.with_retries(attempt, should_stop=stop.is_set)
 
 
 # ---------------------------------------------------------------------- entry points

@@ -12,7 +12,7 @@ import base64
 import json
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from prefect_wandb_public.api.artifact_listings import ArtifactCollection
 from prefect_wandb_public.api.artifacts import Artifact
@@ -488,11 +488,33 @@ class Registry:
         return registry
 
 
-class Registries(Paginator[Registry]):
+T = TypeVar("T")
+
+
+class _OrganizationPaginator(Paginator[T]):
+    """A listing read from one connection of an organization's entity (`CONNECTION`); an
+    organization the server does not know is 0.31's NotFoundError."""
+
+    CONNECTION = ""
+    organization: str
+
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        org_entity = (data.get("organization") or {}).get("orgEntity")
+        if not org_entity:
+            raise NotFoundError(
+                f"Organization {self.organization!r} not found. Please verify the organization "
+                "name is correct."
+            )
+        conn: Mapping[str, Any] | None = org_entity.get(self.CONNECTION)
+        return conn
+
+
+class Registries(_OrganizationPaginator[Registry]):
     """The registries of an organization matching `filter` (fields `name`, `description`,
     `created_at`, `updated_at`; names without the prefix), in `order`."""
 
     QUERY = REGISTRIES_QUERY
+    CONNECTION = "projects"
 
     def __init__(
         self,
@@ -511,16 +533,6 @@ class Registries(Paginator[Registry]):
             "order": self.order,
         }
         super().__init__(client, variables, per_page)
-
-    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        org_entity = (data.get("organization") or {}).get("orgEntity")
-        if not org_entity:
-            raise NotFoundError(
-                f"Organization {self.organization!r} not found. Please verify the organization "
-                "name is correct."
-            )
-        conn: Mapping[str, Any] | None = org_entity.get("projects")
-        return conn
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Registry:
         return Registry(self.client, self.organization, node["entity"]["name"], node["name"], node)
@@ -550,11 +562,12 @@ class Registries(Paginator[Registry]):
         return f"<Registries {self.organization}>"
 
 
-class RegistryCollections(Paginator[ArtifactCollection]):
+class RegistryCollections(_OrganizationPaginator[ArtifactCollection]):
     """Registry collections matching a registry filter and a collection filter; `len()` is
     the server's count."""
 
     QUERY = REGISTRY_COLLECTIONS_QUERY
+    CONNECTION = "artifactCollections"
 
     def __init__(
         self,
@@ -576,16 +589,6 @@ class RegistryCollections(Paginator[ArtifactCollection]):
             "order": self.order,
         }
         super().__init__(client, variables, per_page)
-
-    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        org_entity = (data.get("organization") or {}).get("orgEntity")
-        if not org_entity:
-            raise NotFoundError(
-                f"Organization {self.organization!r} not found. Please verify the organization "
-                "name is correct."
-            )
-        conn: Mapping[str, Any] | None = org_entity.get("artifactCollections")
-        return conn
 
     @property
     def length(self) -> int | None:
@@ -636,12 +639,13 @@ class RegistryCollections(Paginator[ArtifactCollection]):
         return f"<RegistryCollections {self.organization}>"
 
 
-class RegistryVersions(Paginator[Artifact]):
+class RegistryVersions(_OrganizationPaginator[Artifact]):
     """Versions linked into registries, as links (`is_link`), newest link first. With
     advanced search (server and organization permitting) the advanced field names apply
     and `order` may be given; otherwise ordering is refused, as by 0.31."""
 
     QUERY = REGISTRY_VERSIONS_QUERY
+    CONNECTION = "artifactMemberships"
 
     def __init__(
         self,
@@ -675,16 +679,6 @@ class RegistryVersions(Paginator[Artifact]):
             "order": self.order,
         }
         super().__init__(client, variables, per_page)
-
-    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        org_entity = (data.get("organization") or {}).get("orgEntity")
-        if not org_entity:
-            raise NotFoundError(
-                f"Organization {self.organization!r} not found. Please verify the organization "
-                "name is correct."
-            )
-        conn: Mapping[str, Any] | None = org_entity.get("artifactMemberships")
-        return conn
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Artifact:
         return Artifact._from_attrs(self.client, node["artifact"], None, link_of(node))

@@ -2,28 +2,31 @@
 
 `Transport` owns a `requests.Session`, the base URL, the API key, timeouts and the retry policy.
 `graphql()` and `request()` are its two doors; both map failures to the typed errors in
-`prefect_wandb_public.errors`. Credentials are attached only to URLs under base_url, and the key
-never appears in a message.
+`prefect_wandb_public.errors`, retried through the client's one retry primitive
+(`api/retrying.py`, also offered to the other movers as `Transport.with_retries`). Credentials
+are attached only to URLs under base_url, and the key never appears in a message. A failure names
+what was being done: the GraphQL operation and its variables, or the method and URL.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import random
+import math
 import re
+import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from prefect_wandb_public._version import __version__
+from prefect_wandb_public.api.retrying import FAIL_FAST_ATTEMPTS, RetryPolicy, with_retries
 from prefect_wandb_public.errors import (
     AuthenticationError,
     CommError,
@@ -36,32 +39,10 @@ from prefect_wandb_public.errors import (
 
 USER_AGENT = f"prefect-wandb-public/{__version__} (W&B Public Client compatible)"
 _OPERATION_RE = re.compile(r"^\s*(?:#[^\n]*\n\s*)*(?:query|mutation)\s+(\w+)", re.M)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When and how long to retry transient failures (connection, timeout, 429, 5xx but 501).
-
-    Defaults: up to 6 attempts within 60 s, waits of 0.5 s doubling to at most 8 s with +0-25%
-    jitter; a `Retry-After` header (seconds or HTTP date) replaces the computed wait.
-    """
-
-    max_attempts: int = 6
-    max_elapsed: float = 60.0
-    initial_backoff: float = 0.5
-    max_backoff: float = 8.0
-    jitter: float = 0.25
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise InvalidInputError(f"max_attempts must be >= 1, got {self.max_attempts}")
-        if self.max_elapsed < 0 or self.initial_backoff < 0 or self.max_backoff < 0:
-            raise InvalidInputError("retry times must be >= 0")
-
-    def backoff(self, attempt: int) -> float:
-        """Wait before retry number `attempt` (1-based) when the server gave no Retry-After."""
-        base = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
-        return base * (1 + self.jitter * random.random())
+# Connecting waits at most this long, whatever the request timeout: a host that has not
+# accepted a connection in 10 s is not going to, and a dead host should fail fast.
+CONNECT_TIMEOUT_CAP = 10.0
+T = TypeVar("T")
 
 
 def is_retryable_status(status: int) -> bool:
@@ -95,6 +76,74 @@ def validate_base_url(base_url: str) -> str:
     return base_url.strip().rstrip("/")
 
 
+def check_timeout(timeout: Any) -> float:
+    """Seconds per request: a finite number > 0; InvalidInputError naming the value otherwise."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise InvalidInputError(
+            f"timeout must be a number of seconds, got {type(timeout).__name__} {timeout!r}"
+        )
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout}")
+    return float(timeout)
+
+
+def describe_variables(variables: Mapping[str, Any], limit: int = 6) -> str:
+    """The scalar variables of a query as `key='value', ...` (long values cut), for messages."""
+    parts: list[str] = []
+    for key, value in variables.items():
+        if isinstance(value, bool) or value is None or not isinstance(value, (str, int, float)):
+            continue
+        text = repr(value if not isinstance(value, str) or len(value) <= 80 else value[:77] + "...")
+        parts.append(f"{key}={text}")
+        if len(parts) == limit:
+            break
+    return ", ".join(parts)
+
+
+def json_of(what: str) -> Callable[[requests.Response], Any]:
+    """An `accept` for `Transport.request`: the body decoded as JSON; a body that does not decode
+    (cut or garbled on the way) is a retryable CommError naming `what`."""
+
+    def decode(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CommError(
+                f"{what}: {response.request.method} {_display(response.url)} returned a body "
+                "that is not JSON",
+                status=response.status_code,
+                url=_display(response.url),
+                retryable=True,
+            ) from exc
+
+    return decode
+
+
+def _connect_failure(exc: BaseException) -> str | None:
+    """ "name" when `exc` (a requests ConnectionError) is a host name that did not resolve,
+    "refused" when the connection was refused, else None."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return "name"
+        if isinstance(current, ConnectionRefusedError):
+            return "refused"
+        todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        todo.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return None
+
+
+def _display(url: str) -> str:
+    """The URL as shown in messages: no query string (presigned URLs carry tokens there)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
 @lru_cache(maxsize=256)
 def operation_name(query: str) -> str:
     """The operation name written in a query document ("" when anonymous)."""
@@ -103,7 +152,11 @@ def operation_name(query: str) -> str:
 
 
 class Transport:
-    """HTTP + GraphQL + auth + retries + error mapping for one base URL and key."""
+    """HTTP + GraphQL + auth + retries + error mapping for one base URL and key.
+
+    `timeout` is seconds per request (connecting waits at most `CONNECT_TIMEOUT_CAP`, 10 s, of
+    it); `retry` is the retry policy; `sleep` is how retries wait (tests pass a recorder).
+    """
 
     def __init__(
         self,
@@ -116,13 +169,14 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = validate_base_url(base_url)
-        if timeout <= 0:
-            raise InvalidInputError(f"timeout must be > 0 seconds, got {timeout}")
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout)
         self.retry = retry or RetryPolicy()
         self._auth_header = "Basic " + base64.b64encode(f"api:{api_key}".encode()).decode()
         self._secret = api_key
         self._sleep = sleep
+        # Hosts (scheme://host:port) that have answered this transport at least once: a refused
+        # connection there is a restart worth waiting for, elsewhere a dead address.
+        self._answered: set[str] = set()
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.auth = _no_netrc
@@ -153,26 +207,17 @@ class Transport:
 
     # ------------------------------------------------------------------ doors
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """POST one GraphQL document; returns `data`. A 200 carrying `errors` raises."""
+        """POST one GraphQL document; returns `data`. A 200 carrying `errors` raises. Failures
+        name the operation and its variables (`GraphQL Run(entity='e', name='r1')`)."""
         name = operation_name(query)
+        values = dict(variables or {})
+        what = self.scrub(f"GraphQL {name or 'query'}({describe_variables(values)})")
         url = f"{self.base_url}/graphql"
-        body = {"query": query, "variables": dict(variables or {}), "operationName": name}
-
-        def decode(response: requests.Response) -> Any:
-            try:
-                return response.json()
-            except ValueError as exc:  # a cut or garbled body is transient: retry it
-                raise CommError(
-                    f"{url} returned a body that is not JSON for {name or 'query'}",
-                    status=response.status_code,
-                    url=url,
-                    retryable=True,
-                ) from exc
-
-        payload = self.request("POST", url, json_body=body, accept=decode)
+        body = {"query": query, "variables": values, "operationName": name}
+        payload = self.request("POST", url, json_body=body, accept=json_of(what), what=what)
         errors = payload.get("errors") if isinstance(payload, dict) else None
         if errors:
-            raise self._graphql_error(name, errors)
+            raise self._graphql_error(what, errors)
         data = payload.get("data") if isinstance(payload, dict) else None
         return data if isinstance(data, dict) else {}
 
@@ -187,85 +232,111 @@ class Transport:
         stream: bool = False,
         retry: RetryPolicy | None = None,
         accept: Callable[[requests.Response], Any] | None = None,
+        what: str | None = None,
+        once: bool = False,
     ) -> Any:
         """Send with retries; returns the 2xx/3xx response (or `accept(response)`), else raises.
 
         `accept` turns a successful response into the result and may raise a retryable
-        CommError (a body that fails to decode). With `stream=True` the body is left unread; a
-        failure while reading it is the caller's to handle (downloads resume with Range).
-        `data` must be re-sendable (bytes) to be retried.
+        CommError (a body that fails to decode, see `json_of`). With `stream=True` the body is
+        left unread; a failure while reading it is the caller's to handle (downloads resume
+        with Range). `data` must be re-sendable (bytes) to be retried. `what` names the
+        operation in error messages. `once=True` sends a single attempt and raises its failure
+        unretried, for callers that retry a larger step themselves through `with_retries`.
         """
         url = self.absolute(url)
-        policy = retry or self.retry
         send_headers = dict(headers or {})
         if self.is_under_base(url):
             send_headers["Authorization"] = self._auth_header
-        encoded = None
+        body = data
         if json_body is not None:
-            encoded = json.dumps(json_body, allow_nan=True).encode()
+            body = json.dumps(json_body, allow_nan=True).encode()
             send_headers.setdefault("Content-Type", "application/json")
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            failure: CommError
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    data=encoded if encoded is not None else data,
-                    headers=send_headers,
-                    stream=stream,
-                    timeout=(min(self.timeout, 10.0), self.timeout),
-                )
-            except requests.RequestException as exc:
-                failure = CommError(
-                    f"{method} {self._display(url)} failed: {type(exc).__name__}: "
-                    f"{self.scrub(str(exc), url)}",
-                    url=self._display(url),
-                    retryable=True,
-                )
-                wait = None
-            else:
-                wait = None
-                if response.status_code < 400:
-                    if accept is None:
-                        return response
-                    try:
-                        return accept(response)
-                    except CommError as exc:
-                        if not exc.retryable:
-                            raise
-                        failure = exc
-                else:
-                    failure = self._status_error(method, url, response)
-                    wait = parse_retry_after(response.headers.get("Retry-After"))
-                    response.close()
-                    if not failure.retryable:
-                        raise failure
-            elapsed = time.monotonic() - started
-            delay = wait if wait is not None else policy.backoff(attempt)
-            if attempt >= policy.max_attempts or elapsed + delay > policy.max_elapsed:
-                failure.message = (
-                    f"{failure.message} (gave up after {attempt} attempt"
-                    f"{'s' if attempt > 1 else ''} in {elapsed:.1f} s)"
-                )
-                failure.args = (failure.message,)
-                raise failure
-            self._sleep(delay)
+
+        def attempt() -> Any:
+            return self._send(method, url, body, send_headers, stream, accept, what)
+
+        if once:
+            return attempt()
+        return self.with_retries(attempt, policy=retry)
+
+    def with_retries(
+        self,
+        attempt: Callable[[], T],
+        *,
+        policy: RetryPolicy | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> T:
+        """`attempt()` retried on retryable CommErrors by the client's one retry primitive,
+        with this transport's policy (or `policy`) and sleep."""
+        return with_retries(
+            attempt, policy=policy or self.retry, sleep=self._sleep, should_stop=should_stop
+        )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        headers: dict[str, str],
+        stream: bool,
+        accept: Callable[[requests.Response], Any] | None,
+        what: str | None,
+    ) -> Any:
+        """One attempt; failures raise CommErrors classified for the retry primitive."""
+        where = f"{method} {_display(url)}"
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+        try:
+            response = self.session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                stream=stream,
+                timeout=(min(self.timeout, CONNECT_TIMEOUT_CAP), self.timeout),
+            )
+        except requests.RequestException as exc:
+            kind = _connect_failure(exc) if isinstance(exc, requests.ConnectionError) else None
+            limit = None
+            reason = f"{type(exc).__name__}: {self.scrub(str(exc), url)}"
+            if kind == "name":
+                limit = FAIL_FAST_ATTEMPTS
+                host = urlsplit(url).hostname
+                reason = f"the host name {host!r} does not resolve ({reason})"
+            elif kind == "refused" and origin not in self._answered:
+                limit = FAIL_FAST_ATTEMPTS
+                reason = f"connection refused, and {origin} never answered ({reason})"
+            failure = CommError(
+                f"{where} failed: {reason}",
+                url=_display(url),
+                retryable=True,
+                attempt_limit=limit,
+            )
+            if what:
+                failure.prefix(what)
+            raise failure from exc
+        self._answered.add(origin)
+        if response.status_code >= 400:
+            error = self._status_error(method, url, response)
+            response.close()
+            if what:
+                error.prefix(what)
+            raise error
+        if accept is None:
+            return response
+        return accept(response)
 
     # ------------------------------------------------------------------ errors
-    def _display(self, url: str) -> str:
-        """The URL as shown in messages: no query string (presigned URLs carry tokens there)."""
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
     def _status_error(self, method: str, url: str, response: requests.Response) -> CommError:
         status = response.status_code
         detail = self.scrub(_error_message(response), url)
-        where = f"{method} {self._display(url)}"
+        where = f"{method} {_display(url)}"
         message = f"{where} returned HTTP {status}" + (f": {detail}" if detail else "")
-        kwargs: dict[str, Any] = {"status": status, "url": self._display(url)}
+        kwargs: dict[str, Any] = {
+            "status": status,
+            "url": _display(url),
+            "retry_after": parse_retry_after(response.headers.get("Retry-After")),
+        }
         if status == 401:
             if not self.is_under_base(url):
                 return AuthenticationError(
@@ -285,10 +356,10 @@ class Transport:
             return ServerError(message, retryable=is_retryable_status(status), **kwargs)
         return CommError(message, retryable=is_retryable_status(status), **kwargs)
 
-    def _graphql_error(self, name: str, errors: Any) -> CommError:
+    def _graphql_error(self, what: str, errors: Any) -> CommError:
         messages = [self.scrub(str(e.get("message") if isinstance(e, dict) else e)) for e in errors]
         text = messages[0] if len(messages) == 1 else "[" + "; ".join(messages) + "]"
-        message = f"GraphQL {name or 'query'} failed: {text}"
+        message = f"{what} failed: {text}"
         lowered = text.lower()
         url = f"{self.base_url}/graphql"
         if "not found" in lowered or "does not exist" in lowered:
@@ -305,11 +376,14 @@ def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
 
 
 def _error_message(response: requests.Response) -> str:
-    """The server's error text: `{"errors":[{"message"}]}`, `{"error": ...}` or the raw body."""
+    """The server's error text: `{"errors":[{"message"}]}`, `{"error": ...}` or the raw body
+    ("" when the body cannot be read: the status says enough)."""
     try:
         payload = response.json()
     except ValueError:
         return response.text[:200].strip()
+    except requests.RequestException:
+        return ""
     if isinstance(payload, dict):
         found = payload.get("errors") or payload.get("error")
         items = found if isinstance(found, list) else [found]
@@ -319,10 +393,14 @@ def _error_message(response: requests.Response) -> str:
 
 
 __all__ = [
+    "CONNECT_TIMEOUT_CAP",
     "USER_AGENT",
     "RetryPolicy",
     "Transport",
+    "check_timeout",
+    "describe_variables",
     "is_retryable_status",
+    "json_of",
     "operation_name",
     "parse_retry_after",
     "validate_base_url",

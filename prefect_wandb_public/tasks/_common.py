@@ -45,13 +45,16 @@ _NEVER_RETRIED = (
 
 
 def retry_on_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry a task only for transient failures: 429, 5xx, connection problems, timeouts."""
+    """Retry a task only for transient failures (429, 5xx, connection problems, timeouts) that
+    the client has not already retried: one retry budget per operation. A CommError with
+    `retries_exhausted` spent the client's retry policy (e.g. 6 attempts in 60 s, 2 for a host
+    that does not resolve); a task retry would only multiply those attempts."""
     try:
         state.result()
     except _NEVER_RETRIED:
         return False
     except CommError as exc:
-        return exc.retryable
+        return exc.retryable and not exc.retries_exhausted
     except TimeoutError:
         return True
     except Exception:

@@ -3,12 +3,19 @@
 A threaded stdlib HTTP/1.1 server (keep-alive, no Nagle delay). Routes map a method and a path
 prefix to a handler returning a `Response`; faults from the plan are applied while sending, so a
 reset or a truncation cuts the real body mid-stream.
+
+Safe to share: a request is judged on its request line and headers before its body is read.
+A route needs the API key (compared in constant time), a signed URL (`urls.py`), or nothing; a
+request that fails that check, or declares a body over `max_body` bytes (413), is answered at
+once and its body is read in small pieces and thrown away (for a few seconds at most, so the
+client sees the answer instead of a reset), never buffered.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import re
 import socket
@@ -24,8 +31,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from prefect_wandb_public.testing.common import StoreConflict, StoreError, StoreNotFound
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog, RequestRecord
+from prefect_wandb_public.testing.urls import SignatureError
 
 _CHUNK = 1 << 20
+# Request bodies are buffered whole for the handlers; larger declared bodies are answered 413.
+DEFAULT_MAX_BODY = 1 << 30
+# A refused request's body is read and dropped in pieces this big, for at most this long.
+_DISCARD_CHUNK = 64 << 10
+_DISCARD_SECONDS = 5.0
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -90,35 +103,72 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
+# What a route asks of a request before its body is read.
+KEY = "key"  # the API key (HTTP Basic, user "api")
+SIGNED = "signed"  # a signed URL (`ServerUrls.verify`), no key
+OPEN = "open"  # nothing
+_GUARDS = (KEY, SIGNED, OPEN)
+
+
 @dataclass
 class Route:
     method: str
     prefix: str
     handler: Handler
-    auth: bool = True
+    guard: str = KEY
 
 
 class WandbHTTPApp:
-    """Routes plus the key check, shared by every connection of one server."""
+    """Routes plus the key and signature checks, shared by every connection of one server.
 
-    def __init__(self, api_key: str, faults: FaultPlan, log: RequestLog) -> None:
+    `verify_url(path, query, method=...)` checks a signed URL (raising `SignatureError`);
+    `max_body` is the largest request body accepted, in bytes.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        faults: FaultPlan,
+        log: RequestLog,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
         self.api_key = api_key
         self.faults = faults
         self.log = log
+        self.max_body = max_body
         self.routes: list[Route] = []
         self.operation_of: Callable[[Request], str | None] = lambda request: None
+        self.verify_url: Callable[..., None] | None = None
+        self._key = api_key.encode()
 
-    def add_route(self, method: str, prefix: str, handler: Handler, *, auth: bool = True) -> None:
-        self.routes.append(Route(method, prefix, handler, auth))
+    def add_route(self, method: str, prefix: str, handler: Handler, *, guard: str = KEY) -> None:
+        if guard not in _GUARDS:
+            raise ValueError(f"guard must be one of {_GUARDS}, got {guard!r}")
+        self.routes.append(Route(method, prefix, handler, guard))
 
     def check_auth(self, header: str | None) -> bool:
+        """Whether an Authorization header carries this server's key (constant-time compare)."""
         if not header or not header.startswith("Basic "):
             return False
         try:
-            user, _, key = base64.b64decode(header[6:]).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+            user, _, key = base64.b64decode(header[6:]).partition(b":")
+        except (binascii.Error, ValueError):
             return False
-        return user == "api" and key == self.api_key
+        return hmac.compare_digest(key, self._key) and user == b"api"
+
+    def refusal(self, route: Route, request: Request) -> Response | None:
+        """The answer to a request its route's guard refuses (judged without its body)."""
+        if route.guard == KEY and not request.authenticated:
+            return Response.error(401, "authentication required: invalid or missing API key")
+        if route.guard == SIGNED:
+            if self.verify_url is None:
+                return Response.error(403, "this server signs no URLs")
+            try:
+                self.verify_url(request.path, request.query, method=request.method)
+            except SignatureError as exc:
+                return Response.error(403, str(exc))
+        return None
 
     def route(self, method: str, path: str) -> Route | None:
         matches = [r for r in self.routes if r.method == method and path.startswith(r.prefix)]
@@ -177,50 +227,110 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
     def _handle_logged(self, method: str) -> None:
         app = self.application
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = Request(
             method=method,
             path=split.path,
             query=parse_qs(split.query),
             headers=headers,
-            body=body,
+            body=b"",
             authenticated=app.check_auth(headers.get("authorization")),
         )
         route = app.route("GET" if method == "HEAD" else method, request.path)
+        # Judged before the body is read: its declared size, then (unless an injected fault
+        # stands in front of the server, as a proxy would) its route and the route's guard.
+        refused = self._size_refusal(request)
+        fault = None
+        if refused is None:
+            fault = app.faults.take(method, request.path, None)
+            if fault is None:
+                refused = self._guard_refusal(route, request)
+        if refused is not None:
+            self._record(request, refused, None)
+            self._refuse(refused)
+            return
+        length = int(headers.get("content-length") or 0)
+        request.body = self.rfile.read(length) if length else b""
         if route is not None and route.prefix == "/graphql":
             request.operation = app.operation_of(request)
-        fault = app.faults.take(method, request.path, request.operation)
+        if fault is None:
+            fault = app.faults.take(method, request.path, request.operation)
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
         if fault is not None and fault.kind == "status":
             response = Response.error(fault.status, f"injected fault: HTTP {fault.status}")
             if fault.retry_after is not None:
                 response.headers["Retry-After"] = _retry_after(fault.retry_after)
-        elif route is None:
-            response = Response.error(404, f"no route for {method} {request.path}")
-        elif route.auth and not request.authenticated:
-            response = Response.error(401, "authentication required: invalid or missing API key")
+        elif route is None or (refused := self._guard_refusal(route, request)) is not None:
+            response = refused or Response.error(404, f"no route for {method} {request.path}")
         else:
             response = _call(route.handler, request)
-        fault_name = fault.kind if fault is not None else None
-        app.log.append(
-            RequestRecord(
-                method,
-                request.path,
-                request.operation,
-                response.status,
-                fault_name,
-                sent_auth="authorization" in headers,
-                user_agent=headers.get("user-agent", ""),
-                range=headers.get("range"),
-            )
-        )
+        self._record(request, response, fault)
         try:
             self._send(response, fault if fault is not None and fault.kind != "status" else None)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a timeout): no one to answer
+
+    def _size_refusal(self, request: Request) -> Response | None:
+        """400 for a Content-Length that is not a number, 413 for one over the limit."""
+        declared = request.headers.get("content-length")
+        if declared is None:
+            return None
+        if not declared.strip().isdigit():
+            return Response.error(400, f"invalid Content-Length {declared!r}")
+        limit = self.application.max_body
+        if int(declared) > limit:
+            return Response.error(
+                413,
+                f"request body of {int(declared)} bytes is over this server's limit of "
+                f"{limit} bytes",
+            )
+        return None
+
+    def _guard_refusal(self, route: Route | None, request: Request) -> Response | None:
+        """404 for no route, else what the route's guard says (401, 403) or None."""
+        if route is None:
+            return Response.error(404, f"no route for {request.method} {request.path}")
+        return self.application.refusal(route, request)
+
+    def _record(self, request: Request, response: Response, fault: Fault | None) -> None:
+        self.application.log.append(
+            RequestRecord(
+                request.method,
+                request.path,
+                request.operation,
+                response.status,
+                fault.kind if fault is not None else None,
+                sent_auth="authorization" in request.headers,
+                user_agent=request.headers.get("user-agent", ""),
+                range=request.headers.get("range"),
+            )
+        )
+
+    def _refuse(self, response: Response) -> None:
+        """Answer without reading the body, then drop what the client still sends (in small
+        pieces, for a few seconds at most) so it reads the answer rather than a reset."""
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        remaining = int(declared) if declared.isdigit() else 0
+        if remaining:
+            self.close_connection = True
+            response.headers["Connection"] = "close"
+        try:
+            self._send(response, None)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            return
+        deadline = time.monotonic() + _DISCARD_SECONDS
+        try:
+            self.connection.settimeout(_DISCARD_SECONDS)
+            while remaining > 0 and time.monotonic() < deadline:
+                piece = self.rfile.read1(min(_DISCARD_CHUNK, remaining))
+                if not piece:
+                    break
+                remaining -= len(piece)
+        except OSError:
+            pass  # the client stopped sending or went away: nothing more to drop
 
     def _send(self, response: Response, fault: Fault | None) -> None:
         body = response.body
@@ -268,6 +378,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
 
 # Store errors as HTTP statuses, most specific first (moto's `call_action` does this once too).
 _STORE_ERROR_STATUS: tuple[tuple[type[StoreError], int], ...] = (
+    (SignatureError, 403),
     (StoreNotFound, 404),
     (StoreConflict, 409),
     (StoreError, 400),
@@ -304,6 +415,10 @@ def http_date(seconds_from_now: float) -> str:
 
 
 __all__ = [
+    "DEFAULT_MAX_BODY",
+    "KEY",
+    "OPEN",
+    "SIGNED",
     "Handler",
     "Request",
     "Response",

@@ -33,7 +33,6 @@ from prefect_wandb_public.testing.urls import (
     FILE_STREAM_NAME,
     RUN_FILES_PREFIX,
     RUN_UPLOADS_PREFIX,
-    ServerUrls,
 )
 
 
@@ -102,21 +101,18 @@ class FileStreamRoute:
 
 
 class RunUploads:
-    """Presigned run-file uploads: the URL's signature (see `ServerUrls.run_upload`) is the
-    authority, as wandb-core sends no credentials to upload URLs."""
+    """Presigned run-file uploads: the URL's signature (see `ServerUrls.run_upload`, checked by
+    the HTTP app before the body is read: a signed route) is the authority, as wandb-core sends
+    no credentials to upload URLs."""
 
-    def __init__(self, store: WandbStore, urls: ServerUrls) -> None:
+    def __init__(self, store: WandbStore) -> None:
         self.store = store
-        self.urls = urls
 
     def put(self, request: Request) -> Response:
         parts = request.path[len(RUN_UPLOADS_PREFIX) :].split("/", 3)
         if len(parts) != 4 or not all(parts):
             raise StoreNotFound(f"no upload target at {request.path}")
         entity, project, run_id, name = (unquote(p) for p in parts)
-        given = (request.query.get("signature") or [""])[0]
-        if not self.urls.check_run_upload(entity, project, run_id, name, given):
-            return Response.error(403, "upload URL signature does not match")
         check_file_name(name)
         record = self.store.put_run_file(entity, project, run_id, name, request.body)
         return Response(200, b"", {"ETag": f'"{base64.b64decode(record.md5).hex()}"'})

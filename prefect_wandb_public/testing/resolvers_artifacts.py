@@ -567,7 +567,7 @@ class ArtifactResolvers:
         base64 md5 becomes a `Content-MD5` upload header, as presigned URLs demand."""
         node = self.manifest_node(artifact)
         digest = artifact.manifest_digest
-        node["file"]["uploadUrl"] = node["file"]["directUrl"]
+        node["file"]["uploadUrl"] = self.urls.manifest(artifact.id, method="PUT")
         node["file"]["uploadHeaders"] = [f"Content-MD5:{digest}"] if check_b64_md5(digest) else []
         return node
 
@@ -595,7 +595,7 @@ class ArtifactResolvers:
                     "md5": digest,
                     "digest": digest,
                     "storagePath": f"wandb_artifacts/{hex_of(digest)}",
-                    "uploadUrl": self.urls.blob(digest) if missing else None,
+                    "uploadUrl": self.urls.blob(digest, method="PUT") if missing else None,
                     "uploadHeaders": [f"Content-MD5:{digest}"] if missing else [],
                     "uploadMultipartUrls": None,
                     "artifact": lambda artifact=artifact: self.artifact_node(artifact),

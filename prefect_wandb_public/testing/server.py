@@ -18,7 +18,16 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from prefect_wandb_public.testing.app import Request, Response, WandbHTTPApp, make_http_server
+from prefect_wandb_public.testing.app import (
+    DEFAULT_MAX_BODY,
+    KEY,
+    OPEN,
+    SIGNED,
+    Request,
+    Response,
+    WandbHTTPApp,
+    make_http_server,
+)
 from prefect_wandb_public.testing.executor import GraphQLEngine, load_schema
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog
 from prefect_wandb_public.testing.files_http import FileRoutes
@@ -33,6 +42,7 @@ if TYPE_CHECKING:
 from prefect_wandb_public.testing.urls import (
     ARTIFACT_FILES_PREFIX,
     BLOBS_PREFIX,
+    DEFAULT_URL_TTL,
     GRAPHQL_PATH,
     LEGACY_ARTIFACT_FILES_PREFIX,
     MANIFESTS_PREFIX,
@@ -69,7 +79,11 @@ def _require_loopback(host: str) -> str:
 
 
 class LocalWandbServer:
-    """GraphQL + file endpoints over one `WandbStore`, served on a free loopback port."""
+    """GraphQL + file endpoints over one `WandbStore`, served on a free loopback port.
+
+    `max_body` bounds request bodies (bytes; a larger declared body is answered 413 before it
+    is read); keyless storage URLs are signed and expire after `url_ttl` seconds.
+    """
 
     def __init__(
         self,
@@ -80,6 +94,8 @@ class LocalWandbServer:
         username: str = "local-user",
         entity: str | None = None,
         store: WandbStore | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        url_ttl: float = DEFAULT_URL_TTL,
     ) -> None:
         if api_key is not None and len(api_key) < 40:
             raise ValueError("api_key must be at least 40 characters, as W&B keys are")
@@ -88,9 +104,10 @@ class LocalWandbServer:
         self.store = store or WandbStore(username=username, entity=entity)
         self.faults = FaultPlan()
         self.request_log = RequestLog()
-        self.app = WandbHTTPApp(self.api_key, self.faults, self.request_log)
+        self.app = WandbHTTPApp(self.api_key, self.faults, self.request_log, max_body=max_body)
         self.engine = GraphQLEngine(load_schema())
-        self.urls = ServerUrls(lambda: self.url)
+        self.urls = ServerUrls(lambda: self.url, url_ttl=url_ttl)
+        self.app.verify_url = self.urls.verify
         self.resolvers = Resolvers(self.store, self.urls)
         self.app.operation_of = self._operation_of
         # Where the demo data is, once `seed_demo(server.store)` loaded it (the pytest
@@ -106,25 +123,25 @@ class LocalWandbServer:
         files = FileRoutes(self.store)
         uploads = UploadRoutes(self.store)
         stream = FileStreamRoute(self.store)
-        run_uploads = RunUploads(self.store, self.urls)
+        run_uploads = RunUploads(self.store)
         pages = PageRoutes(self.store)
-        table: list[tuple[str, str, Callable[[Request], Response], bool]] = [
-            # method, path prefix, handler, needs the API key
-            ("POST", GRAPHQL_PATH, self._graphql, True),
-            ("GET", RUN_FILES_PREFIX, files.get_run_file, True),
-            ("PUT", RUN_FILES_PREFIX, files.put_run_file, True),
-            ("POST", RUN_FILES_PREFIX, stream.handle, True),
-            ("GET", BLOBS_PREFIX, files.get_blob, False),
-            ("PUT", BLOBS_PREFIX, uploads.put_blob, False),
-            ("GET", MANIFESTS_PREFIX, files.get_manifest, False),
-            ("PUT", MANIFESTS_PREFIX, uploads.put_manifest, False),
-            ("PUT", RUN_UPLOADS_PREFIX, run_uploads.put, False),
-            ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, True),
-            ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, True),
-            ("GET", PAGES_PREFIX, pages.get_page, False),
+        table: list[tuple[str, str, Callable[[Request], Response], str]] = [
+            # method, path prefix, handler, what it needs: the API key or a signed URL
+            ("POST", GRAPHQL_PATH, self._graphql, KEY),
+            ("GET", RUN_FILES_PREFIX, files.get_run_file, KEY),
+            ("PUT", RUN_FILES_PREFIX, files.put_run_file, KEY),
+            ("POST", RUN_FILES_PREFIX, stream.handle, KEY),
+            ("GET", BLOBS_PREFIX, files.get_blob, SIGNED),
+            ("PUT", BLOBS_PREFIX, uploads.put_blob, SIGNED),
+            ("GET", MANIFESTS_PREFIX, files.get_manifest, SIGNED),
+            ("PUT", MANIFESTS_PREFIX, uploads.put_manifest, SIGNED),
+            ("PUT", RUN_UPLOADS_PREFIX, run_uploads.put, SIGNED),
+            ("GET", ARTIFACT_FILES_PREFIX, files.get_artifact_file, KEY),
+            ("GET", LEGACY_ARTIFACT_FILES_PREFIX, files.get_legacy_artifact_file, KEY),
+            ("GET", PAGES_PREFIX, pages.get_page, OPEN),
         ]
-        for method, prefix, handler, auth in table:
-            self.app.add_route(method, prefix, handler, auth=auth)
+        for method, prefix, handler, guard in table:
+            self.app.add_route(method, prefix, handler, guard=guard)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalWandbServer:

@@ -1,0 +1,142 @@
+"""The download cache: content-addressed blobs that are never served unless they match their digest.
+
+Layout and rules are drawn in `api/download.py`'s docstring. This module keeps the blobs honest.
+
+Why seals: downloads are hard links to the blobs (a warm repeat moves no bytes), and the
+read-only mode of a blob does not stop root or `chmod`, so a user who edits a downloaded file in
+place edits the blob. Hashing every blob before every use would cost a warm repeat as much as
+reading every byte; trusting the size (what earlier versions did) serves edited bytes. So when a
+blob is written and whenever it is verified, its identity is written beside it, the *seal*:
+
+    <size> <mtime_ns> <ctime_ns> <inode>
+
+Any write through any link changes the shared inode's mtime and ctime (and `utime` cannot put
+the ctime back), truncation changes the size, a replacement changes the inode. On use the blob is
+stat'ed and compared with its seal: a match is served at the cost of one `stat` and one small
+read; any difference, or no seal, makes it hashed again: a blob that still matches its digest is
+resealed and served, one that does not is removed (its inode lives on in the user's edited copies,
+which stay theirs) and fetched again. Creating or removing a hard link also changes the ctime, so
+the downloader reseals a blob after linking it, and a blob whose download directory was deleted is
+hashed once on its next use. Copy-on-write clones would avoid shared inodes altogether, but the
+common file systems (ext4, tmpfs) have none, and the seal covers blobs corrupted in the cache
+directly too.
+
+A seal that cannot be written (a read-only cache) only means the blob is hashed on every use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+
+from prefect_wandb_public.api.destinations import AtomicFile
+from prefect_wandb_public.api.digests import hex_md5, md5_of_stream
+from prefect_wandb_public.api.partials import remove_quietly, sweep
+
+SEAL_SUFFIX = ".seal"
+# Seals have one width and are rewritten in place: truncating a file (O_TRUNC) makes ext4 flush
+# it on close (its auto_da_alloc rule), which would cost a warm repeat milliseconds per file.
+_SEAL_WIDTH = 95
+
+
+def _identity(st: os.stat_result) -> str:
+    text = f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}"
+    return text.ljust(_SEAL_WIDTH) + "\n"
+
+
+class BlobCache:
+    """Blobs under `<root>/md5/<hex[:2]>/<hex[2:]>`, each with its seal beside it."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        # The seal last read or written per blob path, so resealing needs no read.
+        self._sealed: dict[str, str] = {}
+
+    def path(self, b64_md5: str) -> str:
+        """Where the blob of a base64 md5 lives (ChecksumError when it is not an md5)."""
+        digest = hex_md5(b64_md5)
+        return os.path.join(self.root, "md5", digest[:2], digest[2:])
+
+    def lookup(self, b64_md5: str, size: int | None) -> str | None:
+        """The blob of `b64_md5` if it is present and still has that digest (and `size`), else
+        None; a blob that no longer matches is removed first."""
+        path = self.path(b64_md5)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        if size is not None and st.st_size != size:
+            self._evict(path)
+            return None
+        identity = _identity(st)
+        if self._read_seal(path) == identity:
+            self._sealed[path] = identity
+            return path
+        # Unsealed, or changed since it was sealed: trust only its bytes.
+        try:
+            with open(path, "rb") as handle:
+                digest, _ = md5_of_stream(handle)
+        except FileNotFoundError:
+            return None
+        if digest != b64_md5:
+            self._evict(path)
+            return None
+        self.seal(path)
+        return path
+
+    def fill(self, b64_md5: str, size: int | None, transfer: Callable[[AtomicFile], None]) -> str:
+        """Fetch a blob into the cache with `transfer` (which streams and checks the bytes into
+        the file it is given) and seal it; returns its path. A partial a crashed run left is
+        handed to `transfer` to resume; while another live process fetches the same blob this
+        waits for it, then uses its blob."""
+        path = self.path(b64_md5)
+        file = AtomicFile(None, path, read_only=True, resume=True)
+        try:
+            ready = self.lookup(b64_md5, size)
+            if ready is not None:
+                file.discard()
+                return ready
+            transfer(file)
+        except BaseException:
+            file.discard()
+            raise
+        file.commit()
+        self.seal(path)
+        sweep(os.path.dirname(path))
+        return path
+
+    def seal(self, path: str) -> None:
+        """Record the blob's identity as it is now (after writing, verifying or linking it)."""
+        with contextlib.suppress(OSError):
+            identity = _identity(os.stat(path))
+            known = self._sealed.get(path)
+            if (known if known is not None else self._read_seal(path)) == identity:
+                return
+            fd = os.open(path + SEAL_SUFFIX, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                os.pwrite(fd, identity.encode(), 0)
+            finally:
+                os.close(fd)
+            self._sealed[path] = identity
+
+    @staticmethod
+    def _read_seal(path: str) -> str | None:
+        try:
+            fd = os.open(path + SEAL_SUFFIX, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            return os.read(fd, _SEAL_WIDTH + 2).decode("ascii", "replace")
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def _evict(self, path: str) -> None:
+        self._sealed.pop(path, None)
+        remove_quietly(path)
+        remove_quietly(path + SEAL_SUFFIX)
+
+
+__all__ = ["SEAL_SUFFIX", "BlobCache"]
