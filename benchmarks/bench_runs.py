@@ -306,7 +306,7 @@ print(json.dumps({"import": t1 - t0, "api": t2 - t1, "query": t3 - t2, "heavy": 
 OURS_CHILD = CHILD_CODE % {
     "import_client": "from prefect_wandb_public.api import Api",
     "make_api": "Api",
-    "first_query": 'api.viewer["entity"]',
+    "first_query": "api.viewer.entity",
     "heavy": HEAVY_MODULES,
 }
 OFFICIAL_CHILD = CHILD_CODE % {

@@ -7,7 +7,8 @@ One LocalWandbServer in its own process (scenario `uploads`) receives every cont
 interleaved rounds (best and median of `--repeat`). Before each timed call a fresh directory of
 `--files` random files of `--file-mb` MiB is written (untimed), so digest dedup never skips work.
 
-- ours: `Artifact(...).add_dir(dir)` (md5 of every file) then `Api.log_artifact(draft)`: the
+- ours: `Artifact(...).add_dir(dir, policy="immutable")` (md5 of every file, no staged copies,
+  as the publish task adds them) then `Api.log_artifact(draft)`: the
   whole save pipeline (createArtifact, createArtifactManifest, createArtifactFiles, parallel
   PUTs with Content-MD5 streamed from disk, the manifest PUT, commitArtifact). Also shown
   without the hashing (the `log_artifact` call alone).
@@ -115,7 +116,7 @@ def main(argv: list[str]) -> int:
             def ours() -> None:
                 started = time.perf_counter()
                 draft = Artifact(f"bench-{next(counter)}", "dataset")
-                draft.add_dir(dirs["ours"])
+                draft.add_dir(dirs["ours"], policy="immutable")
                 hashed = time.perf_counter()
                 published = publish(api, draft, (entity, project), workers=args.workers)
                 phases["hash"].append(hashed - started)

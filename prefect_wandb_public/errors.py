@@ -4,8 +4,8 @@ Every error names the input it concerns (a path, a run id, a URL) and never carr
 
     WandbError                         every error of this package
     ├── InvalidInputError (ValueError) an argument is malformed; raised before any request
-    │   ├── ArtifactNotLoggedError     needs a published version, this is a draft
-    │   ├── ArtifactFinalizedError     a committed version's files cannot change
+    │   ├── ArtifactNotLoggedError     needs a published version, this is a draft (+AttributeError)
+    │   ├── ArtifactFinalizedError     a committed version's files cannot change (+AttributeError)
     │   └── DestinationExistsError     a download target exists and may not be replaced
     ├── ChecksumError                  bytes do not match the digest the server promised
     ├── IncompleteRunHistoryError      a run has history steps no parquet export holds yet
@@ -13,6 +13,7 @@ Every error names the input it concerns (a path, a run id, a URL) and never carr
     │   │                              full, name too long, a file where a directory must be,
     │   │                              read-only); names the destination and the entry
     │   └── ExportError                a history export could not be written
+    ├── WaitTimeoutError (TimeoutError) a wait for the server to finish something timed out
     └── CommError                      a request failed: connection, timeout, status, GraphQL
         ├── AuthenticationError        the key was refused (HTTP 401, `viewer` null)
         ├── PermissionDeniedError      the key may not do this (HTTP 403)
@@ -38,12 +39,14 @@ class InvalidInputError(WandbError, ValueError):
     """An argument is malformed; raised before any request is sent."""
 
 
-class ArtifactNotLoggedError(InvalidInputError):
-    """The attribute or method needs a published version, and this artifact is still a draft."""
+class ArtifactNotLoggedError(InvalidInputError, AttributeError):
+    """The attribute or method needs a published version, and this artifact is still a draft.
+    An AttributeError too, as in 0.31 (`getattr(draft, "id", None)` is None)."""
 
 
-class ArtifactFinalizedError(InvalidInputError):
-    """A committed version's files cannot change; build a new draft instead."""
+class ArtifactFinalizedError(InvalidInputError, AttributeError):
+    """A committed version's files cannot change; build a new draft instead (an
+    AttributeError too, as in 0.31)."""
 
 
 class DestinationExistsError(InvalidInputError):
@@ -96,6 +99,10 @@ class StorageError(WandbError, OSError):
 
 class ExportError(StorageError):
     """The destination could not be written; nothing was left behind there."""
+
+
+class WaitTimeoutError(WandbError, TimeoutError):
+    """A wait (`Run.wait_until_finished(timeout=...)`) ran out of time; nothing was changed."""
 
 
 class CommError(WandbError):
@@ -209,6 +216,7 @@ __all__ = [
     "ServerError",
     "StorageError",
     "UploadTooLargeError",
+    "WaitTimeoutError",
     "WandbError",
     "amend_message",
 ]

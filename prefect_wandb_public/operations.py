@@ -27,7 +27,7 @@ def json_safe(value: Any) -> Any:
     """NaN/Infinity become None so records survive JSON (Prefect results, table artifacts)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
         return [json_safe(v) for v in value]
@@ -50,7 +50,7 @@ def run_record(run: Run, *, full: bool = True) -> dict[str, Any]:
     }
     if full:
         record["config"] = json_safe(run.config)
-        record["summary"] = json_safe(run.summary)
+        record["summary"] = json_safe(run.summary_metrics)  # a plain dict, not the live mapping
     return record
 
 
@@ -184,7 +184,7 @@ def verify_credentials(api: Api) -> dict[str, Any]:
     server (no GraphQL endpoint, or not JSON: another service on that port, a path too many)
     is an InvalidInputError saying so, rather than a bare HTTP 404."""
     try:
-        viewer = dict(api.viewer)
+        viewer = api.viewer
     except CommError as exc:
         status = exc.status
         answered = status is not None and (status in (404, 405) or status < 300)
@@ -201,14 +201,10 @@ def verify_credentials(api: Api) -> dict[str, Any]:
         raise
     return {
         "base_url": api.base_url,
-        "username": viewer.get("username"),
-        "entity": viewer.get("entity"),
-        "email": viewer.get("email"),
-        "teams": [
-            edge["node"]["name"]
-            for edge in ((viewer.get("teams") or {}).get("edges") or [])
-            if edge.get("node")
-        ],
+        "username": viewer.username,
+        "entity": viewer.entity,
+        "email": getattr(viewer, "email", None),
+        "teams": list(viewer.teams),
     }
 
 

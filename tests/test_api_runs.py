@@ -193,7 +193,7 @@ def test_run_attributes(api: Api, server: LocalWandbServer, entity: str, project
     assert run.heartbeat_at is not None and run.read_only is False
     assert run.history_keys["lastStep"] == 9 and run.lastHistoryStep == 9
     assert set(run.history_keys["keys"]) == {"_step", "loss"}
-    assert run.user == {"name": "local-user", "username": "local-user"}
+    assert (run.user.name, run.user.username) == ("local-user", "local-user")  # a User now
     assert run.username == "local-user"
     assert run.path == [entity, project, "attrs"]
     assert run.url == f"{server.url}/{entity}/{project}/runs/attrs"

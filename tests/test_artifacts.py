@@ -21,6 +21,7 @@ from prefect_wandb_public.api import (
     ArtifactVersions,
 )
 from prefect_wandb_public.api.artifact_listings import _CollectionAliases
+from prefect_wandb_public.api.files import download_file
 from prefect_wandb_public.api.names import check_artifact_name, parse_artifact_name
 from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
 from prefect_wandb_public.testing import LocalWandbServer
@@ -289,7 +290,7 @@ def test_artifact_files_lists_entries_with_urls(api: Api, seeded: str) -> None:
     assert files["model.json"].md5 == b64md5(V0["model.json"])
     assert files["model.json"].size == len(V0["model.json"])
     assert [f.name for f in artifact.files(names=["model.json"])] == ["model.json"]
-    path = files["weights/w.bin"].download(root="single")
+    path = download_file(files["weights/w.bin"], root="single")
     assert Path(path).read_bytes() == V0["weights/w.bin"]
 
 
@@ -501,5 +502,5 @@ def test_official_sdk_downloads_and_verifies_from_our_server(
     run.upload_file(str(tmp_path / "notes.md"), root=str(tmp_path))
     assert server.request_log.count(operation="MarkRunFilesUploaded") == 1
     ours = Api(api_key=server.api_key, overrides={"base_url": server.url})
-    back = ours.run(f"{seeded}/train").file("notes.md").download(root=str(tmp_path / "ours"))
-    assert Path(back).read_text() == "uploaded by the SDK"
+    with ours.run(f"{seeded}/train").file("notes.md").download(root=str(tmp_path / "ours")) as f:
+        assert f.read() == "uploaded by the SDK"

@@ -19,7 +19,7 @@ def test_get_client_talks_to_the_configured_server(
 ) -> None:
     api = credentials.get_client()
     assert isinstance(api, Api) and api.base_url == server.url
-    assert api.viewer["username"] == "local-user"
+    assert api.viewer.username == "local-user"
 
 
 def test_one_client_per_block_values_shared_across_threads(server: LocalWandbServer) -> None:
@@ -48,7 +48,7 @@ def test_key_falls_back_to_the_environment(
 ) -> None:
     monkeypatch.setenv("WANDB_API_KEY", server.api_key)
     block = WandbCredentials(base_url=server.url, timeout=7)
-    assert block.get_client().viewer["entity"] == "local-user"
+    assert block.get_client().viewer.entity == "local-user"
 
 
 def test_key_falls_back_to_netrc(
@@ -60,7 +60,7 @@ def test_key_falls_back_to_netrc(
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(netrc))
     block = WandbCredentials(base_url=server.url, timeout=8)
-    assert block.get_client().viewer["username"] == "local-user"
+    assert block.get_client().viewer.username == "local-user"
 
 
 def test_no_key_anywhere_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_a_block_without_a_key_follows_the_environment_and_netrc(
     monkeypatch.setenv("WANDB_API_KEY", server.api_key)
     block = WandbCredentials(base_url=server.url, timeout=11)
     first = block.get_client()
-    assert first.viewer["entity"] == "local-user"
+    assert first.viewer.entity == "local-user"
     assert block.get_client() is first  # nothing changed: the same client
     monkeypatch.setenv("WANDB_API_KEY", "w" * 40)  # the key was rotated
     rotated = block.get_client()
@@ -130,7 +130,7 @@ def test_a_block_without_a_key_follows_the_environment_and_netrc(
     netrc.write_text(f"machine 127.0.0.1\n  login user\n  password {server.api_key}\n")
     from_netrc = block.get_client()
     assert from_netrc is not rotated and _closed(rotated)
-    assert from_netrc.viewer["username"] == "local-user"
+    assert from_netrc.viewer.username == "local-user"
 
 
 def test_client_cache_keys_hold_no_key(

@@ -135,7 +135,8 @@ def test_an_edited_run_file_stays_the_users(
 ) -> None:
     server.create_run(entity, project, "r", files={"notes.txt": b"hello"})
     file = api.run(f"{entity}/{project}/r").file("notes.txt")
-    path = Path(file.download(root=str(tmp_path / "files")))
+    with file.download(root=str(tmp_path / "files")) as handle:  # an open file, as in 0.31
+        path = Path(handle.name)
     path.write_bytes(b"mine")
     with pytest.raises(DestinationExistsError):
         file.download(root=str(tmp_path / "files"))

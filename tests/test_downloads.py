@@ -17,6 +17,7 @@ from s3_fixtures import moto_endpoint, s3_bucket  # noqa: F401  (fixtures)
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Downloader, DownloadItem, RetryPolicy, Transport
+from prefect_wandb_public.api.files import download_file
 from prefect_wandb_public.errors import ChecksumError, CommError, InvalidInputError
 from prefect_wandb_public.testing import LocalWandbServer
 
@@ -200,7 +201,7 @@ def test_run_file_download_resumes_too(
     server.create_run(entity, project, "r", files={"ckpt.bin": HUGE})
     file = api.run(f"{entity}/{project}/r").file("ckpt.bin")
     server.inject_fault(BLOBS, kind="reset", method="GET", times=2)
-    path = file.download(root=str(tmp_path))
+    path = download_file(file, root=str(tmp_path))
     assert Path(path).read_bytes() == HUGE
     resumed = [r for r in blob_gets(server) if r]
     assert len(resumed) == 2 and resumed[0] != resumed[1]

@@ -13,7 +13,7 @@ import requests
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Downloader, DownloadItem, File, Files
-from prefect_wandb_public.api.files import lacks_mark_uploaded
+from prefect_wandb_public.api.files import download_file, lacks_mark_uploaded
 from prefect_wandb_public.errors import (
     CommError,
     DestinationExistsError,
@@ -114,7 +114,8 @@ def test_files_of_a_run_that_vanished_are_not_found(
 def test_download_streams_verified_bytes_to_root(
     api: Api, run_path: str, tmp_path: Path, server: LocalWandbServer
 ) -> None:
-    path = api.run(run_path).file("media/plot.png").download(root=str(tmp_path / "out"))
+    file = api.run(run_path).file("media/plot.png")
+    path = download_file(file, root=str(tmp_path / "out"))
     assert path == str(tmp_path / "out" / "media" / "plot.png")
     assert Path(path).read_bytes() == FILES["media/plot.png"]
     assert not [p for p in (tmp_path / "out" / "media").iterdir() if p.name.endswith(".part")]
@@ -124,7 +125,9 @@ def test_download_streams_verified_bytes_to_root(
 
 
 def test_download_defaults_to_the_current_directory(api: Api, run_path: str) -> None:
-    path = api.run(run_path).file("config.yaml").download()
+    with api.run(run_path).file("config.yaml").download() as handle:
+        path = handle.name
+        assert handle.read() == FILES["config.yaml"].decode()
     assert os.path.abspath(path) == os.path.abspath("config.yaml")
     assert Path(path).read_bytes() == FILES["config.yaml"]
 
@@ -135,13 +138,14 @@ def test_existing_file_without_replace_is_an_error_before_any_transfer(
     (tmp_path / "output.log").write_bytes(b"mine")
     file = api.run(run_path).file("output.log")
     server.request_log.clear()
-    with pytest.raises(InvalidInputError, match="already exists; pass replace=True"):
+    with pytest.raises(ValueError, match="File already exists, pass replace=True to overwrite"):
         file.download(root=str(tmp_path))
     assert server.request_log.count() == 0
     assert (tmp_path / "output.log").read_bytes() == b"mine"
-    assert file.download(root=str(tmp_path), exist_ok=True) == str(tmp_path / "output.log")
-    assert (tmp_path / "output.log").read_bytes() == b"mine"
-    file.download(root=str(tmp_path), replace=True)
+    with file.download(root=str(tmp_path), exist_ok=True) as handle:
+        assert (handle.name, handle.read()) == (str(tmp_path / "output.log"), "mine")
+    assert server.request_log.count() == 0
+    file.download(root=str(tmp_path), replace=True).close()
     assert (tmp_path / "output.log").read_bytes() == FILES["output.log"]
 
 
@@ -169,12 +173,15 @@ def test_a_file_whose_size_the_server_omits_downloads_verified_by_md5(
         attrs["sizeBytes"] = None
     unsized = File(api, attrs, run=listed.run)
     assert unsized.size == 0  # the public attribute stays an int
-    path = unsized.download(root=str(tmp_path / "unsized"))
+    path = download_file(unsized, root=str(tmp_path / "unsized"))
     assert Path(path).read_bytes() == FILES["media/plot.png"]
 
 
 def test_download_to_an_fsspec_memory_root(api: Api, run_path: str, project: str) -> None:
-    url = api.run(run_path).file("metrics.json").download(root=f"memory://{project}/files")
+    file = api.run(run_path).file("metrics.json")
+    url = download_file(file, root=f"memory://{project}/files")
+    with file.download(root=f"memory://{project}/files", exist_ok=True) as handle:
+        assert handle.read() == FILES["metrics.json"].decode()
     fs, path = fsspec.core.url_to_fs(url)
     assert url.startswith("memory://") and path == f"/{project}/files/metrics.json"
     assert fs.cat(f"/{project}/files/metrics.json") == FILES["metrics.json"]
@@ -213,7 +220,7 @@ def test_upload_file_round_trip(
     assert log.count(operation="CreateRunFiles") == 1
     assert log.count(method="PUT", path="/storage/run-files/", status=200) == 1  # presigned
     assert log.count(operation="MarkRunFilesUploaded") == 1
-    assert stored.download(root=str(tmp_path / "back")) == str(
+    assert download_file(stored, root=str(tmp_path / "back")) == str(
         tmp_path / "back" / "reports" / "eval.csv"
     )
     assert (tmp_path / "back" / "reports" / "eval.csv").read_bytes() == b"a,b\n1,2\n"

@@ -207,6 +207,18 @@ FILTER_CASES: list[tuple[str, Mapping[str, Any] | None, set[str]]] = [
     ("created-offset", {"createdAt": "2024-01-07T14:30:00.000+02:00"}, {"g"}),
     ("updated_at-alias", {"updated_at": {"$lt": "2024-01-02T00:00:00"}}, {"a"}),
     ("created-regex-raw-string", {"createdAt": {"$regex": "T12:"}}, {"g"}),
+    # The W&B public-API guide's hour-only form, alone and as its `$and` pair.
+    ("created-hour-only", {"createdAt": {"$gt": "2024-01-07T12"}}, {"g", "h"}),
+    (
+        "created-hour-only-guide-pair",
+        {"$and": [{"created_at": {"$lt": "2024-01-08T00", "$gt": "2024-01-06T00"}}]},
+        {"g"},
+    ),
+    ("created-hour-minute", {"createdAt": {"$lte": "2024-01-07T12:30"}}, ALL - {"h"}),
+    ("created-compact-offset", {"createdAt": {"$gt": "2024-01-07T14+0200"}}, {"g", "h"}),
+    ("empty-and-matches-all", {"$and": []}, ALL),
+    ("report-run-set-without-filters", {"$or": [{"$and": []}]}, ALL),
+    ("empty-nor-matches-all", {"$nor": []}, ALL),
     ("group-null", {"group": None}, ALL - {"a", "b"}),
     ("unknown-field-is-missing", {"nope": {"$exists": False}}, ALL),
     ("not-gt-matches-missing", {"summary_metrics.acc": {"$not": {"$gt": 0.9}}}, ALL - {"b"}),
@@ -291,7 +303,11 @@ def test_compile_order_reverse_flag(order: str | None, reverse: bool) -> None:
         pytest.param(["state"], "list", id="non-dict-filter"),
         pytest.param("state", "str", id="string-filter"),
         pytest.param({"$or": {"state": "x"}}, "$or", id="or-not-list"),
-        pytest.param({"$and": []}, "$and", id="and-empty"),
+        pytest.param({"$or": []}, "$or must be a non-empty", id="or-empty"),
+        pytest.param(
+            {"createdAt": {"$gt": "last tuesday"}}, "not an ISO 8601 date", id="date-not-a-date"
+        ),
+        pytest.param({"created_at": "20250110"}, "'created_at'", id="date-compact-digits"),
         pytest.param({"$nor": ["x"]}, "$nor[0]", id="nor-element-not-dict"),
         pytest.param({"tags": {"$in": "gpu"}}, "$in", id="in-not-list"),
         pytest.param({"tags": {"$nin": 3}}, "$nin", id="nin-not-list"),

@@ -34,7 +34,7 @@ def test_environment(wandb_env: None) -> None:
 
 
 def test_block(wandb_credentials) -> None:
-    assert wandb_credentials.get_client().viewer["username"] == "local-user"
+    assert wandb_credentials.get_client().viewer.username == "local-user"
 """
 
 

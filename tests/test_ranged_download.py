@@ -20,6 +20,7 @@ import pytest
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact, Progress, RetryPolicy, TransferSettings
+from prefect_wandb_public.api.files import download_file
 from prefect_wandb_public.errors import ChecksumError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.profiles import NetworkProfile, StorageProfile
@@ -144,7 +145,7 @@ def test_a_run_file_comes_in_ranged_parts(server: LocalWandbServer, tmp_path: Pa
     server.create_run(entity, "ranged", "r1")
     server.put_run_file(entity, "ranged", "r1", "big.bin", data)
     with closing(client(server)) as api:
-        path = api.run(f"{entity}/ranged/r1").file("big.bin").download(str(tmp_path / "run"))
+        path = download_file(api.run(f"{entity}/ranged/r1").file("big.bin"), str(tmp_path / "run"))
 
     assert Path(path).read_bytes() == data
     assert len([r for r in server.request_log.records if r.range]) == 3

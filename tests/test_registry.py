@@ -253,8 +253,11 @@ def test_registry_collections_and_versions_searches(api: Api) -> None:
     assert [a.type for a in chained.versions()] == ["dataset"]
     with pytest.raises(InvalidInputError, match="Invalid filter fields: 'color'"):
         registry.versions(filter={"color": "red"})
-    with pytest.raises(InvalidInputError, match="Ordering registry versions is not supported"):
-        registry.versions(order="-linked_at")
+    # The local server has ARTIFACT_COLLECTIONS_FILTERING_SORTING (the SDK's project collection
+    # searches need it) and its organizations advanced search, so versions may be ordered.
+    newest_first = [a.qualified_name for a in registry.versions(order="-linked_at")]
+    oldest_first = [a.qualified_name for a in registry.versions(order="+linked_at")]
+    assert len(newest_first) >= 2 and newest_first == oldest_first[::-1]
     with pytest.raises(InvalidInputError, match="Invalid order field 'size'"):
         registry.collections(order="size")
 

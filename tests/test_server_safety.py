@@ -123,7 +123,7 @@ def test_a_declared_body_over_the_limit_is_413_before_it_is_sent(
 def test_the_body_limit_is_configurable() -> None:
     with LocalWandbServer(max_body=4096) as small:
         api = Api(api_key=small.api_key, overrides={"base_url": small.url})
-        assert api.viewer["username"] == small.store.viewer.username
+        assert api.viewer.username == small.store.viewer.username
         big = requests.post(
             f"{small.url}/graphql",
             data=b" " * 5000,

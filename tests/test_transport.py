@@ -580,7 +580,7 @@ def test_base_url_override_beats_environment(
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
     api = Api(api_key=server.api_key, overrides={"base_url": server.url + "/"})
     assert api.base_url == server.url
-    assert api.viewer["entity"] == server.store.viewer.entity
+    assert api.viewer.entity == server.store.viewer.entity
 
 
 def test_base_url_from_environment(
@@ -589,7 +589,7 @@ def test_base_url_from_environment(
     monkeypatch.setenv("WANDB_BASE_URL", server.url)
     api = Api(api_key=server.api_key, retry=FAST_RETRY)
     assert api.base_url == server.url
-    assert api.viewer["entity"] == server.store.viewer.entity
+    assert api.viewer.entity == server.store.viewer.entity
 
 
 def test_base_url_default() -> None:
@@ -628,7 +628,7 @@ def test_key_argument_beats_environment(
     monkeypatch: pytest.MonkeyPatch, make_api: Callable[..., Api], server: LocalWandbServer
 ) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "e" * 40)
-    assert make_api(server).viewer["entity"] == server.store.viewer.entity
+    assert make_api(server).viewer.entity == server.store.viewer.entity
 
 
 def test_key_from_environment_beats_netrc(
@@ -638,7 +638,7 @@ def test_key_from_environment_beats_netrc(
     clean_env.chmod(0o600)
     monkeypatch.setenv("WANDB_API_KEY", server.api_key)
     api = Api(overrides={"base_url": server.url}, retry=FAST_RETRY)
-    assert api.viewer["entity"] == server.store.viewer.entity
+    assert api.viewer.entity == server.store.viewer.entity
     monkeypatch.setenv("WANDB_API_KEY", "e" * 40)
     with pytest.raises(AuthenticationError) as info:
         Api(overrides={"base_url": server.url}, retry=FAST_RETRY).viewer  # noqa: B018
@@ -652,7 +652,7 @@ def test_key_from_netrc(clean_env: Path, server: LocalWandbServer) -> None:
     )
     clean_env.chmod(0o600)
     api = Api(overrides={"base_url": server.url}, retry=FAST_RETRY)
-    assert api.viewer["entity"] == server.store.viewer.entity
+    assert api.viewer.entity == server.store.viewer.entity
     assert server.request_log.records[-1].sent_auth
 
 
@@ -694,8 +694,8 @@ def test_entity_and_project_defaults(
     api = make_api(server)
     assert api.default_project == DEFAULT_PROJECT == "uncategorized"
     assert api.default_entity == server.store.viewer.entity
-    assert api.default_entity == server.store.viewer.entity  # cached: one Viewer query
-    assert server.request_log.count(operation="Viewer") == 1
+    assert api.default_entity == server.store.viewer.entity  # cached: one viewer query
+    assert server.request_log.count(operation="GetViewer") == 1
 
 
 @pytest.mark.parametrize("timeout", [0, -1.0, True])

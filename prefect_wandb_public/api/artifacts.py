@@ -13,12 +13,14 @@ import functools
 import json
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from prefect_wandb_public.api import destinations
+from prefect_wandb_public.api.artifact_edits import ArtifactFields
 from prefect_wandb_public.api.download import (
     DEFAULT_WORKERS,
     Downloader,
@@ -41,7 +43,6 @@ from prefect_wandb_public.api.manifest import (
     ArtifactManifestEntry,
 )
 from prefect_wandb_public.api.names import (
-    check_alias,
     check_artifact_name,
     check_artifact_type,
     check_entry_path,
@@ -50,13 +51,10 @@ from prefect_wandb_public.api.names import (
 )
 from prefect_wandb_public.api.partials import is_temp_name
 from prefect_wandb_public.api.queries.artifacts import (
-    ADD_ALIASES_MUTATION,
     ARTIFACT_BY_NAME_QUERY,
     CREATED_BY_QUERY,
-    DELETE_ALIASES_MUTATION,
     DELETE_ARTIFACT_MUTATION,
     MANIFEST_QUERY,
-    UPDATE_ARTIFACT_MUTATION,
     USED_BY_QUERY,
 )
 from prefect_wandb_public.api.transport import json_of
@@ -87,7 +85,7 @@ def default_artifact_root(name: str) -> str:
     return os.path.join(base, name.replace(":", "-") if os.name == "nt" else name)
 
 
-class Artifact:
+class Artifact(ArtifactFields):
     """A draft or one logged artifact version.
 
     `Artifact(name, type, description=None, metadata=None)` starts a draft: add files,
@@ -98,8 +96,8 @@ class Artifact:
 
     A committed version (from `Api.artifact()` and the listings) has `name`
     `collection:<alias>` as fetched (`collection:vN` otherwise) and `source_name` always
-    `collection:vN`; `aliases` (mutable), `description` and `metadata` are saved by `save()`.
-    `manifest` is fetched on first use.
+    `collection:vN`; `aliases`, `tags`, `ttl`, `description` and `metadata` are saved by
+    `save()` (`api/artifact_edits.py`). `manifest` is fetched on first use.
     """
 
     def __init__(
@@ -126,8 +124,7 @@ class Artifact:
         self.description: str | None = description
         self.metadata: dict[str, Any] = check_metadata(metadata)
         self.aliases: list[str] = []
-        self._saved_aliases: list[str] = []
-        self.tags: list[str] = []
+        self._init_fields()
 
     @classmethod
     def _from_attrs(
@@ -171,8 +168,7 @@ class Artifact:
             for a in attrs.get("aliases") or []
             if not is_version(a["alias"]) and self._same_collection(a)
         ]
-        self._saved_aliases = list(self.aliases)
-        self.tags = [t["name"] for t in attrs.get("tags") or []]
+        self._init_fields(attrs)
 
     def _same_collection(self, alias: Mapping[str, Any]) -> bool:
         coll = alias.get("artifactCollection")
@@ -256,32 +252,96 @@ class Artifact:
         return self._draft
 
     def add_file(
-        self, local_path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        is_tmp: bool | None = False,
+        skip_cache: bool | None = False,
+        policy: Literal["mutable", "immutable"] | None = "mutable",
+        overwrite: bool = False,
     ) -> ArtifactManifestEntry:
-        """Add a local file as `name` (default: its file name); it is hashed now and uploaded
-        when the draft is published. A different file already at `name` needs `overwrite`."""
-        return self._contents("add a file to").add_file(local_path, name, overwrite)
+        """Add a local file as `name` (default: its file name), hashed now, uploaded when the
+        draft is published. As in 0.31: `policy="mutable"` stages a private copy (later edits
+        do not reach the version), `"immutable"` uploads the file itself (a changed file is
+        refused at publish); `is_tmp` names it by its md5; replacing needs `overwrite`.
+        `skip_cache` needs no action: uploads never fill the download cache here."""
+        return self._contents("add a file to").add_file(
+            local_path, name, is_tmp=is_tmp, policy=policy, overwrite=overwrite
+        )
 
     def add_dir(
-        self, local_dir: str | os.PathLike[str], name: str | None = None
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        skip_cache: bool | None = False,
+        policy: Literal["mutable", "immutable"] | None = "mutable",
+        merge: bool = False,
     ) -> list[ArtifactManifestEntry]:
-        """Add every file under `local_dir` at its relative path (under `name` if given)."""
-        return self._contents("add a directory to").add_dir(local_dir, name)
+        """Add every file under `local_path` at its relative path (under `name` if given),
+        with `policy` as in `add_file`; a different file already at one of those paths is an
+        error unless `merge` (then it is replaced). `skip_cache` as in `add_file`."""
+        return self._contents("add a directory to").add_dir(
+            local_path, name, policy=policy, merge=merge
+        )
 
     def add_reference(
-        self, uri: str, name: str | None = None, checksum: bool = True
+        self,
+        uri: str,
+        name: str | None = None,
+        checksum: bool = True,
+        max_objects: int | None = None,
     ) -> list[ArtifactManifestEntry]:
         """Track an object (or every object under a prefix) at an `s3://`, `gs://`, `file://`
         or `http(s)://` URI without uploading it; its digest is the store's ETag or md5 (the
-        URI itself with `checksum=False`)."""
-        return self._contents("add a reference to").add_reference(uri, name, checksum)
+        URI itself with `checksum=False`). More than `max_objects` objects under the prefix is
+        an InvalidInputError and adds nothing."""
+        return self._contents("add a reference to").add_reference(uri, name, checksum, max_objects)
 
     def new_file(
-        self, name: str, mode: str = "w", encoding: str | None = None
+        self,
+        name: str,
+        mode: str = "x",
+        encoding: str | None = None,
+        policy: Literal["mutable", "immutable"] = "mutable",
     ) -> AbstractContextManager[IO[Any]]:
-        """Open a new file (in a scratch directory the draft owns) that becomes entry `name`
-        when the `with` block ends without an error."""
-        return self._contents("add a file to").new_file(name, mode, encoding)
+        """Open a new file (in a scratch directory the draft owns: either `policy` protects
+        it) that becomes entry `name` when the `with` block ends without an error."""
+        return self._contents("add a file to").new_file(name, mode, encoding, policy)
+
+    def add(self, obj: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
+        """Add a table (a pandas DataFrame) as `<name>.table.json` in W&B's table format, which
+        `get(name)` here and `wandb`'s `artifact.get(name)` read back."""
+        return self._contents("add an object to").add_table(obj, name, overwrite)
+
+    def __setitem__(self, name: str, obj: Any) -> None:
+        """`artifact[name] = frame` is `add(frame, name)`."""
+        self.add(obj, name)
+
+    def finalize(self) -> None:
+        """Freeze a draft: adding or removing files afterwards is an ArtifactFinalizedError
+        (a committed version is final already)."""
+        if self._draft is not None:
+            self._draft.final = True
+
+    def get_added_local_path_name(self, local_path: str | os.PathLike[str]) -> str | None:
+        """The entry name a local file was added under (`add_file`, `add_dir`), else None."""
+        if self._draft is None:
+            return None
+        return self._draft.added_local_paths.get(os.path.abspath(os.fspath(local_path)))
+
+    def new_draft(self) -> Artifact:
+        """A draft of the next version of this collection: same type, description, metadata
+        and files (the files are not downloaded; publishing re-declares them)."""
+        self._logged("new_draft()")
+        draft = Artifact(self.collection_name, self.type, self.description, self.metadata)
+        assert draft._draft is not None
+        draft._draft.entries.update(self.manifest.entries)
+        return draft
+
+    def remove(self, item: str | os.PathLike[str] | ArtifactManifestEntry) -> None:
+        """Remove an entry, or every entry under a directory; FileNotFoundError when nothing
+        is at that path."""
+        self._contents("remove a file from").remove(item)
 
     def _spec(self) -> DraftSpec:
         return DraftSpec(
@@ -290,9 +350,65 @@ class Artifact:
             self.description,
             self.metadata,
             self._contents("publish"),
+            self._ttl_to_send(),
         )
 
     # ------------------------------------------------------------------ attributes
+    @property
+    def history_step(self) -> int | None:
+        """The nearest history step of the logging run at which this version was logged."""
+        self._logged("'history_step'")
+        step = self._attrs.get("historyStep")
+        return None if step is None else max(0, int(step) - 1)
+
+    @property
+    def incremental(self) -> bool:
+        """Whether the draft is an incremental update (never here: every draft is whole)."""
+        return False
+
+    @property
+    def distributed_id(self) -> None:
+        """Distributed artifacts (written by several runs) are not supported here."""
+        return None
+
+    @distributed_id.setter
+    def distributed_id(self, value: str | None) -> None:
+        if value is not None:
+            raise InvalidInputError(
+                "distributed artifacts (several runs writing one version) are not supported"
+            )
+
+    def json_encode(self) -> dict[str, Any]:
+        """The reference to this version that W&B stores in configs and tables."""
+        self._logged("json_encode()")
+        return {
+            "_type": "artifactVersion",
+            "_version": "v0",
+            "id": self.id,
+            "version": self.version,
+            "sequenceName": self.collection_name,
+            "usedAs": None,
+        }
+
+    @property
+    def digest_algorithm(self) -> str:
+        """How `digest` is computed over the manifest: `MANIFEST_MD5`."""
+        if self._draft is not None:
+            return "MANIFEST_MD5"
+        return str(self._attrs.get("digestAlgorithm") or "MANIFEST_MD5")
+
+    @property
+    def use_as(self) -> None:
+        """Deprecated in 0.31 (always None)."""
+        warnings.warn("The use_as property of Artifact is deprecated.", DeprecationWarning, 2)
+        return None
+
+    def wait(self, timeout: int | None = None) -> Artifact:
+        """The version itself: publishing here returns only once it is committed. A draft is
+        an ArtifactNotLoggedError (publish it with `Api.log_artifact`)."""
+        self._logged("wait()")
+        return self
+
     @property
     def qualified_name(self) -> str:
         return f"{self.entity}/{self.project}/{self.name}"
@@ -378,9 +494,12 @@ class Artifact:
         return f"<Artifact {self.qualified_name} ({self.type})>"
 
     # ------------------------------------------------------------------ files
-    def files(self, names: Sequence[str] | None = None, per_page: int = 50) -> ArtifactFiles:
-        """The artifact's files (all, or those `names`), with their URLs."""
-        return ArtifactFiles(self, names, per_page)
+    def files(
+        self, names: Sequence[str] | None = None, per_page: int = 50, start: str | None = None
+    ) -> ArtifactFiles:
+        """The artifact's files (all, or those `names`), with their URLs; `start` resumes
+        after a saved `cursor`."""
+        return ArtifactFiles(self, names, per_page, start=start)
 
     def _url(self, name: str) -> str:
         """A new direct URL of one file (the last one expired): `ArtifactFiles` by name."""
@@ -403,21 +522,29 @@ class Artifact:
     def download(
         self,
         root: str | os.PathLike[str] | None = None,
+        allow_missing_references: bool = False,
+        skip_cache: bool | None = None,
+        path_prefix: str | None = None,
+        multipart: bool | None = None,
         *,
-        skip_cache: bool = False,
         workers: int = DEFAULT_WORKERS,
         cache_dir: str | os.PathLike[str] | None = None,
-        path_prefix: str | None = None,
         link: bool = True,
         progress: ProgressCallback | None = None,
     ) -> str:
         """Download every file (or those under `path_prefix`) to `root`; returns `root`.
 
         `root` may be any fsspec URL; default `./artifacts/<collection:vN>`. Files are verified
-        against the manifest while streaming and land atomically; repeats come from the cache.
-        `progress` is called with a `Progress` (bytes and files) as the transfer advances.
+        against the manifest while streaming and land atomically; repeats come from the cache
+        (`skip_cache=True` bypasses it). `progress` is called with a `Progress` (bytes and
+        files) as the transfer advances. 0.31's positional order; reference entries are not
+        fetched here (a warning says how many were skipped), so `allow_missing_references`
+        has nothing to allow, and whole files stream on `workers` threads whatever
+        `multipart` says (the bytes are the same either way).
         """
+        del allow_missing_references, multipart  # see the docstring: nothing to change
         self._logged("download()")
+        skip_cache = bool(skip_cache)
         target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
         entries = [
             e
@@ -485,6 +612,19 @@ class Artifact:
         target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
         return self._fetch(entries, target)[0]
 
+    def __getitem__(self, name: str) -> pd.DataFrame | dict[str, Any] | list[Any] | str:
+        """`artifact[name]` is `get(name)`."""
+        return self.get(name)
+
+    def get_path(self, name: str) -> ArtifactManifestEntry:
+        """Deprecated name of `get_entry`."""
+        warnings.warn(
+            "Artifact.get_path(name) is deprecated, use Artifact.get_entry(name) instead.",
+            DeprecationWarning,
+            2,
+        )
+        return self.get_entry(name)
+
     def get_entry(self, name: str) -> ArtifactManifestEntry:
         """The manifest entry `name` (or `name.table.json`); NotFoundError when absent."""
         entries = self.manifest.entries
@@ -512,6 +652,27 @@ class Artifact:
         if not isinstance(data, (dict, list)):
             return path
         return data
+
+    def checkout(self, root: str | os.PathLike[str] | None = None) -> str:
+        """Make `root` (default `./artifacts/<collection>`) hold exactly this version: files
+        that are not entries are deleted, then every entry is downloaded; returns `root`."""
+        self._logged("checkout()")
+        target = os.fspath(root) if root is not None else self._root_for(self.collection_name)
+        fs, base = destinations.resolve(target, what="artifact root")
+        base = base.rstrip("/")
+        entries = self.manifest.entries
+        try:
+            found = fs.find(base)
+        except FileNotFoundError:
+            found = []
+        for path in found:
+            if path[len(base) + 1 :] not in entries:
+                fs.rm_file(path)
+        return self.download(target)
+
+    @staticmethod
+    def _root_for(name: str) -> str:
+        return default_artifact_root(name)
 
     def verify(self, root: str | os.PathLike[str] | None = None) -> None:
         """Check that `root` holds exactly the manifest's files with matching md5 digests;
@@ -555,52 +716,6 @@ class Artifact:
             )
 
     # ------------------------------------------------------------------ changes
-    def save(self) -> None:
-        """Save alias changes (added/removed since loading), description and metadata."""
-        self._logged("save()")
-        aliases = [check_alias(a) for a in self.aliases]
-        try:
-            metadata = json.dumps(self.metadata, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(
-                f"metadata of {self.qualified_name} is not JSON-serializable: {exc}"
-            ) from exc
-        if not isinstance(self.metadata, dict):
-            raise InvalidInputError(f"metadata of {self.qualified_name} must be a dict")
-        transport = self.client.transport
-        saved = set(self._saved_aliases)
-        for mutation, names in (
-            (ADD_ALIASES_MUTATION, [a for a in dict.fromkeys(aliases) if a not in saved]),
-            (DELETE_ALIASES_MUTATION, sorted(saved - set(aliases))),
-        ):
-            if names:
-                transport.graphql(mutation, {"input": self._alias_input(names)})
-        data = transport.graphql(
-            UPDATE_ARTIFACT_MUTATION,
-            {
-                "input": {
-                    "artifactID": self.id,
-                    "description": self.description,
-                    "metadata": metadata,
-                }
-            },
-        )
-        self._load(data["updateArtifact"]["artifact"])
-
-    def _alias_input(self, names: Sequence[str]) -> dict[str, Any]:
-        return {
-            "artifactID": self.id,
-            "aliases": [
-                {
-                    "alias": name,
-                    "artifactCollectionName": self.collection_name,
-                    "entityName": self.entity,
-                    "projectName": self.project,
-                }
-                for name in names
-            ],
-        }
-
     def delete(self, delete_aliases: bool = False) -> None:
         """Delete this version; refused by the server while it has aliases, unless
         `delete_aliases` removes them too. Deleting a link unlinks it (the source stays)."""

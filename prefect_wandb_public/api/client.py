@@ -11,12 +11,13 @@ logging run, a version's collection) asks its `Api` for it, so imports point one
 
 from __future__ import annotations
 
+import logging
 import netrc
 import os
 import threading
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from prefect_wandb_public.api.artifact_listings import (
     ArtifactCollection,
@@ -26,6 +27,7 @@ from prefect_wandb_public.api.artifact_listings import (
     ArtifactVersions,
 )
 from prefect_wandb_public.api.artifacts import Artifact
+from prefect_wandb_public.api.automations import Automation, Automations, Integrations
 from prefect_wandb_public.api.names import parse_artifact_name
 from prefect_wandb_public.api.orgs import (
     Organization,
@@ -36,6 +38,7 @@ from prefect_wandb_public.api.orgs import (
 )
 from prefect_wandb_public.api.paging import check_per_page
 from prefect_wandb_public.api.paths import (
+    check_segment,
     parse_object_path,
     parse_project_path,
     parse_run_path,
@@ -44,17 +47,25 @@ from prefect_wandb_public.api.progress import ProgressCallback
 from prefect_wandb_public.api.projects import Project, Projects
 from prefect_wandb_public.api.publish import publish
 from prefect_wandb_public.api.queries.projects import VIEWER_QUERY
+from prefect_wandb_public.api.queries.users import CREATE_PROJECT_MUTATION, SEARCH_USERS_QUERY
 from prefect_wandb_public.api.registries import Registries, Registry, Visibility
-from prefect_wandb_public.api.reports import Reports
+from prefect_wandb_public.api.reports import BetaReport, Reports
 from prefect_wandb_public.api.runs import Run, Runs
 from prefect_wandb_public.api.sweeps import Sweep
 from prefect_wandb_public.api.transfers import TransferSettings
-from prefect_wandb_public.api.transport import RetryPolicy, Transport, validate_base_url
+from prefect_wandb_public.api.transport import (
+    USER_AGENT,
+    RetryPolicy,
+    Transport,
+    validate_base_url,
+)
+from prefect_wandb_public.api.users import Team, User
 from prefect_wandb_public.errors import AuthenticationError, InvalidInputError, NotFoundError
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_PROJECT = "uncategorized"
+logger = logging.getLogger(__name__)
 
 
 def app_url_for(base_url: str) -> str:
@@ -144,7 +155,7 @@ class Api:
             raise InvalidInputError(f"transfers must be a TransferSettings, got {transfers!r}")
         self.transfers = transfers or TransferSettings()
         self._lock = threading.Lock()
-        self._viewer: dict[str, Any] | None = None
+        self._viewer: User | None = None
         # Organizations of entities and server features, as the registry code asks for them.
         self._registry_cache: dict[tuple[Any, ...], Any] = {}
 
@@ -170,20 +181,25 @@ class Api:
 
     # ------------------------------------------------------------------ identity
     @property
-    def viewer(self) -> dict[str, Any]:
-        """The key's user (`id`, `entity`, `username`, ...); fetched once, cached."""
+    def user_agent(self) -> str:
+        """The User-Agent header every request carries."""
+        return USER_AGENT
+
+    @property
+    def viewer(self) -> User:
+        """The key's user (`id`, `entity`, `username`, `teams`, ...); fetched once, cached."""
         with self._lock:
             if self._viewer is None:
                 data = self.transport.graphql(VIEWER_QUERY)
                 if not data.get("viewer"):
                     raise AuthenticationError(f"the API key was rejected by {self.base_url}")
-                self._viewer = data["viewer"]
+                self._viewer = User(self, data["viewer"])
             return self._viewer
 
     @property
     def default_entity(self) -> str:
         """The configured entity, else the key's own entity."""
-        return str(self.settings["entity"] or self.viewer["entity"])
+        return str(self.settings["entity"] or self.viewer.entity)
 
     @property
     def default_project(self) -> str:
@@ -204,7 +220,130 @@ class Api:
         project = node["project"]
         return Run(self, project["entity"]["name"], project["name"], node["name"], node)
 
+    # ------------------------------------------------------------------ users and teams
+    def users(self, username_or_email: str) -> list[User]:
+        """Users whose username or email matches (a server admin's search; others may get
+        an error or only themselves)."""
+        if not isinstance(username_or_email, str) or not username_or_email:
+            raise InvalidInputError(f"expected a username or email, got {username_or_email!r}")
+        data = self.transport.graphql(SEARCH_USERS_QUERY, {"query": username_or_email})
+        edges = (data.get("users") or {}).get("edges") or []
+        return [User(self, e["node"]) for e in edges if e.get("node")]
+
+    def user(self, username_or_email: str) -> User | None:
+        """The user matching `username_or_email` (the first, with a warning, when several
+        do), or None."""
+        found = self.users(username_or_email)
+        if len(found) > 1:
+            logger.warning("%d users match %r; returning the first", len(found), username_or_email)
+        return found[0] if found else None
+
+    def team(self, team: str) -> Team:
+        """A team and its members, loaded now (NotFoundError when it does not exist)."""
+        return Team(self, team)
+
+    def from_path(self, path: str) -> Project | Run | Sweep | BetaReport:
+        """The object a W&B path names: `project`, `entity/project`, `entity/project/run_id`,
+        `entity/project/runs/run_id`, `entity/project/sweeps/sweep_id` or
+        `entity/project/reports/Name--id` (a report is built from its path, no request)."""
+        if not isinstance(path, str):
+            raise InvalidInputError(f"path must be a string, got {path!r}")
+        parts = path.strip("/ ").split("/")
+        if len(parts) == 1:
+            return self.project(parts[0])
+        if len(parts) == 2:
+            return self.project(parts[1], parts[0])
+        if len(parts) == 3:
+            return self.run(path)
+        if len(parts) == 4:
+            kind = parts[2]
+            if kind.startswith("run"):
+                return self.run(f"{parts[0]}/{parts[1]}/{parts[3]}")
+            if kind.startswith("sweep"):
+                return self.sweep(f"{parts[0]}/{parts[1]}/{parts[3]}")
+            if kind.startswith("report"):
+                slug = parts[3]
+                if "--" not in slug:
+                    if "-" in slug:
+                        raise InvalidInputError(
+                            f"invalid report path {path!r}: expected "
+                            "entity/project/reports/Name--ID"
+                        )
+                    slug = "--" + slug
+                name, _, report_id = slug.partition("--")
+                attrs = {
+                    "displayName": unquote(name.replace("-", " ")),
+                    "id": report_id,
+                    "spec": "{}",
+                }
+                return BetaReport(self, attrs, entity=parts[0], project=parts[1])
+        raise InvalidInputError(
+            f"invalid path {path!r}: expected entity/project/TYPE/ID where TYPE is runs, "
+            "sweeps or reports"
+        )
+
+    # ------------------------------------------------------------------ integrations, automations
+    def integrations(
+        self, entity: str | None = None, *, per_page: int = 50, start: str | None = None
+    ) -> Integrations:
+        """The Slack channels and webhooks of `entity` (default: the default entity); `start`
+        resumes after a saved `cursor`."""
+        return Integrations(
+            self, entity or self.default_entity, check_per_page(per_page), start=start
+        )
+
+    def webhook_integrations(
+        self, entity: str | None = None, *, per_page: int = 50, start: str | None = None
+    ) -> Integrations:
+        """The webhooks of `entity` (default: the default entity)."""
+        return Integrations(
+            self,
+            entity or self.default_entity,
+            check_per_page(per_page),
+            kind="webhook",
+            start=start,
+        )
+
+    def slack_integrations(
+        self, *, entity: str | None = None, per_page: int = 50, start: str | None = None
+    ) -> Integrations:
+        """The Slack channels of `entity` (default: the default entity)."""
+        return Integrations(
+            self, entity or self.default_entity, check_per_page(per_page), kind="slack", start=start
+        )
+
+    def automations(
+        self,
+        entity: str | None = None,
+        *,
+        name: str | None = None,
+        per_page: int = 50,
+        start: str | None = None,
+    ) -> Automations:
+        """The automations of `entity` (default: the default entity), or only the one named
+        `name`; `start` resumes after a saved `cursor`."""
+        return Automations(
+            self, entity or self.default_entity, name, check_per_page(per_page), start=start
+        )
+
+    def automation(self, name: str, *, entity: str | None = None) -> Automation:
+        """The automation named `name`; InvalidInputError when none or several match."""
+        found = list(self.automations(entity, name=name, per_page=2))
+        if len(found) != 1:
+            where = entity or self.default_entity
+            how = "No automations found" if not found else "Multiple automations found"
+            raise InvalidInputError(f"{how} named {name!r} in {where}")
+        return found[0]
+
     # ------------------------------------------------------------------ projects
+    def create_project(self, name: str, entity: str) -> None:
+        """Create project `entity/name` (nothing changes when it exists)."""
+        check_segment(name, "project", name)
+        check_segment(entity, "entity", entity)
+        self.transport.graphql(
+            CREATE_PROJECT_MUTATION, {"input": {"name": name, "entityName": entity}}
+        )
+
     def projects(self, entity: str | None = None, per_page: int = 200) -> Projects:
         """Projects of `entity` (default: the default entity)."""
         return Projects(self, entity or self.default_entity, per_page=per_page)
@@ -241,7 +380,7 @@ class Api:
         """One run by `entity/project/run_id` (or `entity/project/runs/run_id`, `project/run_id`,
         `run_id` with the defaults); loaded now."""
         entity, project, run_id = parse_run_path(path, self._entity_default, self.default_project)
-        return Run.load(self, entity, project, run_id)
+        return Run.fetch(self, entity, project, run_id)
 
     def create_run(
         self,
@@ -259,7 +398,7 @@ class Api:
         entity, project, sweep_id = parse_object_path(
             path, "sweep", self._entity_default, self.default_project
         )
-        return Sweep.load(self, entity, project, sweep_id)
+        return Sweep.fetch(self, entity, project, sweep_id)
 
     def reports(self, path: str = "", name: str | None = None, per_page: int = 50) -> Reports:
         """Reports of a project (`entity/project` or `project`), optionally one by name."""
@@ -307,10 +446,11 @@ class Api:
         entity, proj = parse_project_path(project, self._entity_default, self.default_project)
         return ArtifactType(self, entity, proj, type_name)
 
-    def artifact_types(self, project: str | None = None) -> ArtifactTypes:
-        """The artifact types of a project (`entity/project` or `project`)."""
+    def artifact_types(self, project: str | None = None, start: str | None = None) -> ArtifactTypes:
+        """The artifact types of a project (`entity/project` or `project`); `start` resumes
+        after a saved `cursor`."""
         entity, proj = parse_project_path(project, self._entity_default, self.default_project)
-        return ArtifactTypes(self, entity, proj)
+        return ArtifactTypes(self, entity, proj, start=start)
 
     def artifact_collection(self, type_name: str, name: str) -> ArtifactCollection:
         """One collection by type and `entity/project/name` (or shorter, with the defaults)."""
@@ -327,23 +467,37 @@ class Api:
         return True
 
     def artifact_collections(
-        self, project_name: str, type_name: str, per_page: int = 50
+        self,
+        project_name: str,
+        type_name: str,
+        order: str | None = None,
+        per_page: int = 50,
+        start: str | None = None,
     ) -> ArtifactCollections:
-        """The collections of one type in a project (`entity/project` or `project`)."""
+        """The collections of one type in a project (`entity/project` or `project`), in
+        `order` (`+field` / `-field`, default newest first); `start` resumes after a saved
+        `cursor`."""
         entity, project = parse_project_path(
             project_name, self._entity_default, self.default_project
         )
-        return ArtifactCollections(self, entity, project, type_name, check_per_page(per_page))
+        return ArtifactCollections(
+            self, entity, project, type_name, check_per_page(per_page), order=order, start=start
+        )
 
     def artifacts(
         self,
         type_name: str,
         name: str,
-        per_page: int = 50,
         order: str | None = None,
+        per_page: int = 50,
+        tags: list[str] | None = None,
+        start: str | None = None,
+        *,
         filters: Mapping[str, Any] | None = None,
     ) -> ArtifactVersions:
-        """The committed versions of collection `entity/project/name`, newest first."""
+        """The committed versions of collection `entity/project/name`, newest first unless
+        `order` says otherwise; with `tags`, only versions holding all of them; `filters`
+        (ours) replaces the default `{"state": "COMMITTED"}`."""
         entity, project, coll_name = parse_object_path(
             name, "artifact collection", self._entity_default, self.default_project
         )
@@ -356,6 +510,8 @@ class Api:
             filters=filters,
             order=order,
             per_page=check_per_page(per_page),
+            tags=tags,
+            start=start,
         )
 
     def artifact_versions(self, type_name: str, name: str, per_page: int = 50) -> ArtifactVersions:

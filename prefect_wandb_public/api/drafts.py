@@ -5,7 +5,9 @@ digest from the store's ETag or md5, never uploaded).
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -24,7 +26,8 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from prefect_wandb_public.api import destinations
-from prefect_wandb_public.api.download import b64_md5, display_url, md5_of_stream
+from prefect_wandb_public.api.destinations import CHUNK_SIZE
+from prefect_wandb_public.api.download import b64_md5, b64_of, display_url, md5_of_stream
 from prefect_wandb_public.api.manifest import STORAGE_POLICY, ArtifactManifestEntry, manifest_digest
 from prefect_wandb_public.api.names import (
     check_aliases,
@@ -33,7 +36,12 @@ from prefect_wandb_public.api.names import (
     check_entry_path,
 )
 from prefect_wandb_public.api.transport import Transport
-from prefect_wandb_public.errors import CommError, InvalidInputError, NotFoundError
+from prefect_wandb_public.errors import (
+    ArtifactFinalizedError,
+    CommError,
+    InvalidInputError,
+    NotFoundError,
+)
 
 MAX_METADATA_KEYS = 100
 REFERENCE_SCHEMES = ("s3", "gs", "gcs", "file", "http", "https")
@@ -68,43 +76,108 @@ def md5_file(path: str) -> tuple[str, int]:
         return md5_of_stream(handle)
 
 
+POLICIES = ("mutable", "immutable")
+
+
+def check_policy(policy: str | None) -> str:
+    """0.31's add policies: `mutable` (the default) stages a private copy of each file when it
+    is added, so later edits of the source do not reach the version; `immutable` uploads the
+    source itself, which must not change until the draft is published (checked then)."""
+    policy = policy or "mutable"
+    if policy not in POLICIES:
+        raise InvalidInputError(
+            f"Invalid policy {policy!r}. Policy may only be `mutable` or `immutable`."
+        )
+    return policy
+
+
+def tmp_entry_name(name: str, digest: str) -> str:
+    """0.31's `is_tmp` naming: the file name's first dotted part becomes the first 20 hex
+    digits of its md5, so files of the same name but different content do not collide."""
+    folder, file_name = posixpath.split(name)
+    parts = file_name.split(".")
+    parts[0] = base64.b64decode(digest).hex()[:20]
+    return posixpath.join(folder, ".".join(parts))
+
+
 class DraftContents:
     """The entries of a draft by path, plus a scratch directory (removed with the draft) for
-    files written through `new_file`."""
+    files written through `new_file` and the copies the `mutable` policy stages."""
 
     def __init__(self) -> None:
         self.entries: dict[str, ArtifactManifestEntry] = {}
+        self.final = False  # `Artifact.finalize()`: no more changes
+        self.added_local_paths: dict[str, str] = {}  # absolute source path -> entry path
         self._scratch: str | None = None
         self._counter = itertools.count()
 
     def add(self, entry: ArtifactManifestEntry, overwrite: bool = False) -> ArtifactManifestEntry:
         """Add one entry; a different entry already at its path needs `overwrite`."""
+        self.check_open()
         check_entry_path(entry.path)
-        existing = self.entries.get(entry.path)
-        same = existing is None or (existing.digest, existing.ref) == (entry.digest, entry.ref)
-        if not same and not overwrite:
-            raise InvalidInputError(
-                f"the artifact already has a different file at {entry.path!r} "
-                "(pass overwrite=True to replace it)"
-            )
+        if not overwrite:
+            self._check_free(entry)
         self.entries[entry.path] = entry
         return entry
 
+    def _check_free(self, entry: ArtifactManifestEntry) -> None:
+        """The entry's path is free or holds the same content."""
+        existing = self.entries.get(entry.path)
+        if existing is not None and (existing.digest, existing.ref) != (entry.digest, entry.ref):
+            raise InvalidInputError(
+                f"the artifact already has a different file at {entry.path!r} "
+                "(pass overwrite=True, or merge=True to add_dir, to replace it)"
+            )
+
     def add_file(
-        self, local_path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        is_tmp: bool | None = False,
+        policy: str | None = "mutable",
+        overwrite: bool = False,
     ) -> ArtifactManifestEntry:
+        policy = check_policy(policy)
         path = os.fspath(local_path)
         if not os.path.isfile(path):
             raise InvalidInputError(f"cannot add {path!r} to the artifact: not an existing file")
         entry_name = check_entry_path(name if name is not None else os.path.basename(path))
-        digest, size = md5_file(path)
-        entry = ArtifactManifestEntry(entry_name, digest, size, local_path=os.path.abspath(path))
-        return self.add(entry, overwrite)
+        upload_path, digest, size = self._hashed(path, policy)
+        if is_tmp:
+            entry_name = check_entry_path(tmp_entry_name(entry_name, digest))
+        entry = ArtifactManifestEntry(entry_name, digest, size, local_path=upload_path)
+        added = self.add(entry, overwrite)
+        self.added_local_paths[os.path.abspath(path)] = entry_name
+        return added
+
+    def _hashed(self, path: str, policy: str) -> tuple[str, str, int]:
+        """(the path to upload from, base64 md5, size): the source itself (`immutable`), or a
+        private copy in the scratch directory, hashed while it is written (`mutable`)."""
+        if policy == "immutable":
+            return (os.path.abspath(path), *md5_file(path))
+        folder = os.path.join(self.scratch_dir(), str(next(self._counter)))
+        os.makedirs(folder)
+        target = os.path.join(folder, os.path.basename(path))
+        hasher = hashlib.md5()
+        size = 0
+        with open(path, "rb") as source, open(target, "xb") as copy:
+            while chunk := source.read(CHUNK_SIZE):
+                hasher.update(chunk)
+                copy.write(chunk)
+                size += len(chunk)
+        return target, b64_of(hasher), size
 
     def add_dir(
-        self, local_dir: str | os.PathLike[str], name: str | None = None
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        policy: str | None = "mutable",
+        merge: bool = False,
     ) -> list[ArtifactManifestEntry]:
-        root = os.fspath(local_dir)
+        """Every file under `local_path` at its relative path (under `name`); a different file
+        already at one of those paths needs `merge` (it is replaced), as in 0.31."""
+        policy = check_policy(policy)
+        root = os.fspath(local_path)
         if not os.path.isdir(root):
             raise InvalidInputError(f"cannot add {root!r} to the artifact: not a directory")
         prefix = check_entry_path(name.strip("/")) if name else ""
@@ -119,24 +192,48 @@ class DraftContents:
         for entry_name in names:
             check_entry_path(entry_name)
         with ThreadPoolExecutor(min(8, max(1, len(files)))) as pool:
-            hashed = list(pool.map(md5_file, files))
+            hashed = list(pool.map(lambda p: self._hashed(p, policy), files))
         entries = [
-            ArtifactManifestEntry(n, digest, size, local_path=os.path.abspath(p))
-            for n, p, (digest, size) in zip(names, files, hashed, strict=True)
+            ArtifactManifestEntry(entry_name, digest, size, local_path=upload_path)
+            for entry_name, (upload_path, digest, size) in zip(names, hashed, strict=True)
         ]
-        return [self.add(entry) for entry in entries]
+        if not merge:  # all or nothing: check every path before adding any
+            for entry in entries:
+                self._check_free(entry)
+        added = [self.add(entry, overwrite=merge) for entry in entries]
+        for source, entry_name in zip(files, names, strict=True):
+            self.added_local_paths[os.path.abspath(source)] = entry_name
+        return added
 
     def add_reference(
-        self, uri: str, name: str | None = None, checksum: bool = True
+        self,
+        uri: str,
+        name: str | None = None,
+        checksum: bool = True,
+        max_objects: int | None = None,
     ) -> list[ArtifactManifestEntry]:
+        """Entries for the object or prefix at `uri`; more than `max_objects` of them is an
+        InvalidInputError (nothing is added)."""
+        if max_objects is not None and (
+            isinstance(max_objects, bool) or not isinstance(max_objects, int) or max_objects < 1
+        ):
+            raise InvalidInputError(f"max_objects must be a positive integer, got {max_objects!r}")
         entries = reference_entries(uri, name, checksum)
+        if max_objects is not None and len(entries) > max_objects:
+            raise InvalidInputError(
+                f"reference {display_url(uri)!r} holds {len(entries)} objects, over "
+                f"max_objects={max_objects}; pass a larger max_objects to track them all"
+            )
         return [self.add(entry) for entry in entries]
 
     @contextlib.contextmanager
     def new_file(
-        self, name: str, mode: str = "w", encoding: str | None = None
+        self, name: str, mode: str = "x", encoding: str | None = None, policy: str = "mutable"
     ) -> Iterator[IO[Any]]:
-        """Open a scratch file for writing; on a clean exit it becomes entry `name`."""
+        """Open a scratch file for writing; on a clean exit it becomes entry `name`. The file
+        is the draft's own, so either `policy` protects it."""
+        check_policy(policy)
+        self.check_open()
         check_entry_path(name)
         if not isinstance(mode, str) or mode[:1] not in ("w", "x") or set(mode[1:]) - set("bt+"):
             raise InvalidInputError(f"new_file mode must be a write mode ('w', 'wb'), not {mode!r}")
@@ -147,7 +244,60 @@ class DraftContents:
         path = os.path.join(folder, posixpath.basename(name))
         with open(path, mode, encoding=encoding) as handle:
             yield handle
-        self.add_file(path, name)
+        self.add_file(path, name, policy="immutable")
+
+    def add_table(self, table: Any, name: str, overwrite: bool = False) -> ArtifactManifestEntry:
+        """Add a pandas DataFrame as `<name>.table.json` (W&B's table JSON: `columns`, `data`
+        with NaN as null, `ncols`, `nrows`); TypeError for anything else, as 0.31 refuses
+        objects that are not W&B media."""
+        import pandas as pd
+
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(
+                f"add() takes a pandas DataFrame (stored as a W&B table), not "
+                f"{type(table).__name__}; add other files with add_file or new_file"
+            )
+        path = name if name.endswith(".table.json") else f"{name}.table.json"
+        check_entry_path(path)
+        data = table.astype(object).where(pd.notna(table), None).values.tolist()
+        body = {
+            "_type": "table",
+            "columns": [str(c) for c in table.columns],
+            "data": data,
+            "ncols": len(table.columns),
+            "nrows": len(table),
+            "log_mode": "IMMUTABLE",
+        }
+        try:
+            text = json.dumps(body, allow_nan=False, default=_json_default)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"table {name!r} has values with no JSON form: {exc}") from exc
+        folder = os.path.join(self.scratch_dir(), str(next(self._counter)))
+        os.makedirs(folder)
+        local = os.path.join(folder, posixpath.basename(path))
+        with open(local, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return self.add_file(local, path, policy="immutable", overwrite=overwrite)
+
+    def check_open(self) -> None:
+        if self.final:
+            raise ArtifactFinalizedError("the draft was finalized: its files cannot change")
+
+    def remove(self, item: str | os.PathLike[str] | ArtifactManifestEntry) -> None:
+        """Remove the entry at a path (or every entry under a directory path)."""
+        self.check_open()
+        path = item.path if isinstance(item, ArtifactManifestEntry) else os.fspath(item)
+        path = posixpath.normpath(path.replace(os.sep, "/")).strip("/")
+        inside = [p for p in self.entries if p.startswith(path + "/")]
+        if path in self.entries:
+            inside = [path]
+        elif not inside:
+            raise FileNotFoundError(f"No such file or directory: {path}")
+        for entry_path in inside:
+            del self.entries[entry_path]
+        gone = set(inside)
+        for source in [s for s, p in self.added_local_paths.items() if p in gone]:
+            del self.added_local_paths[source]
 
     def scratch_dir(self) -> str:
         """A private temporary directory, deleted when this draft is garbage-collected."""
@@ -190,6 +340,15 @@ class DraftContents:
                     f"file {entry.local_path!r} changed since it was added (size {entry.size} "
                     f"then, {size} now); add it again"
                 )
+
+
+def _json_default(value: Any) -> Any:
+    """Table cells numpy and pandas hand back: scalars, arrays and timestamps."""
+    for method in ("tolist", "isoformat"):
+        convert = getattr(value, method, None)
+        if callable(convert):
+            return convert()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 # ---------------------------------------------------------------------- references
@@ -348,6 +507,7 @@ class DraftSpec:
     description: str | None
     metadata: dict[str, Any]
     contents: DraftContents
+    ttl_duration_seconds: int | None = None  # None: not set; else as `updateArtifact` takes it
 
     def check(self) -> None:
         """Everything that can be checked before the first request."""
@@ -365,10 +525,12 @@ class DraftSpec:
 
 __all__ = [
     "MAX_METADATA_KEYS",
+    "POLICIES",
     "REFERENCE_SCHEMES",
     "DraftContents",
     "DraftSpec",
     "check_metadata",
+    "check_policy",
     "md5_file",
     "publish_aliases",
     "reference_entries",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
+
+_UPPER_AFTER_UNDERSCORE = re.compile(r"_([a-z0-9])")
 
 
 class _WireField:
@@ -21,6 +24,28 @@ class _WireField:
 
     def __set__(self, obj: Any, value: Any) -> None:
         raise AttributeError(f"{self.key!r} is read from the server and cannot be set")
+
+
+def snake_to_camel(name: str) -> str:
+    """`created_at` -> `createdAt`, as the official client maps attribute names to fields."""
+    return _UPPER_AFTER_UNDERSCORE.sub(lambda m: m.group(1).upper(), name)
+
+
+class NodeAttributes:
+    """Any other field of the node an object was built from, by its snake_case or camelCase
+    name (`file.size_bytes`, `run.createdAt`), as the official client's objects offer them;
+    an unknown name is an AttributeError."""
+
+    _attrs: Mapping[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        attrs = self.__dict__.get("_attrs") or {}
+        for key in (snake_to_camel(name), name):
+            if key in attrs:
+                return attrs[key]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 def wire_field(key: str, convert: Callable[[Any], Any] | None = None) -> Any:
@@ -45,8 +70,10 @@ def optional_int(value: Any) -> int | None:
 
 
 __all__ = [
+    "NodeAttributes",
     "count",
     "optional_int",
+    "snake_to_camel",
     "text",
     "wire_field",
 ]

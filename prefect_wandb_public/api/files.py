@@ -6,12 +6,16 @@ Artifact files are `File` objects too (`Artifact.files()`); their `download` str
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
+from prefect_wandb_public.api import destinations
 from prefect_wandb_public.api.download import Downloader, DownloadItem
+from prefect_wandb_public.api.fields import NodeAttributes
 from prefect_wandb_public.api.paging import Paginator
 from prefect_wandb_public.api.queries.files import (
     CREATE_RUN_FILES_MUTATION,
@@ -33,6 +37,9 @@ if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
     from prefect_wandb_public.api.runs import Run
 
+logger = logging.getLogger(__name__)
+# S3 hosts: `<bucket>.s3[.<region>].amazonaws.com` or path style `s3[.<region>].amazonaws.com`.
+_S3_HOST_RE = re.compile(r"(?:(?P<bucket>[^/]+)\.)?s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com")
 # The GraphQL validation error of a server that predates markRunFilesUploaded.
 _NO_MARK_MUTATION_RE = re.compile(r"Cannot query field [\"']?markRunFilesUploaded\b")
 
@@ -97,9 +104,9 @@ class Files(Paginator["File"]):
         return f"<Files {'/'.join(self.run.path)} ({len(self.objects)} loaded)>"
 
 
-class File:
+class File(NodeAttributes):
     """A stored file: `name`, `url` (needs the key), `direct_url` (storage), `md5` (base64),
-    `size`, `mimetype`, `updated_at`."""
+    `size`, `mimetype`, `updated_at`; other node fields by name (`size_bytes`)."""
 
     def __init__(self, client: Api, attrs: Mapping[str, Any], run: Run | None = None) -> None:
         self.client = client
@@ -127,33 +134,37 @@ class File:
     def __repr__(self) -> str:
         return f"<File {self.name} ({self.mimetype}) {self.size} bytes>"
 
+    @property
+    def path_uri(self) -> str:
+        """The file's `s3://bucket/key` URI when its storage is S3; `""` (with a warning)
+        otherwise, as for the local server's files."""
+        url = self.direct_url
+        if not url:
+            logger.warning("file %r has no direct URL, so no path URI", self.name)
+            return ""
+        if url == self.url:
+            return url
+        uri = s3_uri(url)
+        if uri is None:
+            logger.warning("path_uri is only available for files stored in S3 (%s)", self.name)
+            return ""
+        return uri
+
     def download(
         self,
         root: str | os.PathLike[str] = ".",
         replace: bool = False,
         exist_ok: bool = False,
-    ) -> str:
-        """Stream the file to `root/<name>` (any fsspec URL), md5-verified; returns the path.
+        api: Api | None = None,
+    ) -> IO[str]:
+        """Stream the file to `root/<name>` (any fsspec URL), md5-verified, and return it
+        opened for reading as text (the caller closes it), as 0.31 does:
+        `json.load(run.file("wandb-metadata.json").download())`.
 
-        An existing file is an error unless `replace` (overwrite) or `exist_ok` (keep it).
+        An existing file is a DestinationExistsError unless `replace` (download again) or
+        `exist_ok` (open the existing one). `api` downloads with that client's credentials.
         """
-        source = self.direct_url or self.url
-        if not source:
-            raise NotFoundError(f"file {self.name!r} has no download URL")
-        downloader = Downloader(
-            self.client.transport, workers=1, skip_cache=True, transfers=self.client.transfers
-        )
-        refresh = self._fresh_direct_url if self.run is not None and self.direct_url else None
-        item = DownloadItem(self.name, source, self.md5 or None, self._known_size, refresh=refresh)
-        existing = "replace" if replace else "keep" if exist_ok else "error"
-        try:
-            return downloader.download([item], root, existing=existing)[0]
-        except DestinationExistsError as exc:
-            raise DestinationExistsError(
-                f"{exc.destination} already exists; pass replace=True to overwrite it or "
-                "exist_ok=True to keep it",
-                exc.destination,
-            ) from None
+        return open_text(download_file(self, root, replace=replace, exist_ok=exist_ok, api=api))
 
     def _fresh_direct_url(self) -> str:
         """A new storage URL of this file (the last one expired), asked of its run."""
@@ -177,7 +188,12 @@ class ArtifactFiles(Paginator[File]):
     QUERY = MEMBERSHIP_FILES_QUERY
 
     def __init__(
-        self, artifact: Artifact, names: Sequence[str] | None = None, per_page: int = 50
+        self,
+        artifact: Artifact,
+        names: Sequence[str] | None = None,
+        per_page: int = 50,
+        *,
+        start: str | None = None,
     ) -> None:
         if isinstance(names, str):
             raise InvalidInputError(f"names must be a list of file names, not {names!r}")
@@ -189,7 +205,11 @@ class ArtifactFiles(Paginator[File]):
             "alias": artifact.version,
             "fileNames": list(names) if names else None,
         }
-        super().__init__(artifact.client, variables, per_page)
+        super().__init__(artifact.client, variables, per_page, start=start)
+
+    @property
+    def path(self) -> list[str]:
+        return [self.artifact.entity, self.artifact.project, self.artifact.name]
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
         coll = (data.get("project") or {}).get("artifactCollection") or {}
@@ -204,6 +224,62 @@ class ArtifactFiles(Paginator[File]):
 
     def __repr__(self) -> str:
         return f"<ArtifactFiles {self.artifact.qualified_name}>"
+
+
+def download_file(
+    file: File,
+    root: str | os.PathLike[str] = ".",
+    *,
+    replace: bool = False,
+    exist_ok: bool = False,
+    api: Api | None = None,
+) -> str:
+    """Download `file` to `root/<name>` (any fsspec URL), md5-verified; returns the path (what
+    tasks and scripts want; `File.download` opens it). An existing file is an error unless
+    `replace` (overwrite) or `exist_ok` (keep it)."""
+    source = file.direct_url or file.url
+    if not source:
+        raise NotFoundError(f"file {file.name!r} has no download URL")
+    client = api or file.client
+    downloader = Downloader(
+        client.transport, workers=1, skip_cache=True, transfers=client.transfers
+    )
+    refresh = file._fresh_direct_url if file.run is not None and file.direct_url else None
+    item = DownloadItem(file.name, source, file.md5 or None, file._known_size, refresh=refresh)
+    existing = "replace" if replace else "keep" if exist_ok else "error"
+    try:
+        return downloader.download([item], root, existing=existing)[0]
+    except DestinationExistsError as exc:
+        raise DestinationExistsError(
+            f"{exc.destination}: File already exists, pass replace=True to overwrite or "
+            "exist_ok=True to leave it as is and don't error.",
+            exc.destination,
+        ) from None
+
+
+def open_text(location: str) -> IO[str]:
+    """A downloaded file opened for reading as text: `open()` for a local path, else the
+    file system's own file object."""
+    if destinations.is_plain_path(location):
+        return open(location)
+    fs, path = destinations.resolve(location, what="downloaded file")
+    handle: IO[str] = fs.open(path, "r")
+    return handle
+
+
+def s3_uri(url: str) -> str | None:
+    """`s3://bucket/key` for an S3 object URL (virtual-hosted or path style), else None."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    key = unquote(parts.path.lstrip("/"))
+    match = _S3_HOST_RE.fullmatch(host)
+    if match is None or not key:
+        return None
+    bucket = match.group("bucket")
+    if bucket:
+        return f"s3://{bucket}/{key}"
+    bucket, _, rest = key.partition("/")
+    return f"s3://{bucket}/{rest}" if bucket and rest else None
 
 
 def upload_run_file(run: Run, path: str | os.PathLike[str], root: str | os.PathLike[str]) -> File:
@@ -259,4 +335,12 @@ def lacks_mark_uploaded(error: CommError) -> bool:
     return bool(_NO_MARK_MUTATION_RE.search(error.message))
 
 
-__all__ = ["ArtifactFiles", "File", "Files", "upload_run_file"]
+__all__ = [
+    "ArtifactFiles",
+    "File",
+    "Files",
+    "download_file",
+    "open_text",
+    "s3_uri",
+    "upload_run_file",
+]

@@ -16,6 +16,13 @@ T = TypeVar("T")
 MAX_PER_PAGE = 10_000
 
 
+def check_start(start: str | None) -> str | None:
+    """A resume cursor is a paginator's saved `cursor` (a string) or None."""
+    if start is not None and not isinstance(start, str):
+        raise InvalidInputError(f"start must be a saved cursor string or None, got {start!r}")
+    return start
+
+
 def check_per_page(per_page: int, name: str = "per_page") -> int:
     """Page sizes must be whole numbers in 1..10000."""
     if isinstance(per_page, bool) or not isinstance(per_page, int):
@@ -26,11 +33,15 @@ def check_per_page(per_page: int, name: str = "per_page") -> int:
 
 
 class Paginator(Generic[T]):
-    """Iterable, indexable and lazily loaded list of public objects.
+    """Iterable, indexable and lazily loaded list of public objects, and an iterator as the
+    official client's paginators are: `next(p)` / `p.next()` return the object after `index`
+    (loading pages as needed), and `iter(p)` restarts at the first one (loaded objects are
+    replayed without requests).
 
     Subclasses set `QUERY`, say where the connection sits in the response (`connection`), how to
     turn a node into an object (`convert`), and optionally a total (`length`). The cursor is the
-    last edge's `cursor`, as the official client reads it.
+    last edge's `cursor`, as the official client reads it; a saved `cursor` given back as
+    `start` resumes a listing after it, as 0.31's `start=` does.
     """
 
     QUERY: str = ""
@@ -40,13 +51,21 @@ class Paginator(Generic[T]):
     # page holds `per_page`): far from the service each page is a round trip.
     grow_pages_to: int | None = None
 
-    def __init__(self, client: Api, variables: Mapping[str, Any], per_page: int = 50) -> None:
+    def __init__(
+        self,
+        client: Api,
+        variables: Mapping[str, Any],
+        per_page: int = 50,
+        *,
+        start: str | None = None,
+    ) -> None:
         self.client = client
         self.per_page = check_per_page(per_page)
         self.variables = dict(variables)
         self.objects: list[T] = []
+        self.index = -1
         self.last_response: dict[str, Any] | None = None
-        self._cursor: str | None = None
+        self._cursor: str | None = check_start(start)
         self._more = True
 
     # -- subclass hooks
@@ -116,25 +135,49 @@ class Paginator(Generic[T]):
         self.objects.extend(page)
         return page
 
+    def convert_objects(self) -> list[T]:
+        """The objects of the last page loaded (converted again; not appended)."""
+        if self.last_response is None:
+            return []
+        conn = self.connection(self.last_response) or {}
+        edges = conn.get("edges") or []
+        return [self.convert(e["node"], e) for e in edges if e.get("node") is not None]
+
+    def __next__(self) -> T:
+        self.index += 1
+        self._load_until(self.index + 1)
+        if self.index >= len(self.objects):
+            raise StopIteration
+        return self.objects[self.index]
+
+    next = __next__
+
     def next_page(self) -> list[T]:
         """Fetch and append the next page; returns its objects."""
         self.update_variables()
         return self._convert_edges(self._advance(self._request_page(self._cursor)))
 
     def __iter__(self) -> Iterator[T]:
-        """Yield every object; while one page is converted and consumed, the next is fetched
-        in the background (one page ahead at most), so server time and client work overlap.
-        A prefetched page is used only if nothing else moved the cursor meanwhile. With
-        `grow_pages_to`, each page asked for while iterating is twice the last, up to it."""
+        """Every object from the first, `index` following along; while one page is converted
+        and consumed, the next is fetched in the background (one page ahead at most), so
+        server time and client work overlap. With `grow_pages_to`, each page asked for while
+        iterating is twice the last, up to it."""
+        self.index = -1
+        return self._iterate()
+
+    def _iterate(self) -> Iterator[T]:
+        """A prefetched page is used only if nothing else moved the cursor meanwhile."""
         index = 0
         size = self.per_page
         ahead: tuple[str | None, Future[dict[str, Any]]] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wandb-page") as pool:
             while True:
                 while index < len(self.objects):
+                    self.index = index
                     yield self.objects[index]
                     index += 1
                 if not self._more:
+                    self.index = index  # past the end, as after 0.31's last `next()`
                     return
                 if ahead is not None and ahead[0] == self._cursor:
                     data = ahead[1].result()

@@ -123,6 +123,11 @@ def publish_draft(
                 "clientID": str(uuid.uuid4()),
                 "sequenceClientID": str(uuid.uuid4()),
                 "enableDigestDeduplication": True,
+                **(
+                    {"ttlDurationSeconds": draft.ttl_duration_seconds}
+                    if draft.ttl_duration_seconds is not None
+                    else {}
+                ),
             }
         },
     )["createArtifact"]["artifact"]
@@ -391,7 +396,11 @@ def _upload_file(transport: Transport, item: _Upload, stop: threading.Event) -> 
     streamed from disk (reopened for every attempt)."""
     entry = item.entry
     local_path = entry.local_path
-    assert local_path is not None and entry.size is not None
+    if local_path is None or entry.size is None:
+        raise InvalidInputError(
+            f"artifact file {entry.path!r} has no local copy to upload and the server does not "
+            "hold its bytes (add the file again)"
+        )
     headers = {**item.headers, "Content-MD5": entry.digest}
     label = repr(local_path)
     try:

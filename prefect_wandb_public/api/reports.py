@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from prefect_wandb_public.api.fields import text, wire_field
+from prefect_wandb_public.api.fields import NodeAttributes, text, wire_field
 from prefect_wandb_public.api.paging import Paginator
 from prefect_wandb_public.api.queries.projects import REPORTS_QUERY
-from prefect_wandb_public.errors import NotFoundError
+from prefect_wandb_public.api.query_generator import QueryGenerator
+from prefect_wandb_public.api.runs import Runs
+from prefect_wandb_public.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
@@ -29,6 +31,7 @@ class Reports(Paginator["BetaReport"]):
     ) -> None:
         self.entity = entity
         self.project = project
+        self.name = name
         variables = {"entity": entity, "project": project, "viewName": name}
         super().__init__(client, variables, per_page)
 
@@ -46,8 +49,9 @@ class Reports(Paginator["BetaReport"]):
         return f"<Reports {self.entity}/{self.project}>"
 
 
-class BetaReport:
-    """A report: `name`, `display_name`, `description`, `user`, `spec` (parsed), `url`."""
+class BetaReport(NodeAttributes):
+    """A report: `name`, `display_name`, `description`, `user`, `spec` (parsed), `url`, and
+    the runs of its panel sections (`runs(section)`)."""
 
     def __init__(
         self,
@@ -60,6 +64,7 @@ class BetaReport:
         self.entity = entity
         self.project = project
         self._attrs = dict(attrs)
+        self.query_generator = QueryGenerator()
         spec = self._attrs.get("spec")
         self.spec: dict[str, Any] = json.loads(spec) if isinstance(spec, str) else dict(spec or {})
 
@@ -74,6 +79,33 @@ class BetaReport:
     @property
     def sections(self) -> list[Any]:
         return list(self.spec.get("panelGroups") or [])
+
+    def runs(
+        self, section: Mapping[str, Any], per_page: int = 50, only_selected: bool = True
+    ) -> Runs:
+        """The runs of a section's open run set, filtered and sorted as the report shows them
+        (with `only_selected`, only the runs ticked in the run set)."""
+        try:
+            run_set = section["runSets"][section.get("openRunSet", 0)]
+            sort = run_set["sort"]
+            order = (
+                "+" if sort.get("ascending") else "-"
+            ) + self.query_generator.key_to_server_path(sort["key"])
+            filters = self.query_generator.filter_to_mongo(run_set["filters"]) or {}
+            if only_selected:
+                filters["$or"][0]["$and"].append({"name": {"$in": run_set["selections"]["tree"]}})
+        except (KeyError, IndexError, TypeError) as exc:
+            raise InvalidInputError(
+                f"report section has no run set with sort, filters and selections: {exc!r}"
+            ) from exc
+        return Runs(
+            self.client,
+            self.entity or "",
+            self.project or "",
+            filters=filters,
+            order=order,
+            per_page=per_page,
+        )
 
     @property
     def url(self) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
+import time
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.api.artifact_listings import RunArtifacts
 from prefect_wandb_public.api.artifacts import Artifact
-from prefect_wandb_public.api.fields import count, optional_int, text, wire_field
+from prefect_wandb_public.api.console_logs import ConsoleLogs
+from prefect_wandb_public.api.fields import NodeAttributes, count, optional_int, text, wire_field
 from prefect_wandb_public.api.files import File, Files, upload_run_file
 from prefect_wandb_public.api.history import (
     HistoryScan,
@@ -30,14 +33,20 @@ from prefect_wandb_public.api.queries.runs import (
     FULL_RUN_FIELDS,
     LIGHT_RUN_FIELDS,
     RUN_QUERY,
+    RUN_STATE_QUERY,
     RUNS_QUERY,
+    STOP_RUN_MUTATION,
     UPDATE_RUN_MUTATION,
+    UPDATE_RUN_STATE_MUTATION,
 )
+from prefect_wandb_public.api.summary import HTTPSummary
+from prefect_wandb_public.api.users import User
 from prefect_wandb_public.errors import (
     CommError,
     IncompleteRunHistoryError,
     InvalidInputError,
     NotFoundError,
+    WaitTimeoutError,
 )
 
 if TYPE_CHECKING:
@@ -68,6 +77,10 @@ FILTER_OPERATORS = frozenset(
 )
 _HIDDEN_CONFIG_KEYS = ("_wandb", "wandb_version")
 GROWN_PAGE_SIZE = 1000  # the page size a lazy listing's pages grow to while it is iterated
+# States `wait_until_finished` stops at (0.31 stops at the first three and polls a killed run
+# forever; a killed run never resumes, so it ends the wait here too).
+FINISHED_STATES = frozenset({"finished", "crashed", "failed", "killed"})
+METADATA_FILE = "wandb-metadata.json"
 
 
 def encode_filters(filters: Mapping[str, Any] | None) -> str:
@@ -212,9 +225,10 @@ class Runs(Paginator["Run"]):
         return runs_histories(self, samples, keys, x_axis, format, stream, max_workers=max_workers)
 
 
-class Run:
+class Run(NodeAttributes):
     """One run. `id` is the run id users see, `name` its display name, `storage_id` the
-    server's id. `config`, `summary` and `system_metrics` of a listed run load on first use."""
+    server's id. `config`, `summary` and `system_metrics` of a listed run load on first use;
+    any other field of the run's node reads as `run.<snake_case>` or `run.<camelCase>`."""
 
     def __init__(
         self,
@@ -234,6 +248,10 @@ class Run:
         self._attrs: dict[str, Any] = {}
         self._full = False
         self._sweep: Sweep | None = None
+        self._summary_metrics: dict[str, Any] = {}
+        self._summary: HTTPSummary | None = None
+        self._metadata: dict[str, Any] | None = None
+        self.server_provides_internal_id_field: None = None  # kept from 0.31, always None
         self._apply(attrs or {})
         if not lazy and not self._full:
             self.load_full_data(force=True)
@@ -255,9 +273,17 @@ class Run:
         return dict(node)
 
     @classmethod
-    def load(cls, client: Api, entity: str, project: str, run_id: str) -> Run:
+    def fetch(cls, client: Api, entity: str, project: str, run_id: str) -> Run:
         """Fetch a run with every field (NotFoundError naming the path when missing)."""
         return cls(client, entity, project, run_id, cls.load_path(client, entity, project, run_id))
+
+    def load(self, force: bool = False) -> dict[str, Any]:
+        """The run's node fields, as 0.31's `Run.load`: fetched (every field) when nothing is
+        loaded yet or `force` is true, which also drops local summary edits; otherwise the
+        fields already held, without a request."""
+        if force or not self._attrs:
+            self._apply(self.load_path(self.client, self.entity, self.project, self.id))
+        return self._attrs
 
     def load_full_data(self, force: bool = False) -> dict[str, Any]:
         """Fetch config, summary, system metrics and history keys (once, unless `force`)."""
@@ -271,10 +297,15 @@ class Run:
         if "config" in attrs:
             path = "/".join(self.path)
             raw = decode_json_field(attrs["config"], path, "config")
-            self.rawconfig: dict[str, Any] = unwrap_config(raw) if isinstance(raw, Mapping) else {}
-            self._config = {k: v for k, v in self.rawconfig.items() if k not in _HIDDEN_CONFIG_KEYS}
+            self._rawconfig = unwrap_config(raw) if isinstance(raw, Mapping) else {}
+            self._config = {
+                k: v for k, v in self._rawconfig.items() if k not in _HIDDEN_CONFIG_KEYS
+            }
             summary = decode_json_field(attrs.get("summaryMetrics"), path, "summaryMetrics")
-            self._summary = dict(summary or {})
+            # One dict for the run's lifetime: `run.summary` (and whoever holds it) sees it.
+            self._summary_metrics.clear()
+            self._summary_metrics.update(summary or {})
+            self._attrs["summaryMetrics"] = self._summary_metrics
             system = decode_json_field(attrs.get("systemMetrics"), path, "systemMetrics")
             self._system_metrics = dict(system or {})
             self._full = True
@@ -307,12 +338,18 @@ class Run:
     read_only: bool = wire_field("readOnly", bool)
     history_line_count: int = wire_field("historyLineCount", count)
     project_id: int | None = wire_field("projectId", optional_int)
-    user: dict[str, Any] | None = wire_field("user")
+
+    @property
+    def user(self) -> User | None:
+        """The user who created the run (`user.username`, `user.name`), when the server says."""
+        node = self._attrs.get("user")
+        return User(self.client, node) if node else None
 
     @property
     def username(self) -> str | None:
-        user = self.user or {}
-        return user.get("username")
+        """The creator's username (0.31's deprecated `username` returns the entity)."""
+        node = self._attrs.get("user") or {}
+        return node.get("username")
 
     @property
     def path(self) -> list[str]:
@@ -324,16 +361,70 @@ class Run:
 
     @property
     def config(self) -> dict[str, Any]:
+        """The config values (`_wandb` and `wandb_version` left out); edit, then `update()`."""
         self.load_full_data()
         return self._config
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """Summary metrics; assign keys and call `update()` to save them."""
+    def rawconfig(self) -> dict[str, Any]:
+        """The config values including `_wandb` and `wandb_version`."""
         self.load_full_data()
+        return self._rawconfig
+
+    @property
+    def summary(self) -> HTTPSummary:
+        """The summary metrics as a live mapping (`api/summary.py`): `summary.update()` and
+        `summary.update({...})` save them, as does `update()`; `summary[k] = v` changes only
+        the local copy. `summary._json_dict` is `summary_metrics`."""
+        self.load_full_data()
+        if self._summary is None:
+            self._summary = HTTPSummary(self, self._summary_metrics)
         return self._summary
 
-    summary_metrics = summary
+    @property
+    def summary_metrics(self) -> dict[str, Any]:
+        """The summary metrics as a plain dict (the one `summary` reads and writes)."""
+        self.load_full_data()
+        return self._summary_metrics
+
+    @property
+    def json_config(self) -> str:
+        """The config as the JSON text `update()` sends: `{key: {"value": v, "desc": None}}`,
+        `_wandb` included."""
+        config: dict[str, Any] = {}
+        if "_wandb" in self.rawconfig:
+            config["_wandb"] = {"value": self.rawconfig["_wandb"], "desc": None}
+        for key, value in self.config.items():
+            config[key] = {"value": value, "desc": None}
+        return _dumps(config, "config", self)
+
+    @property
+    def dir(self) -> str:
+        """A local directory for this run's files: `$WANDB_DIR` (else the temp dir) joined with
+        entity/project/id; created on first use (0.31 creates one per run it builds)."""
+        base = os.environ.get("WANDB_DIR") or tempfile.gettempdir()
+        path = os.path.join(base, *self.path)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        """The run's `wandb-metadata.json` (host, program, git, python, ...) parsed; None when
+        the run has no such file or it is not a JSON object. Read once, cached."""
+        if self._metadata is None:
+            try:
+                file = self.file(METADATA_FILE)
+            except NotFoundError:
+                return None
+            response = self.client.transport.request("GET", file.direct_url or file.url or "")
+            try:
+                data = response.json()
+            except ValueError:
+                return None
+            finally:
+                response.close()
+            self._metadata = data if isinstance(data, dict) else None
+        return self._metadata
 
     @property
     def system_metrics(self) -> dict[str, Any]:
@@ -400,12 +491,55 @@ class Run:
             "config": _dumps(config, "config", self),
             "groupName": self.group,
             "jobType": self.job_type,
-            "summaryMetrics": _dumps(self._summary, "summary", self),
+            "summaryMetrics": _dumps(self._summary_metrics, "summary", self),
         }
         data = self.client.transport.graphql(UPDATE_RUN_MUTATION, variables)
         self._apply(dict(data["upsertBucket"]["bucket"]))
 
     save = update
+
+    def update_state(self, state: str) -> bool:
+        """Move the run to `state` (`"pending"` to requeue it, `"failed"` to give it up);
+        True when the server did. A transition the server refuses is a CommError."""
+        if not isinstance(state, str) or not state:
+            raise InvalidInputError(f"state must be a run state name, got {state!r}")
+        data = self.client.transport.graphql(
+            UPDATE_RUN_STATE_MUTATION, {"input": {"id": self.storage_id, "state": state}}
+        )
+        if not (data.get("updateRunState") or {}).get("success"):
+            return False
+        self._attrs["state"] = state
+        return True
+
+    def stop(self) -> None:
+        """Ask the process running this run to stop it (the UI's "Stop run"); returns once the
+        server has flagged the run, not when the run ends."""
+        data = self.client.transport.graphql(STOP_RUN_MUTATION, {"id": self.storage_id})
+        if not (data.get("stopRun") or {}).get("success"):
+            raise CommError(f"the server did not flag run {'/'.join(self.path)} to stop")
+
+    def wait_until_finished(
+        self, *, timeout: float | None = None, poll_interval: float = 5.0
+    ) -> None:
+        """Poll the run's state every `poll_interval` seconds until it is finished, crashed,
+        failed or killed; with `timeout` (seconds), WaitTimeoutError once it has passed."""
+        if poll_interval <= 0:
+            raise InvalidInputError(f"poll_interval must be positive, got {poll_interval}")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        variables = {"project": self.project, "entity": self.entity, "name": self.id}
+        while True:
+            data = self.client.transport.graphql(RUN_STATE_QUERY, variables)
+            node = (data.get("project") or {}).get("run")
+            if node is None:
+                raise NotFoundError(f"run {'/'.join(self.path)} not found")
+            self._attrs["state"] = node.get("state")
+            if node.get("state") in FINISHED_STATES:
+                return
+            if deadline is not None and time.monotonic() + poll_interval > deadline:
+                raise WaitTimeoutError(
+                    f"run {'/'.join(self.path)} is still {node.get('state')!r} after {timeout} s"
+                )
+            time.sleep(poll_interval)
 
     def delete(self, delete_artifacts: bool = False) -> None:
         """Delete the run (and the artifacts it logged when `delete_artifacts`)."""
@@ -539,6 +673,10 @@ class Run:
             raise NotFoundError(f"run {'/'.join(self.path)} has no file {name!r}")
         return found[0]
 
+    def console_logs(self, *, per_page: int = 1000, last: int | None = None) -> ConsoleLogs:
+        """The run's console output as `ConsoleLogLine`s, paged (`last=N`: the newest N)."""
+        return ConsoleLogs(self.client, self, per_page=per_page, last=last)
+
     def upload_file(self, path: str, root: str = ".") -> File:
         """Save a local file with the run, named by its path relative to `root`."""
         return upload_run_file(self, path, root)
@@ -580,6 +718,7 @@ def _dumps(value: Any, what: str, run: Run) -> str:
 
 __all__ = [
     "FILTER_OPERATORS",
+    "FINISHED_STATES",
     "GROWN_PAGE_SIZE",
     "Run",
     "Runs",

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from prefect_wandb_public.api.fields import count, wire_field
+from prefect_wandb_public.api.fields import NodeAttributes, count, wire_field
 from prefect_wandb_public.api.paging import Paginator
-from prefect_wandb_public.api.queries.projects import SWEEP_QUERY, SWEEPS_QUERY
+from prefect_wandb_public.api.queries.projects import (
+    AGENT_RUNS_QUERY,
+    SWEEP_AGENT_QUERY,
+    SWEEP_AGENTS_QUERY,
+    SWEEP_QUERY,
+    SWEEPS_QUERY,
+)
 from prefect_wandb_public.api.query_generator import QueryGenerator
-from prefect_wandb_public.api.runs import Runs
+from prefect_wandb_public.api.runs import Run, Runs, encode_filters
 from prefect_wandb_public.errors import NotFoundError
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
-    from prefect_wandb_public.api.runs import Run
 
 
 def _parse_config(text: Any) -> dict[str, Any]:
@@ -29,8 +35,64 @@ def _parse_config(text: Any) -> dict[str, Any]:
     return dict(loaded) if isinstance(loaded, Mapping) else {}
 
 
-class Sweep:
-    """A sweep: `id`, `name`, `state`, `config` (parsed), `runs`, and `best_run()`."""
+class Agent(NodeAttributes):
+    """A sweep agent: `id`, `name`, `host`, `state`, `total_runs`, `created_at`,
+    `heartbeat_at`."""
+
+    def __init__(self, client: Api, sweep: Sweep, attrs: Mapping[str, Any]) -> None:
+        self.client = client
+        self.sweep = sweep
+        self._attrs = dict(attrs)
+
+    def runs(self, per_page: int = 50) -> AgentRuns:
+        """The runs this agent started, oldest first."""
+        return AgentRuns(self, per_page)
+
+    def __repr__(self) -> str:
+        return f"<Agent {self._attrs.get('name')} ({self._attrs.get('state')})>"
+
+
+class AgentRuns(Paginator["Run"]):
+    """The runs one sweep agent started; `len()` is the agent's `totalRuns`."""
+
+    QUERY = AGENT_RUNS_QUERY
+
+    def __init__(self, agent: Agent, per_page: int = 50) -> None:
+        self.agent = agent
+        sweep = agent.sweep
+        variables = {
+            "agentID": agent._attrs.get("name"),
+            "sweep": sweep.id,
+            "entity": sweep.entity,
+            "project": sweep.project,
+        }
+        super().__init__(agent.client, variables, per_page)
+
+    def _node(self, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        sweep = ((data.get("project") or {}).get("sweep")) or {}
+        node = sweep.get("agent")
+        if node is None:
+            raise NotFoundError(f"agent {self.variables['agentID']!r} of {self.agent.sweep!r} gone")
+        return dict(node)
+
+    def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        conn: Mapping[str, Any] | None = self._node(data).get("runs")
+        return conn
+
+    def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Run:
+        sweep = self.agent.sweep
+        return Run(self.client, sweep.entity, sweep.project, node["name"], node)
+
+    @property
+    def length(self) -> int | None:
+        if self.last_response is None:
+            self.next_page()
+        return int(self._node(self.last_response or {}).get("totalRuns") or 0)
+
+
+class Sweep(NodeAttributes):
+    """A sweep: `id`, `name`, `state`, `config` (parsed), `runs`, `best_run()`, `agents()`;
+    other node fields by name (`display_name`, `updated_at`)."""
 
     def __init__(
         self,
@@ -46,17 +108,26 @@ class Sweep:
         self.id = sweep_id
         self._attrs = dict(attrs or {})
         self.config = _parse_config(self._attrs.get("config"))
-        self.runs = Runs(
-            client,
-            entity,
-            project,
-            filters={"$and": [{"sweep": sweep_id}]},
+        self.runs = self._new_runs()
+
+    def _new_runs(self) -> Runs:
+        """The sweep's runs, oldest first, loaded lazily."""
+        return Runs(
+            self.client,
+            self.entity,
+            self.project,
+            filters={"$and": [{"sweep": self.id}]},
             order="+created_at",
             per_page=10,
         )
 
     @classmethod
-    def load(cls, client: Api, entity: str, project: str, sweep_id: str) -> Sweep:
+    def fetch(cls, client: Api, entity: str, project: str, sweep_id: str) -> Sweep:
+        """Fetch sweep `entity/project/sweep_id` (NotFoundError naming it when missing)."""
+        return cls(client, entity, project, sweep_id, cls._node(client, entity, project, sweep_id))
+
+    @staticmethod
+    def _node(client: Api, entity: str, project: str, sweep_id: str) -> dict[str, Any]:
         data = client.transport.graphql(
             SWEEP_QUERY, {"name": sweep_id, "project": project, "entity": entity}
         )
@@ -68,12 +139,21 @@ class Sweep:
         node = data["project"].get("sweep")
         if node is None:
             raise NotFoundError(f"sweep {entity}/{project}/{sweep_id} not found")
-        return cls(client, entity, project, sweep_id, node)
+        return dict(node)
+
+    def load(self, force: bool = False) -> Mapping[str, Any]:
+        """The sweep's node fields, as 0.31's `Sweep.load`: fetched again (config and runs
+        included) when nothing is loaded yet or `force` is true, else those already held."""
+        if force or not self._attrs:
+            self._attrs = self._node(self.client, self.entity, self.project, self.id)
+            self.config = _parse_config(self._attrs.get("config"))
+            self.runs = self._new_runs()
+        return self._attrs
 
     @classmethod
     def get(
         cls,
-        client: Api,
+        api: Api,
         entity: str | None = None,
         project: str | None = None,
         sid: str | None = None,
@@ -83,10 +163,10 @@ class Sweep:
     ) -> Sweep | None:
         """The official classmethod: load `entity/project/sid`, None when it does not exist."""
         try:
-            return cls.load(
-                client,
-                entity or client.default_entity,
-                project or client.default_project,
+            return cls.fetch(
+                api,
+                entity or api.default_entity,
+                project or api.default_project,
                 sid or "",
             )
         except NotFoundError:
@@ -106,6 +186,36 @@ class Sweep:
     expected_run_count: int | None = wire_field("runCountExpected")
     run_count: int = wire_field("runCount", count)
     created_at: str | None = wire_field("createdAt")
+
+    @property
+    def username(self) -> str:
+        """Deprecated in 0.31: the entity."""
+        warnings.warn(
+            "Sweep.username is deprecated. please use Sweep.entity instead.",
+            DeprecationWarning,
+            2,
+        )
+        return self.entity
+
+    def agent(self, agent_id: str) -> Agent:
+        """One agent of the sweep by name; NotFoundError when it has none of that name."""
+        data = self.client.transport.graphql(
+            SWEEP_AGENT_QUERY,
+            {"agentID": agent_id, "sweep": self.id, "entity": self.entity, "project": self.project},
+        )
+        node = (((data.get("project") or {}).get("sweep")) or {}).get("agent")
+        if not node:
+            raise NotFoundError(f"sweep {'/'.join(self.path)} has no agent {agent_id!r}")
+        return Agent(self.client, self, node)
+
+    def agents(self) -> list[Agent]:
+        """The agents that ran (or run) this sweep's trials; [] when the sweep is gone."""
+        data = self.client.transport.graphql(
+            SWEEP_AGENTS_QUERY, {"sweep": self.id, "entity": self.entity, "project": self.project}
+        )
+        sweep = (data.get("project") or {}).get("sweep") or {}
+        edges = (sweep.get("agents") or {}).get("edges") or []
+        return [Agent(self.client, self, e["node"]) for e in edges if e.get("node")]
 
     @property
     def path(self) -> list[str]:
@@ -149,10 +259,18 @@ class Sweeps(Paginator[Sweep]):
 
     QUERY = SWEEPS_QUERY
 
-    def __init__(self, client: Api, entity: str, project: str, per_page: int = 50) -> None:
+    def __init__(
+        self,
+        client: Api,
+        entity: str,
+        project: str,
+        per_page: int = 50,
+        filters: Mapping[str, Any] | None = None,
+    ) -> None:
         self.entity = entity
         self.project = project
-        super().__init__(client, {"entity": entity, "project": project}, per_page)
+        variables = {"entity": entity, "project": project, "filters": encode_filters(filters)}
+        super().__init__(client, variables, per_page)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
         project = data.get("project")
@@ -166,10 +284,13 @@ class Sweeps(Paginator[Sweep]):
 
     @property
     def length(self) -> int | None:
+        """The project's sweep count; a filtered listing counts by loading."""
+        if self.variables.get("filters") not in (None, "{}"):
+            return None
         if self.last_response is None:
             self.next_page()
         assert self.last_response is not None
         return int((self.last_response.get("project") or {}).get("totalSweeps") or 0)
 
 
-__all__ = ["Sweep", "Sweeps"]
+__all__ = ["Agent", "AgentRuns", "Sweep", "Sweeps"]

@@ -453,11 +453,11 @@ def publish_artifact(
         )
     api = credentials.get_client()
     draft = Artifact(name, type, description=description, metadata=dict(metadata or {}))
-    for path in paths:
+    for path in paths:  # published right away: no staged copies (a changed file is refused)
         if os.path.isdir(path):
-            draft.add_dir(path)
+            draft.add_dir(path, policy="immutable")
         else:
-            draft.add_file(path)
+            draft.add_file(path, policy="immutable")
     progress = ProgressArtifact(
         artifact_key("wandb-upload", name), f"Upload of artifact {name} ({type})"
     )

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
+from prefect_wandb_public.api.files import download_file
 from prefect_wandb_public.credentials import WandbCredentials
 from prefect_wandb_public.errors import InvalidInputError
 from prefect_wandb_public.tasks._common import (
@@ -68,7 +69,7 @@ def download_run_files(
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="wandb-files")
     try:
         futures = {
-            pool.submit(file.download, root=root, replace=replace): index
+            pool.submit(download_file, file, root, replace=replace): index
             for index, file in enumerate(files)
         }
         for done, future in enumerate(as_completed(futures), start=1):

@@ -24,6 +24,7 @@ from prefect_wandb_public.testing.common import (
     check_alias,
     check_file_name,
     check_name,
+    check_tag,
     encode_id,
 )
 
@@ -67,7 +68,8 @@ class Artifact:
     used_by: list[tuple[str, str, str]] = field(default_factory=list)
     updated_at: datetime | None = None
     tags: list[str] = field(default_factory=list)
-    ttl_duration_seconds: int | None = None
+    ttl_duration_seconds: int | None = None  # None: inherited; TTL_DISABLED: never expires
+    history_step: int | None = None
     manifest_digest: str = ""
     manifest_body: bytes | None = None
     pending_aliases: list[str] = field(default_factory=list)
@@ -95,6 +97,21 @@ class ArtifactCollection:
     versions: list[Artifact] = field(default_factory=list)
     aliases: dict[str, int] = field(default_factory=dict)
     pending: dict[str, Artifact] = field(default_factory=dict)  # by digest
+    tags: list[str] = field(default_factory=list)
+    state: str = "READY"
+
+
+TTL_INHERIT = -1  # `ttlDurationSeconds` values of `updateArtifact` / `createArtifact`
+TTL_DISABLED = -2
+
+
+def ttl_setting(seconds: int) -> int | None:
+    """A `ttlDurationSeconds` input as stored: -1 inherits (None), -2 disables, else seconds."""
+    if seconds == TTL_INHERIT:
+        return None
+    if seconds == TTL_DISABLED or seconds > 0:
+        return seconds
+    raise StoreError(f"invalid ttlDurationSeconds {seconds}: -1 (inherit), -2 (never) or > 0")
 
 
 def artifact_digest(entries: Mapping[str, str]) -> str:
@@ -210,6 +227,81 @@ class ArtifactStore:
             )
         return coll
 
+    # ------------------------------------------------------------------ collections
+    def collection_by_id(self, collection_id: str) -> ArtifactCollection:
+        with self.lock:
+            for proj in self.projects.values():
+                for coll in proj.collections.values():
+                    if coll.id == collection_id:
+                        return coll
+        raise StoreNotFound(f"artifact collection {collection_id!r} not found")
+
+    def require_collection(self, entity: str, project: str, name: str) -> ArtifactCollection:
+        found = self.get_collection(entity, project, name)
+        if found is None:
+            raise StoreNotFound(f"artifact collection {entity}/{project}/{name} not found")
+        return found
+
+    def update_collection(
+        self, coll: ArtifactCollection, *, name: str | None = None, description: str | None = None
+    ) -> ArtifactCollection:
+        """Rename a collection (its versions follow; a name in use is a conflict) and change
+        its description (None leaves either as it is)."""
+        with self.lock:
+            if name is not None and name != coll.name:
+                check_name("artifact", name)
+                proj = self.require_project(coll.entity, coll.project)
+                if name in proj.collections:
+                    raise StoreConflict(
+                        f"artifact collection {coll.entity}/{coll.project}/{name} already exists"
+                    )
+                del proj.collections[coll.name]
+                coll.name = name
+                proj.collections[name] = coll
+                for artifact in [*coll.versions, *coll.pending.values()]:
+                    artifact.collection = name
+            if description is not None:
+                coll.description = description
+            self.touch()
+            return coll
+
+    def move_collection(self, coll: ArtifactCollection, type_name: str) -> ArtifactCollection:
+        """Give a sequence (and every version in it) another artifact type."""
+        check_name("artifact type", type_name)
+        with self.lock:
+            proj = self.require_project(coll.entity, coll.project)
+            proj.artifact_types.setdefault(type_name, self._next_time())
+            coll.type = type_name
+            for artifact in [*coll.versions, *coll.pending.values()]:
+                artifact.type = type_name
+            self.touch()
+            return coll
+
+    def tag_collection(
+        self, coll: ArtifactCollection, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> list[str]:
+        """Add and remove collection tags (words of letters, digits, `-` and `_`); returns
+        the tags added."""
+        added = [check_tag(t) for t in dict.fromkeys(add)]
+        with self.lock:
+            removed = set(remove)
+            coll.tags = [t for t in coll.tags if t not in removed]
+            coll.tags += [t for t in added if t not in coll.tags]
+            self.touch()
+            return added
+
+    def delete_collection(self, coll: ArtifactCollection) -> None:
+        """Delete a collection: every version becomes DELETED and its name is free again."""
+        with self.lock:
+            proj = self.require_project(coll.entity, coll.project)
+            for artifact in [*coll.versions, *coll.pending.values()]:
+                artifact.state = "DELETED"
+            coll.aliases.clear()
+            coll.pending.clear()
+            coll.state = "DELETED"
+            proj.collections.pop(coll.name, None)
+            self.touch()
+
     # ------------------------------------------------------------------ artifact rules
     def get_collection(self, entity: str, project: str, name: str) -> ArtifactCollection | None:
         with self.lock:
@@ -293,9 +385,7 @@ class ArtifactStore:
             artifact.tags = [t for t in artifact.tags if t not in removed]
             artifact.tags += [t for t in dict.fromkeys(tags_to_add) if t not in artifact.tags]
             if ttl_duration_seconds is not None:
-                artifact.ttl_duration_seconds = (
-                    ttl_duration_seconds if ttl_duration_seconds > 0 else None
-                )
+                artifact.ttl_duration_seconds = ttl_setting(ttl_duration_seconds)
             artifact.updated_at = self._now()
             self.touch()
             return artifact
@@ -342,6 +432,8 @@ class ArtifactStore:
         metadata: Mapping[str, Any] | None = None,
         tags: Sequence[str] = (),
         deduplicate: bool = True,
+        ttl_duration_seconds: int | None = None,
+        history_step: int | None = None,
     ) -> Artifact:
         """`createArtifact`: with `deduplicate`, the COMMITTED version of `collection` with this
         digest (its aliases and tags applied at once, the run recording it as an output); else
@@ -350,6 +442,7 @@ class ArtifactStore:
         check_name("artifact", collection)
         check_name("artifact type", type)
         names = list(dict.fromkeys(check_alias(alias) for alias in aliases))
+        ttl = None if ttl_duration_seconds is None else ttl_setting(ttl_duration_seconds)
         if not re.fullmatch(r"[0-9a-f]{32}", digest or ""):
             raise StoreError(f"invalid artifact digest {digest!r}: expected 32 hex characters")
         with self.lock:
@@ -365,6 +458,8 @@ class ArtifactStore:
                 for alias in names:
                     coll.aliases[alias] = found.version_index or 0
                 found.tags += [t for t in dict.fromkeys(tags) if t not in found.tags]
+                if ttl_duration_seconds is not None:
+                    found.ttl_duration_seconds = ttl
                 if run_id is not None:
                     self._record_output(found, (entity, project, run_id))
                 self.touch()
@@ -390,6 +485,8 @@ class ArtifactStore:
             pending.metadata = dict(metadata or {})
             pending.pending_aliases = names
             pending.tags = list(dict.fromkeys(tags))
+            pending.ttl_duration_seconds = ttl
+            pending.history_step = history_step
             pending.created_by = pending.created_by or run_id
             self.touch()
             return pending
@@ -510,4 +607,13 @@ class ArtifactStore:
             return [a for a in found if a is not None and a.state != "DELETED"]
 
 
-__all__ = ["Artifact", "ArtifactCollection", "ArtifactStore", "ManifestEntry", "artifact_digest"]
+__all__ = [
+    "TTL_DISABLED",
+    "TTL_INHERIT",
+    "Artifact",
+    "ArtifactCollection",
+    "ArtifactStore",
+    "ManifestEntry",
+    "artifact_digest",
+    "ttl_setting",
+]

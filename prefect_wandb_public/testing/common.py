@@ -82,6 +82,16 @@ def check_alias(alias: str) -> str:
     return alias
 
 
+_TAG_RE = re.compile(r"^[-\w]+( +[-\w]+)*$")
+
+
+def check_tag(tag: str) -> str:
+    """Tags: words of letters, digits, `-` and `_`, separated by spaces."""
+    if not isinstance(tag, str) or not _TAG_RE.match(tag):
+        raise StoreError(f"invalid tag {tag!r}")
+    return tag
+
+
 def wrap_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """Store plain config values the way the service does: `{key: {"value": v, "desc": None}}`."""
     return {key: {"value": value, "desc": None} for key, value in config.items()}
@@ -115,6 +125,7 @@ __all__ = [
     "check_alias",
     "check_file_name",
     "check_name",
+    "check_tag",
     "decode_id",
     "encode_id",
     "iso",

@@ -40,7 +40,12 @@ from graphql import (
 from graphql.execution import ExecutionContext, ExecutionResult, execute
 from graphql.pyutils import Path
 
-_SCHEMA_FILES = ("schema.graphql", "schema_artifacts.graphql", "schema_registry.graphql")
+_SCHEMA_FILES = (
+    "schema.graphql",
+    "schema_artifacts.graphql",
+    "schema_accounts.graphql",
+    "schema_registry.graphql",
+)
 
 
 @lru_cache(maxsize=1)

@@ -40,8 +40,11 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "$lte": operator.le,
 }
 _REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+# Dates as W&B's docs and UI write them: a day, optionally with an hour (`2025-01-10T00`, the
+# public-API guide's form), minutes, seconds, a 1-9 digit fraction and a zone.
 _ISO_DATE = re.compile(
-    r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?"
+    r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}(?::\d{2}(?::\d{2})?)?)(?:\.(\d{1,9}))?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?"
 )
 _DEFAULT_ORDER = "+createdAt"
 
@@ -112,9 +115,15 @@ def _compile_document(spec: Any, where: str) -> Predicate:
 
 
 def _compile_logical(op: str, clauses: Any) -> Predicate:
-    """Compile ``$and``/``$or``/``$nor`` over a non-empty list of query documents."""
-    if not isinstance(clauses, (list, tuple)) or not clauses:
-        raise FilterError(f"{op} must be a non-empty list of filters")
+    """Compile ``$and``/``$or``/``$nor`` over a list of query documents. An empty ``$and``
+    (or ``$nor``) matches everything: the SDK sends ``{"$or": [{"$and": []}]}`` for a report
+    run set without filters. An empty ``$or`` would match nothing and is refused."""
+    if not isinstance(clauses, (list, tuple)):
+        raise FilterError(f"{op} must be a list of filters")
+    if not clauses:
+        if op == "$or":
+            raise FilterError("$or must be a non-empty list of filters")
+        return lambda doc: True
     predicates = [_compile_document(clause, f"{op}[{i}]") for i, clause in enumerate(clauses)]
     if op == "$and":
         return lambda doc: all(predicate(doc) for predicate in predicates)
@@ -277,7 +286,7 @@ def _compile_path(field: str) -> tuple[Resolver, Coerce]:
         raise FilterError(f"invalid field path {field!r}")
     head = _ALIASES.get(segments[0], segments[0])
     rest = segments[1:]
-    coerce: Coerce = _as_datetime if head in _DATE_FIELDS and not rest else _identity
+    coerce: Coerce = _date_coercion(field) if head in _DATE_FIELDS and not rest else _identity
     if head != "config" or not rest:
         path = [head, *rest]
         return (lambda doc: _walk(doc, path)), coerce
@@ -314,15 +323,34 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _date_coercion(field: str) -> Coerce:
+    """Coercion for a date column: ISO strings become datetimes; a string that is no date is a
+    FilterError naming the field (it would otherwise silently match nothing)."""
+
+    def coerce(value: Any) -> Any:
+        parsed = _as_datetime(value)
+        if isinstance(parsed, str):
+            raise FilterError(
+                f"{parsed!r} for field {field!r} is not an ISO 8601 date "
+                "(YYYY-MM-DD, optionally THH, THH:MM, THH:MM:SS, a fraction and a zone)"
+            )
+        return parsed
+
+    return coerce
+
+
 def _as_datetime(value: Any) -> Any:
     """Parse an ISO-8601 string into a naive UTC datetime; anything else passes through.
 
-    Normalises what Python 3.10's ``fromisoformat`` rejects: ``Z`` and 1-9 digit fractions.
+    Normalises what Python 3.10's ``fromisoformat`` rejects: ``Z``, 1-9 digit fractions and an
+    hour without minutes (``2025-01-10T00``).
     """
     match = _ISO_DATE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         return value
     date, time, fraction, zone = match.groups()
+    if time is not None and len(time) == 2:
+        time += ":00"
     stamp = f"{date}T{time or '00:00'}"
     if fraction:
         stamp += "." + fraction[:6].ljust(6, "0")

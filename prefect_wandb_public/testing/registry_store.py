@@ -130,6 +130,7 @@ class RegistryStore:
         projects: dict[tuple[str, str], Project]
 
         def touch(self) -> None: ...
+        def is_team(self, entity: str) -> bool: ...
         def next_int(self) -> int: ...
         def _next_time(self, explicit: datetime | str | None = None) -> datetime: ...
         def create_project(self, entity: str, project: str) -> Project: ...
@@ -185,8 +186,8 @@ class RegistryStore:
             return [p for (e, p) in self.projects if e == entity]
 
     def is_personal_entity(self, entity: str) -> bool:
-        """The viewer's own entity (its user name) is personal; every other one is a team."""
-        return entity == self.viewer.username
+        """A user's own entity (its user name) is personal; every other one is a team."""
+        return not self.is_team(entity)
 
     def organization_by_name(self, name: str) -> Organization | None:
         with self.lock:

@@ -2,6 +2,7 @@
 
 `ProjectResolvers` (`resolvers_projects.py`: viewer, entities, projects, runs, history, sweeps,
 reports), `ArtifactResolvers` (`resolvers_artifacts.py`: run files and artifacts) and
+`AccountResolvers` (`resolvers_accounts.py`: users, teams, integrations, automations) and
 `RegistryResolvers` (`resolvers_registry.py`: organizations, registries, links) translate
 GraphQL arguments into store calls and store objects into wire shapes. Each gets this hub, and
 reaches the others through it (a project node carries its artifact and registry fields, an
@@ -9,7 +10,8 @@ artifact's lineage carries run nodes). The registry resolvers build on the other
 a few of their root fields), never the reverse.
 
 A new query or mutation goes into the domain module whose objects it returns, and its field into
-`schema.graphql` / `schema_artifacts.graphql` / `schema_registry.graphql`.
+`schema.graphql` / `schema_artifacts.graphql` / `schema_accounts.graphql` /
+`schema_registry.graphql`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.testing.profiles import HistoryCostMeter
+from prefect_wandb_public.testing.resolvers_accounts import AccountResolvers
 from prefect_wandb_public.testing.resolvers_artifacts import ArtifactResolvers
 from prefect_wandb_public.testing.resolvers_projects import ProjectResolvers
 from prefect_wandb_public.testing.resolvers_registry import RegistryResolvers
@@ -39,15 +42,25 @@ class Resolvers:
         self.parquet_history = True
         self.projects = ProjectResolvers(self)
         self.artifacts = ArtifactResolvers(self)
+        self.accounts = AccountResolvers(self)
         self.registry = RegistryResolvers(self)
 
     def root(self) -> dict[str, Any]:
-        return {**self.projects.root(), **self.artifacts.root(), **self.registry.root()}
+        return {
+            **self.projects.root(),
+            **self.artifacts.root(),
+            **self.accounts.root(),
+            **self.registry.root(),
+        }
 
     def project_fields(self, proj: Project) -> dict[str, Any]:
-        """The artifact and registry fields of a project node."""
+        """The artifact, account and registry fields of a project node."""
         base = self.artifacts.project_fields(proj)
-        return {**base, **self.registry.project_fields(proj, base)}
+        return {
+            **base,
+            **self.accounts.project_fields(proj),
+            **self.registry.project_fields(proj, base),
+        }
 
 
 __all__ = ["Resolvers"]

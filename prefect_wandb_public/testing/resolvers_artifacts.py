@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.testing.artifact_store import (
+    TTL_INHERIT,
     Artifact,
     ArtifactCollection,
     ManifestEntry,
@@ -79,6 +80,11 @@ class ArtifactResolvers:
             "deleteArtifact": self.delete_artifact,
             "addAliases": self.add_aliases,
             "deleteAliases": self.delete_aliases,
+            "updateArtifactSequence": self.update_sequence,
+            "moveArtifactSequence": self.move_sequence,
+            "createArtifactCollectionTagAssignments": self.add_collection_tags,
+            "deleteArtifactCollectionTagAssignments": self.delete_collection_tags,
+            "deleteArtifactSequence": self.delete_sequence,
         }
 
     def project_fields(self, proj: Project) -> dict[str, Any]:
@@ -219,10 +225,10 @@ class ArtifactResolvers:
             "artifactType": lambda: self.type_node(proj, artifact.type),
             "description": artifact.description,
             "metadata": json_dumps(artifact.metadata),
-            "ttlDurationSeconds": artifact.ttl_duration_seconds or -1,
+            "ttlDurationSeconds": artifact.ttl_duration_seconds or TTL_INHERIT,
             "ttlIsInherited": artifact.ttl_duration_seconds is None,
             "tags": [{"id": encode_id("Tag", t), "name": t} for t in artifact.tags],
-            "historyStep": None,
+            "historyStep": artifact.history_step,
             "state": artifact.state,
             "size": artifact.size,
             "digest": artifact.digest,
@@ -364,12 +370,10 @@ class ArtifactResolvers:
 
     # ------------------------------------------------------------------ collections and types
     def collection_by_id(self, id: str) -> Any:
-        with self.store.lock:
-            for proj in self.store.projects.values():
-                for coll in proj.collections.values():
-                    if coll.id == id:
-                        return self.collection_node(coll)
-        return None
+        try:
+            return self.collection_node(self.store.collection_by_id(id))
+        except StoreNotFound:
+            return None
 
     def collection_node(self, coll: ArtifactCollection) -> dict[str, Any]:
         proj = self._project(coll.entity, coll.project)
@@ -384,7 +388,10 @@ class ArtifactResolvers:
             "updatedAt": iso(updated),
             "project": lambda: self.hub.projects.project_node(proj),
             "defaultArtifactType": lambda: self.type_node(proj, coll.type),
-            "tags": {"edges": []},
+            "state": coll.state,
+            "tags": {
+                "edges": [{"node": {"id": encode_id("Tag", t), "name": t}} for t in coll.tags]
+            },
             "aliases": lambda after=None, first=None: self.base_connection(
                 list(coll.aliases.items()),
                 first,
@@ -537,6 +544,8 @@ class ArtifactResolvers:
             metadata=metadata,
             tags=[t["tagName"] for t in input.get("tags") or []],
             deduplicate=input.get("enableDigestDeduplication") is not False,
+            ttl_duration_seconds=input.get("ttlDurationSeconds"),
+            history_step=input.get("historyStep"),
         )
         return {"artifact": self.artifact_node(artifact)}
 
@@ -657,6 +666,41 @@ class ArtifactResolvers:
         artifact = self.store.artifact_by_id(input["artifactID"])
         self.store.delete_aliases(artifact, self._aliases_for(artifact, input["aliases"]))
         return {"success": True}
+
+    # ------------------------------------------------------------------ collection mutations
+    def update_sequence(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        coll = self.store.collection_by_id(input["artifactSequenceID"])
+        self.store.update_collection(
+            coll, name=input.get("name"), description=input.get("description")
+        )
+        return {"artifactCollection": self.collection_node(coll)}
+
+    def move_sequence(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        coll = self.store.collection_by_id(input["artifactSequenceID"])
+        self.store.move_collection(coll, input["destinationArtifactTypeName"])
+        return {"artifactCollection": self.collection_node(coll)}
+
+    def _tagged_collection(self, input: Mapping[str, Any]) -> tuple[ArtifactCollection, list[str]]:
+        coll = self.store.require_collection(
+            input["entityName"], input["projectName"], input["artifactCollectionName"]
+        )
+        return coll, [t["tagName"] for t in input["tags"]]
+
+    def add_collection_tags(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        coll, names = self._tagged_collection(input)
+        added = self.store.tag_collection(coll, add=names)
+        return {"tags": [{"id": encode_id("Tag", t), "name": t} for t in added]}
+
+    def delete_collection_tags(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        coll, names = self._tagged_collection(input)
+        self.store.tag_collection(coll, remove=names)
+        return {"success": True}
+
+    def delete_sequence(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        coll = self.store.collection_by_id(input["artifactSequenceID"])
+        node = self.collection_node(coll)
+        self.store.delete_collection(coll)
+        return {"artifactCollection": {**node, "state": "DELETED"}}
 
     @staticmethod
     def _aliases_for(artifact: Artifact, aliases: Sequence[Mapping[str, Any]]) -> list[str]:

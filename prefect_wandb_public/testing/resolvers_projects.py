@@ -25,7 +25,15 @@ from prefect_wandb_public.testing.wire import connection, json_arg, json_safe
 
 if TYPE_CHECKING:
     from prefect_wandb_public.testing.resolvers import Resolvers
-    from prefect_wandb_public.testing.store import Project, Report, Run, Sweep, User
+    from prefect_wandb_public.testing.store import (
+        ConsoleLine,
+        Project,
+        Report,
+        Run,
+        Sweep,
+        SweepAgent,
+        User,
+    )
 
 RUN_STATES = frozenset(
     {"running", "finished", "crashed", "failed", "killed", "preempting", "preempted", "pending"}
@@ -33,6 +41,11 @@ RUN_STATES = frozenset(
 SERVER_FEATURES: tuple[str, ...] = (
     "MARK_RUN_FILES_UPLOADED",  # resolvers_artifacts: markRunFilesUploaded
     "TOTAL_COUNT_IN_FILE_CONNECTION",  # resolvers_artifacts: FileConnection.totalCount
+    "ARTIFACT_COLLECTIONS_FILTERING_SORTING",  # artifactCollections(filters, order, totalCount)
+    "SWEEPS_QUERY_FILTERING",  # project.sweeps(filters)
+    "ARTIFACT_DIGEST_ALGORITHM",  # Artifact.digestAlgorithm
+    "USE_ARTIFACT_WITH_ENTITY_AND_PROJECT_INFORMATION",  # useArtifact(artifactEntityName, ...)
+    "QUERY_AUTOMATIONS_ON_ENTITY",  # resolvers_accounts: Entity.triggers
 )
 MAX_PAGE_SIZE = 10_000
 
@@ -57,6 +70,7 @@ class ProjectResolvers:
             "upsertBucket": self.upsert_bucket,
             "deleteRun": self.delete_run,
             "updateRunState": self.update_run_state,
+            "stopRun": self.stop_run,
             "upsertModel": self.upsert_model,
         }
 
@@ -83,8 +97,15 @@ class ProjectResolvers:
             "entity": user.entity,
             "photoUrl": None,
             "deletedAt": None,
-            "teams": lambda first=None: {"edges": []},
+            "teams": lambda first=None: {
+                "edges": [
+                    {"node": {"name": team}}
+                    for team in sorted(self.store.team_members)
+                    if any(m.username == user.username for m in self.store.team_members[team])
+                ]
+            },
             "apiKeys": {"edges": []},
+            **self.hub.accounts.user_fields(user),
         }
 
     def entity(self, name: str) -> dict[str, Any]:
@@ -93,6 +114,7 @@ class ProjectResolvers:
             "name": name,
             "projects": lambda after=None, first=None: self.models(name, after, first),
             "organization": None,  # a personal entity: the SDK's CoreWeave probe reads null
+            **self.hub.accounts.entity_fields(name),
         }
 
     def models(
@@ -118,6 +140,7 @@ class ProjectResolvers:
             "isBenchmark": False,
             "readOnly": False,
             "access": "PRIVATE",
+            "views": "{}",
             "user": lambda: self.user_node(self.store.viewer),
             "entity": lambda: self.entity(proj.entity),
             "runCount": lambda filters=None: len(self._runs(proj, filters, None)),
@@ -128,7 +151,7 @@ class ProjectResolvers:
             "bucket": lambda name: self._run(proj, name),
             "totalSweeps": len(proj.sweeps),
             "sweeps": lambda after=None, first=None, filters=None: connection(
-                list(proj.sweeps.values()), first, after, self.sweep_node
+                self._sweeps(proj, filters), first, after, self.sweep_node
             ),
             "sweep": lambda sweepName: self._sweep(proj, sweepName),
             "allViews": lambda viewType="runs", viewName=None, first=None, after=None: connection(
@@ -217,10 +240,14 @@ class ProjectResolvers:
             ),
             "parquetHistory": lambda liveKeys: self.parquet_history(run, liveKeys),
             "exitcode": run.exitcode if run.exitcode is not None else _exitcode(run.state),
-            "shouldStop": False,
+            "shouldStop": run.should_stop,
             "failed": run.state in ("failed", "crashed"),
             "stopped": run.state == "killed",
             "running": run.state == "running",
+            "logLineCount": lambda: len(run.log_lines),
+            "logLines": lambda first=None, after=None, last=None, useImprovedPagination=None: (
+                self.log_lines(run, first, after, last)
+            ),
             **self.hub.artifacts.run_fields(run),
         }
 
@@ -228,6 +255,18 @@ class ProjectResolvers:
         """History rows a query returns, counted for the network profile's page cost."""
         self.hub.history_costs.add(len(rows), width)
         return rows
+
+    def log_lines(
+        self, run: Run, first: int | None, after: str | None, last: int | None
+    ) -> dict[str, Any]:
+        """Console lines from the cursor on (`first` of them), or the newest `last`."""
+        lines = self.store.console_lines(run)
+        if last is not None:
+            if last < 0:
+                raise StoreError(f"last must not be negative, got {last}")
+            lines = lines[len(lines) - min(last, len(lines)) :]
+            first, after = None, None
+        return connection(lines, first, after, _log_line_node)
 
     def history_keys(self, run: Run) -> dict[str, Any]:
         log = run.history
@@ -294,6 +333,17 @@ class ProjectResolvers:
 
         return {"parquetUrls": urls, "liveData": live_data}
 
+    def _sweeps(self, proj: Project, filters: Any) -> list[Sweep]:
+        """A project's sweeps matching `filters` (MongoDB-style over name, state, config...)."""
+        decoded = json_arg(filters, "filters") or {}
+        try:
+            predicate = compile_filter(decoded)
+        except FilterError as exc:
+            raise StoreError(str(exc)) from exc
+        with self.store.lock:
+            sweeps = list(proj.sweeps.values())
+        return [s for i, s in enumerate(sweeps) if predicate(s.document(i))]
+
     def _sweep(self, proj: Project, name: str) -> Any:
         sweep = proj.sweeps.get(name)
         return None if sweep is None else self.sweep_node(sweep)
@@ -321,6 +371,29 @@ class ProjectResolvers:
             "project": lambda: self.project_node(proj),
             "runs": lambda after=None, first=None, order=None: connection(
                 self._runs(proj, json.dumps({"sweep": sweep.name}), order),
+                first,
+                after,
+                self.run_node,
+            ),
+            "agents": lambda: connection(
+                list(sweep.agents), None, None, lambda a: self.agent_node(proj, a)
+            ),
+            "agent": lambda agentName: next(
+                (self.agent_node(proj, a) for a in sweep.agents if a.name == agentName), None
+            ),
+        }
+
+    def agent_node(self, proj: Project, agent: SweepAgent) -> dict[str, Any]:
+        return {
+            "id": agent.id,
+            "name": agent.name,
+            "host": agent.host,
+            "state": agent.state,
+            "totalRuns": len(agent.runs),
+            "createdAt": iso(agent.created_at),
+            "heartbeatAt": iso(agent.heartbeat_at or agent.created_at),
+            "runs": lambda after=None, before=None, first=None, last=None, order=None: connection(
+                [r for r in self._runs(proj, None, order) if r.name in agent.runs],
                 first,
                 after,
                 self.run_node,
@@ -373,8 +446,12 @@ class ProjectResolvers:
 
     def update_run_state(self, input: Mapping[str, Any]) -> dict[str, Any]:
         run = self.store.run_by_id(input["id"])
-        self.store.update_run(run, {"state": _state(input["state"])})
+        self.store.set_run_state(run, _state(input["state"]))
         return {"success": True}
+
+    def stop_run(self, input: Mapping[str, Any]) -> dict[str, Any]:
+        self.store.stop_run(self.store.run_by_id(input["id"]))
+        return {"success": True, "clientMutationId": input.get("clientMutationId")}
 
     def upsert_model(self, input: Mapping[str, Any]) -> dict[str, Any]:
         name = input.get("name")
@@ -384,6 +461,16 @@ class ProjectResolvers:
         inserted = self.store.get_project(entity, name) is None
         node = self.project_node(self.store.create_project(entity, name))
         return {"project": node, "model": node, "inserted": inserted}
+
+
+def _log_line_node(line: ConsoleLine) -> dict[str, Any]:
+    return {
+        "number": line.number,
+        "timestamp": line.timestamp,
+        "level": line.level,
+        "label": "",
+        "line": line.text,
+    }
 
 
 def _state(value: str) -> str:

@@ -421,6 +421,7 @@ class RegistryResolvers:
             "artifactMembership": lambda aliasName: self._maybe_membership(
                 portfolio.resolve(aliasName)
             ),
+            "state": "READY",  # a deleted portfolio is gone from the store
         }
 
     def _maybe_membership(self, membership: Membership | None) -> Any:

@@ -4,7 +4,8 @@ Seed it from Python (`create_run`, `create_artifact`, ...), inspect it in tests,
 layer translate it. Every public method takes the store lock, so the HTTP threads and a test's
 seeding calls see consistent state. The pieces: `common.py` (errors, ids, name rules),
 `history_log.py` (the history engine), `artifact_store.py` (the artifact half of `WandbStore`),
-`registry_store.py` (organizations, registries and links).
+`account_store.py` (users, teams, integrations and automations), `registry_store.py`
+(organizations, registries and links).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import base64
 import itertools
 import json
 import math
+import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from prefect_wandb_public.testing.account_store import AccountStore, User
 from prefect_wandb_public.testing.artifact_store import (
     Artifact,
     ArtifactCollection,
@@ -43,24 +46,39 @@ from prefect_wandb_public.testing.registry_store import RegistryStore
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-@dataclass
-class User:
-    """The account the API key belongs to."""
-
-    username: str
-    entity: str
-    email: str
-
-    @property
-    def id(self) -> str:
-        return encode_id("User", self.username)
-
-
 HISTORY_FILE = "wandb-history.jsonl"
 EVENTS_FILE = "wandb-events.jsonl"
 SUMMARY_FILE = "wandb-summary.json"
 OUTPUT_FILE = "output.log"
 _JSON_STREAM_FILES = frozenset({HISTORY_FILE, EVENTS_FILE, SUMMARY_FILE})
+# `updateRunState`: the states a run may be moved to, and from which (the service's rules).
+STATE_TRANSITIONS = {
+    "pending": frozenset({"running", "failed", "crashed", "preempted"}),
+    "failed": frozenset({"pending", "running"}),
+}
+# A console line as the SDK streams it: `[ERROR ]<ISO timestamp> <text>` (stderr is ERROR).
+_CONSOLE_LINE_RE = re.compile(
+    r"(ERROR )?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?) (.*)", re.S
+)
+
+
+@dataclass(frozen=True)
+class ConsoleLine:
+    """One console line of a run: its number, timestamp text, level and text."""
+
+    number: int
+    timestamp: str | None
+    level: str
+    text: str
+
+
+def console_line(number: int, raw: str) -> ConsoleLine:
+    """Split a stored console line into timestamp, level (`error` for stderr) and text; a line
+    without the SDK's prefix is all text."""
+    match = _CONSOLE_LINE_RE.fullmatch(raw)
+    if match is None:
+        return ConsoleLine(number, None, "", raw)
+    return ConsoleLine(number, match.group(2), "error" if match.group(1) else "", match.group(3))
 
 
 def _stream_line(name: str, number: int, text: str) -> dict[str, Any]:
@@ -116,6 +134,7 @@ class Run:
     files: dict[str, RunFile] = field(default_factory=dict)
     log_lines: list[str] = field(default_factory=list)
     exitcode: int | None = None
+    should_stop: bool = False
     version: int = 0
 
     @property
@@ -150,6 +169,19 @@ class Run:
 
 
 @dataclass
+class SweepAgent:
+    """A process that ran trials of a sweep (`wandb agent`), and the runs it started."""
+
+    id: str
+    name: str
+    host: str
+    state: str
+    created_at: datetime
+    heartbeat_at: datetime | None = None
+    runs: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Sweep:
     """A hyper-parameter sweep; runs join it through `Run.sweep`."""
 
@@ -161,10 +193,23 @@ class Sweep:
     display_name: str | None = None
     state: str = "FINISHED"
     description: str | None = None
+    agents: list[SweepAgent] = field(default_factory=list)
 
     @property
     def id(self) -> str:
         return encode_id("Sweep", self.name, self.project, self.entity)
+
+    def document(self, seq: int) -> dict[str, Any]:
+        """The view the filter engine evaluates for `sweeps(filters:)`."""
+        return {
+            "name": self.name,
+            "displayName": self.display_name,
+            "state": self.state,
+            "method": self.method,
+            "createdAt": iso(self.created_at),
+            "config": self.config,
+            "_seq": seq,
+        }
 
     @property
     def method(self) -> str | None:
@@ -207,7 +252,7 @@ class Project:
         return encode_id("Project", "v1", self.name, self.entity)
 
 
-class WandbStore(ArtifactStore, RegistryStore):
+class WandbStore(ArtifactStore, AccountStore, RegistryStore):
     """All state of one local server."""
 
     def __init__(self, *, username: str = "local-user", entity: str | None = None) -> None:
@@ -222,6 +267,7 @@ class WandbStore(ArtifactStore, RegistryStore):
         self._ids = itertools.count(1)
         self._clock = itertools.count()
         self.revision = 0
+        self._init_accounts()
         self._init_registry_state()
 
     def touch(self) -> None:
@@ -447,6 +493,36 @@ class WandbStore(ArtifactStore, RegistryStore):
             self.touch()
             return run
 
+    def set_run_state(self, run: Run, state: str) -> Run:
+        """`updateRunState`: requeue a run (to `pending`) or give it up (to `failed`), only
+        from the states the service allows; sweep runs are refused."""
+        allowed = STATE_TRANSITIONS.get(state)
+        if allowed is None:
+            raise StoreError(
+                f"cannot move run {run.name} to state {state!r}: only "
+                f"{sorted(STATE_TRANSITIONS)} may be set"
+            )
+        with self.lock:
+            if run.sweep is not None:
+                raise StoreError(f"run {run.name} belongs to sweep {run.sweep}: its state is fixed")
+            if run.state not in allowed:
+                raise StoreError(
+                    f"cannot move run {run.name} from {run.state!r} to {state!r} (allowed "
+                    f"from {sorted(allowed)})"
+                )
+            return self.update_run(run, {"state": state})
+
+    def stop_run(self, run: Run) -> Run:
+        """`stopRun`: flag the run to stop (its process sees `shouldStop` on its heartbeat)."""
+        with self.lock:
+            return self.update_run(run, {"should_stop": True})
+
+    def console_lines(self, run: Run) -> list[ConsoleLine]:
+        """The run's console output, one `ConsoleLine` per stored line."""
+        with self.lock:
+            lines = list(run.log_lines)
+        return [console_line(number, raw) for number, raw in enumerate(lines)]
+
     def stream_run_files(
         self,
         run: Run,
@@ -528,6 +604,41 @@ class WandbStore(ArtifactStore, RegistryStore):
             self.touch()
             return sweep
 
+    def create_sweep_agent(
+        self,
+        entity: str,
+        project: str,
+        sweep_id: str,
+        name: str,
+        *,
+        host: str = "localhost",
+        state: str = "RUNNING",
+        runs: Sequence[str] = (),
+    ) -> SweepAgent:
+        """Record an agent of a sweep and the runs (of that sweep) it started."""
+        check_name("agent", name)
+        with self.lock:
+            proj = self.require_project(entity, project)
+            sweep = proj.sweeps.get(sweep_id)
+            if sweep is None:
+                raise StoreNotFound(f"sweep {entity}/{project}/{sweep_id} not found")
+            for run_id in runs:
+                if self.require_run(entity, project, run_id).sweep != sweep_id:
+                    raise StoreError(f"run {run_id} is not a run of sweep {sweep_id}")
+            created = self._next_time()
+            agent = SweepAgent(
+                id=encode_id("Agent", self.next_int()),
+                name=name,
+                host=host,
+                state=state,
+                created_at=created,
+                heartbeat_at=created,
+                runs=list(runs),
+            )
+            sweep.agents.append(agent)
+            self.touch()
+            return agent
+
     def sweep_runs(self, sweep: Sweep) -> list[Run]:
         with self.lock:
             proj = self.require_project(sweep.entity, sweep.project)
@@ -584,6 +695,8 @@ def _is_number(value: Any) -> bool:
 
 
 __all__ = [
+    "STATE_TRANSITIONS",
+    "ConsoleLine",
     "Project",
     "Report",
     "Run",
@@ -591,6 +704,8 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "Sweep",
+    "SweepAgent",
     "User",
     "WandbStore",
+    "console_line",
 ]

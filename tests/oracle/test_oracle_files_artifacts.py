@@ -113,7 +113,8 @@ def test_run_file_count_agrees(ours: Api, official: Any, seeded: str) -> None:
 
 def test_run_file_bytes_agree(ours: Api, official: Any, seeded: str, tmp_path: Path) -> None:
     for name, data in RUN_FILES.items():
-        mine = ours.run(f"{seeded}/producer").file(name).download(root=str(tmp_path / "ours"))
+        with ours.run(f"{seeded}/producer").file(name).download(root=str(tmp_path / "ours")) as h:
+            mine = h.name
         theirs = official.run(f"{seeded}/producer").file(name)
         with theirs.download(root=str(tmp_path / "sdk")) as handle:
             sdk_path = handle.name

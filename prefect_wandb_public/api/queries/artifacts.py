@@ -7,16 +7,17 @@ from prefect_wandb_public.api.queries.runs import LINEAGE_RUN_FIELDS
 
 ARTIFACT_FIELDS = """
   id versionIndex state size digest fileCount commitHash createdAt updatedAt description metadata
-  ttlDurationSeconds
+  ttlDurationSeconds ttlIsInherited historyStep digestAlgorithm
   artifactType { name }
   artifactSequence { name project { name entity { name } } }
   aliases { alias artifactCollection { name project { name entity { name } } } }
-  tags { name }
+  tags { id name }
 """
 
 COLLECTION_FIELDS = """
   __typename id name description createdAt updatedAt type: defaultArtifactType { name }
-  project { name entity { name } }
+  project { id internalId name entity { name } }
+  tags { edges { node { id name } } }
 """
 
 ARTIFACT_BY_NAME_QUERY = (
@@ -37,6 +38,68 @@ query ArtifactMembershipByName($entity: String!, $project: String!, $name: Strin
 MANIFEST_QUERY = """
 query FetchArtifactManifest($id: ID!) {
   artifact(id: $id) { currentManifest { file { directUrl } } }
+}
+"""
+
+PROJECT_COLLECTIONS_QUERY = (
+    """
+query ProjectArtifactCollections($entity: String!, $project: String!, $cursor: String,
+    $perPage: Int, $filters: JSONString, $order: String) {
+  project(name: $project, entityName: $entity) {
+    artifactCollections(after: $cursor, first: $perPage, filters: $filters, order: $order) {
+      totalCount
+      edges { node { %s } cursor }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}
+"""
+    % COLLECTION_FIELDS
+)
+
+UPDATE_SEQUENCE_MUTATION = """
+mutation UpdateArtifactSequence($input: UpdateArtifactSequenceInput!) {
+  updateArtifactSequence(input: $input) { artifactCollection { id name } }
+}
+"""
+
+UPDATE_PORTFOLIO_MUTATION = """
+mutation UpdateArtifactPortfolio($input: UpdateArtifactPortfolioInput!) {
+  updateArtifactPortfolio(input: $input) { artifactCollection { id name } }
+}
+"""
+
+MOVE_SEQUENCE_MUTATION = """
+mutation UpdateArtifactSequenceType($input: MoveArtifactSequenceInput!) {
+  moveArtifactSequence(input: $input) { artifactCollection { id name } }
+}
+"""
+
+ADD_COLLECTION_TAGS_MUTATION = """
+mutation AddArtifactCollectionTags($input: CreateArtifactCollectionTagAssignmentsInput!) {
+  createArtifactCollectionTagAssignments(input: $input) { tags { id name } }
+}
+"""
+
+DELETE_COLLECTION_TAGS_MUTATION = """
+mutation DeleteArtifactCollectionTags($input: DeleteArtifactCollectionTagAssignmentsInput!) {
+  deleteArtifactCollectionTagAssignments(input: $input) { success }
+}
+"""
+
+DELETE_SEQUENCE_MUTATION = """
+mutation DeleteArtifactSequence($id: ID!) {
+  deleteArtifactSequence(input: {artifactSequenceID: $id}) {
+    artifactCollection { __typename state }
+  }
+}
+"""
+
+DELETE_PORTFOLIO_MUTATION = """
+mutation DeleteArtifactPortfolio($id: ID!) {
+  deleteArtifactPortfolio(input: {artifactPortfolioID: $id}) {
+    artifactCollection { __typename state }
+  }
 }
 """
 
@@ -62,10 +125,10 @@ query ProjectArtifactType($entity: String!, $project: String!, $type: String!) {
 TYPE_COLLECTIONS_QUERY = (
     """
 query ArtifactTypeArtifactCollections($entity: String!, $project: String!, $type: String!,
-    $cursor: String, $perPage: Int) {
+    $cursor: String, $perPage: Int, $filters: JSONString, $order: String) {
   project(name: $project, entityName: $entity) {
     artifactType(name: $type) {
-      artifactCollections(after: $cursor, first: $perPage) {
+      artifactCollections(after: $cursor, first: $perPage, filters: $filters, order: $order) {
         totalCount
         edges { node { %s } cursor }
         pageInfo { endCursor hasNextPage }
@@ -277,6 +340,7 @@ mutation CommitArtifact($input: CommitArtifactInput!) {
 
 __all__ = [
     "ADD_ALIASES_MUTATION",
+    "ADD_COLLECTION_TAGS_MUTATION",
     "ARTIFACT_BY_ID_QUERY",
     "ARTIFACT_BY_NAME_QUERY",
     "ARTIFACT_FIELDS",
@@ -294,11 +358,18 @@ __all__ = [
     "CREATE_MANIFEST_MUTATION",
     "DELETE_ALIASES_MUTATION",
     "DELETE_ARTIFACT_MUTATION",
+    "DELETE_COLLECTION_TAGS_MUTATION",
+    "DELETE_PORTFOLIO_MUTATION",
+    "DELETE_SEQUENCE_MUTATION",
     "MANIFEST_QUERY",
+    "MOVE_SEQUENCE_MUTATION",
+    "PROJECT_COLLECTIONS_QUERY",
     "RUN_ARTIFACTS_QUERY",
     "SAVE_ARTIFACT_MUTATION",
     "TYPE_COLLECTIONS_QUERY",
     "UPDATE_ARTIFACT_MUTATION",
+    "UPDATE_PORTFOLIO_MUTATION",
+    "UPDATE_SEQUENCE_MUTATION",
     "UPSERT_PROJECT_MUTATION",
     "USED_BY_QUERY",
     "USE_ARTIFACT_MUTATION",

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-VIEWER_QUERY = """
-query Viewer {
-  viewer { id entity username email flags teams { edges { node { name } } } }
-}
-"""
+from prefect_wandb_public.api.queries.runs import LIGHT_RUN_FIELDS
+from prefect_wandb_public.api.queries.users import USER_FIELDS
+
+VIEWER_QUERY = "query GetViewer { viewer { %s } }" % USER_FIELDS
 
 PROJECT_FIELDS = (
     "id internalId name entityName createdAt isBenchmark readOnly user { name username }"
@@ -49,10 +48,11 @@ query GetSweep($name: String!, $project: String, $entity: String) {
 
 SWEEPS_QUERY = (
     """
-query GetSweeps($project: String!, $entity: String!, $cursor: String, $perPage: Int = 50) {
+query GetSweeps($project: String!, $entity: String!, $filters: JSONString, $cursor: String,
+    $perPage: Int = 50) {
   project(name: $project, entityName: $entity) {
     totalSweeps
-    sweeps(after: $cursor, first: $perPage) {
+    sweeps(after: $cursor, first: $perPage, filters: $filters) {
       pageInfo { endCursor hasNextPage }
       edges { node { %s } cursor }
     }
@@ -60,6 +60,50 @@ query GetSweeps($project: String!, $entity: String!, $cursor: String, $perPage: 
 }
 """
     % SWEEP_FIELDS
+)
+
+AGENT_FIELDS = "id name host state totalRuns createdAt heartbeatAt"
+
+SWEEP_AGENTS_QUERY = (
+    """
+query GetSweepAgents($sweep: String!, $entity: String, $project: String) {
+  project(name: $project, entityName: $entity) {
+    sweep(sweepName: $sweep) { agents { edges { node { %s } } } }
+  }
+}
+"""
+    % AGENT_FIELDS
+)
+
+SWEEP_AGENT_QUERY = (
+    """
+query GetSweepAgent($agentID: String!, $sweep: String!, $entity: String, $project: String) {
+  project(name: $project, entityName: $entity) {
+    sweep(sweepName: $sweep) { agent(agentName: $agentID) { %s } }
+  }
+}
+"""
+    % AGENT_FIELDS
+)
+
+AGENT_RUNS_QUERY = (
+    """
+query GetAgentRuns($agentID: String!, $sweep: String!, $entity: String, $project: String,
+    $cursor: String, $perPage: Int, $order: String = "+created_at") {
+  project(name: $project, entityName: $entity) {
+    sweep(sweepName: $sweep) {
+      agent(agentName: $agentID) {
+        totalRuns
+        runs(after: $cursor, first: $perPage, order: $order) {
+          pageInfo { endCursor hasNextPage }
+          edges { cursor node { %s } }
+        }
+      }
+    }
+  }
+}
+"""
+    % LIGHT_RUN_FIELDS
 )
 
 REPORTS_QUERY = """
@@ -83,11 +127,15 @@ query ProjectViews($project: String!, $entity: String!, $reportCursor: String,
 
 
 __all__ = [
+    "AGENT_FIELDS",
+    "AGENT_RUNS_QUERY",
     "PROJECTS_QUERY",
     "PROJECT_FIELDS",
     "PROJECT_QUERY",
     "REPORTS_QUERY",
     "SWEEPS_QUERY",
+    "SWEEP_AGENTS_QUERY",
+    "SWEEP_AGENT_QUERY",
     "SWEEP_FIELDS",
     "SWEEP_QUERY",
     "VIEWER_QUERY",

@@ -67,14 +67,73 @@ mutation DeleteRun($id: ID!, $deleteArtifacts: Boolean) {
 
 LINEAGE_RUN_FIELDS = LIGHT_RUN_FIELDS + " project { name entity { name } }"
 
+UPDATE_SUMMARY_MUTATION = """
+mutation UpsertBucket($id: String, $summaryMetrics: JSONString) {
+  upsertBucket(input: {id: $id, summaryMetrics: $summaryMetrics}) { bucket { id } }
+}
+"""
+
+RUN_STATE_QUERY = """
+query RunState($project: String!, $entity: String!, $name: String!) {
+  project(name: $project, entityName: $entity) { run(name: $name) { state } }
+}
+"""
+
+UPDATE_RUN_STATE_MUTATION = """
+mutation UpdateRunState($input: UpdateRunStateInput!) {
+  updateRunState(input: $input) { success }
+}
+"""
+
+STOP_RUN_MUTATION = """
+mutation StopRun($id: ID!) { stopRun(input: {id: $id}) { success } }
+"""
+
+LOG_LINE_FIELDS = "edges { node { number timestamp level label line } }"
+
+CONSOLE_LOG_PAGE_QUERY = (
+    """
+query RunConsoleLogPage($entity: String!, $project: String!, $runName: String!, $first: Int,
+    $after: String) {
+  project(name: $project, entityName: $entity) {
+    run(name: $runName) {
+      logLineCount
+      logLines(first: $first, after: $after, useImprovedPagination: true) {
+        %s pageInfo { endCursor hasNextPage }
+      }
+    }
+  }
+}
+"""
+    % LOG_LINE_FIELDS
+)
+
+CONSOLE_LOG_TAIL_QUERY = (
+    """
+query RunConsoleLogTail($entity: String!, $project: String!, $runName: String!, $last: Int!) {
+  project(name: $project, entityName: $entity) {
+    run(name: $runName) { logLineCount logLines(last: $last) { %s } }
+  }
+}
+"""
+    % LOG_LINE_FIELDS
+)
+
 
 __all__ = [
+    "CONSOLE_LOG_PAGE_QUERY",
+    "CONSOLE_LOG_TAIL_QUERY",
     "CREATE_RUN_MUTATION",
     "DELETE_RUN_MUTATION",
     "FULL_RUN_FIELDS",
     "LIGHT_RUN_FIELDS",
     "LINEAGE_RUN_FIELDS",
+    "LOG_LINE_FIELDS",
     "RUNS_QUERY",
     "RUN_QUERY",
+    "RUN_STATE_QUERY",
+    "STOP_RUN_MUTATION",
     "UPDATE_RUN_MUTATION",
+    "UPDATE_RUN_STATE_MUTATION",
+    "UPDATE_SUMMARY_MUTATION",
 ]
