@@ -28,7 +28,7 @@ from prefect_wandb_public.api.download import (
     md5_of_stream,
 )
 from prefect_wandb_public.api.drafts import DraftContents, DraftSpec, check_metadata
-from prefect_wandb_public.api.files import ArtifactFiles
+from prefect_wandb_public.api.files import ArtifactFiles, direct_urls
 from prefect_wandb_public.api.links import (
     LinkInfo,
     link,
@@ -501,24 +501,6 @@ class Artifact(ArtifactFields):
         after a saved `cursor`."""
         return ArtifactFiles(self, names, per_page, start=start)
 
-    def _url(self, name: str) -> str:
-        """A new direct URL of one file (the last one expired): `ArtifactFiles` by name."""
-        url = self._file_urls([name]).get(name)
-        if not url:
-            raise NotFoundError(
-                f"artifact {self.qualified_name}: the server lists no URL for {name!r}"
-            )
-        return url
-
-    def _file_urls(self, names: Sequence[str] | None) -> dict[str, str]:
-        """Direct URLs by file name (a names filter for small subsets, else every file)."""
-        urls: dict[str, str] = {}
-        listing = ArtifactFiles(self, names, per_page=_URL_BATCH)
-        for file in listing:
-            if file.direct_url:
-                urls[file.name] = file.direct_url
-        return urls
-
     def download(
         self,
         root: str | os.PathLike[str] | None = None,
@@ -585,16 +567,15 @@ class Artifact(ArtifactFields):
             )
         if not stored:
             return []
-        subset = [e.path for e in stored] if len(stored) <= 100 else None
-        urls = self._file_urls(subset)
-        missing = [e.path for e in stored if e.path not in urls]
-        if missing:
-            raise NotFoundError(
-                f"artifact {self.qualified_name}: the server lists no URL for {missing[:5]}"
-            )
+        names = [e.path for e in stored]
+        urls = direct_urls(self, names, by_name=len(names) <= 100, per_page=_URL_BATCH)
+
+        def fresh(name: str) -> str:  # a URL that expired mid-download, asked for again
+            return direct_urls(self, [name], by_name=True, per_page=1)[name]
+
         items = [
             DownloadItem(
-                e.path, urls[e.path], e.digest, e.size, refresh=functools.partial(self._url, e.path)
+                e.path, urls[e.path], e.digest, e.size, refresh=functools.partial(fresh, e.path)
             )
             for e in stored
         ]

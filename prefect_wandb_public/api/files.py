@@ -226,6 +226,22 @@ class ArtifactFiles(Paginator[File]):
         return f"<ArtifactFiles {self.artifact.qualified_name}>"
 
 
+def direct_urls(
+    artifact: Artifact, names: Sequence[str], *, by_name: bool, per_page: int
+) -> dict[str, str]:
+    """Direct URLs by file name of the artifact's files `names` (asked for by name when
+    `by_name`, for small subsets, else read from the whole listing); NotFoundError names the
+    files the server lists no URL for."""
+    listing = ArtifactFiles(artifact, names if by_name else None, per_page=per_page)
+    urls = {file.name: file.direct_url for file in listing if file.direct_url}
+    missing = [name for name in names if name not in urls]
+    if missing:
+        raise NotFoundError(
+            f"artifact {artifact.qualified_name}: the server lists no URL for {missing[:5]}"
+        )
+    return urls
+
+
 def download_file(
     file: File,
     root: str | os.PathLike[str] = ".",
@@ -339,6 +355,7 @@ __all__ = [
     "ArtifactFiles",
     "File",
     "Files",
+    "direct_urls",
     "download_file",
     "open_text",
     "s3_uri",
