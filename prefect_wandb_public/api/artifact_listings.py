@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from prefect_wandb_public.api.artifacts import Artifact
 from prefect_wandb_public.api.names import check_artifact_name, check_artifact_type, check_tags
-from prefect_wandb_public.api.paging import Paginator, check_per_page
+from prefect_wandb_public.api.paging import Paginator, check_per_page, project_connection
 from prefect_wandb_public.api.queries.artifacts import (
     ADD_COLLECTION_TAGS_MUTATION,
     ARTIFACT_FIELDS,
@@ -414,11 +414,7 @@ class ProjectArtifactCollections(_CountedPaginator[ArtifactCollection]):
         super().__init__(client, variables, per_page)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        project = data.get("project")
-        if project is None:
-            raise NotFoundError(f"project {self.entity}/{self.project} not found")
-        conn: Mapping[str, Any] | None = project.get("artifactCollections")
-        return conn
+        return project_connection(data, self.entity, self.project, "artifactCollections")
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> ArtifactCollection:
         return ArtifactCollection(self.client, self.entity, self.project, node["name"], "", node)
@@ -503,10 +499,7 @@ class ArtifactTypes(Paginator[ArtifactType]):
         super().__init__(client, {"entity": entity, "project": project}, per_page, start=start)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        if data.get("project") is None:
-            raise NotFoundError(f"project {self.entity}/{self.project} not found")
-        conn: Mapping[str, Any] | None = data["project"].get("artifactTypes")
-        return conn
+        return project_connection(data, self.entity, self.project, "artifactTypes")
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> ArtifactType:
         return ArtifactType(self.client, self.entity, self.project, node["name"], node)

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from prefect_wandb_public.errors import InvalidInputError
+from prefect_wandb_public.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
@@ -30,6 +30,18 @@ def check_per_page(per_page: int, name: str = "per_page") -> int:
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInputError(f"{name} must be between 1 and {MAX_PER_PAGE}, got {per_page}")
     return per_page
+
+
+def project_connection(
+    data: Mapping[str, Any], entity: str, project: str, field: str
+) -> Mapping[str, Any] | None:
+    """The connection `field` of the response's project; a project the server does not know is
+    a NotFoundError naming it (the same rule for every project-scoped listing)."""
+    node = data.get("project")
+    if node is None:
+        raise NotFoundError(f"project {entity}/{project} not found")
+    conn: Mapping[str, Any] | None = node.get(field)
+    return conn
 
 
 class Paginator(Generic[T]):
@@ -233,4 +245,4 @@ class Paginator(Generic[T]):
         return f"<{type(self).__name__} loaded={len(self.objects)} more={self._more}>"
 
 
-__all__ = ["MAX_PER_PAGE", "Paginator", "check_per_page"]
+__all__ = ["MAX_PER_PAGE", "Paginator", "check_per_page", "project_connection"]

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from prefect_wandb_public.api.fields import NodeAttributes, text, wire_field
-from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.api.paging import Paginator, project_connection
 from prefect_wandb_public.api.queries.projects import REPORTS_QUERY
 from prefect_wandb_public.api.query_generator import QueryGenerator
 from prefect_wandb_public.api.runs import Runs
-from prefect_wandb_public.errors import InvalidInputError, NotFoundError
+from prefect_wandb_public.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.client import Api
@@ -36,11 +36,7 @@ class Reports(Paginator["BetaReport"]):
         super().__init__(client, variables, per_page)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        project = data.get("project")
-        if project is None:
-            raise NotFoundError(f"project {self.entity}/{self.project} not found")
-        conn: Mapping[str, Any] | None = project.get("allViews")
-        return conn
+        return project_connection(data, self.entity, self.project, "allViews")
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> BetaReport:
         return BetaReport(self.client, node, entity=self.entity, project=self.project)

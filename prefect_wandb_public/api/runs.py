@@ -24,7 +24,7 @@ from prefect_wandb_public.api.history import (
     sampled_history,
 )
 from prefect_wandb_public.api.history_exports import DownloadHistoryResult, download_exports
-from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.api.paging import Paginator, project_connection
 from prefect_wandb_public.api.paths import check_segment
 from prefect_wandb_public.api.publish import log_artifact, use_artifact
 from prefect_wandb_public.api.queries.runs import (
@@ -175,11 +175,7 @@ class Runs(Paginator["Run"]):
             self.grow_pages_to = GROWN_PAGE_SIZE
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        project = data.get("project")
-        if project is None:
-            raise NotFoundError(f"project {self.entity}/{self.project} not found")
-        conn: Mapping[str, Any] | None = project.get("runs")
-        return conn
+        return project_connection(data, self.entity, self.project, "runs")
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Run:
         return Run(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.api.fields import NodeAttributes, count, wire_field
-from prefect_wandb_public.api.paging import Paginator
+from prefect_wandb_public.api.paging import Paginator, project_connection
 from prefect_wandb_public.api.queries.projects import (
     AGENT_RUNS_QUERY,
     SWEEP_AGENT_QUERY,
@@ -273,11 +273,7 @@ class Sweeps(Paginator[Sweep]):
         super().__init__(client, variables, per_page)
 
     def connection(self, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        project = data.get("project")
-        if project is None:
-            raise NotFoundError(f"project {self.entity}/{self.project} not found")
-        conn: Mapping[str, Any] | None = project.get("sweeps")
-        return conn
+        return project_connection(data, self.entity, self.project, "sweeps")
 
     def convert(self, node: Mapping[str, Any], edge: Mapping[str, Any]) -> Sweep:
         return Sweep(self.client, self.entity, self.project, node["name"], node)
