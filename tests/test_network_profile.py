@@ -34,11 +34,15 @@ def shaped(server: LocalWandbServer) -> Iterator[LocalWandbServer]:
     yield server
     server.network = "loopback"
     server.app.shaper.sleep = time.sleep
+    server.app.shaper.clock = time.monotonic
 
 
 def record_sleeps(server: LocalWandbServer) -> list[float]:
-    """Make the server's shaper note every wait it asks for (and still wait)."""
+    """Make the server's shaper note every wait it asks for (and still wait). Its clock stands
+    still, so the server's own handling time takes nothing off a wait and each wait is exactly
+    the request's cost."""
     waits: list[float] = []
+    server.app.shaper.clock = lambda: 0.0
 
     def sleep(seconds: float) -> None:
         waits.append(seconds)
@@ -121,6 +125,20 @@ def test_every_graphql_request_waits_the_latency(shaped: LocalWandbServer) -> No
 
     assert waits == [pytest.approx(0.12)]
     assert elapsed >= 0.12
+
+
+def test_the_servers_own_work_counts_toward_the_cost(shaped: LocalWandbServer) -> None:
+    """The calibrated round trip includes the service's work: 50 ms spent building the answer
+    leaves 70 ms of a 120 ms round trip to wait; work longer than the cost waits nothing."""
+    waits = record_sleeps(shaped)
+    readings = iter([10.0, 10.05, 20.0, 20.5])
+    shaped.app.shaper.clock = lambda: next(readings)
+    shaped.network = NetworkProfile(graphql_latency=0.12)
+
+    assert post_graphql(shaped, VIEWER).status_code == 200
+    assert post_graphql(shaped, VIEWER).status_code == 200
+
+    assert waits == [pytest.approx(0.07)]
 
 
 def test_concurrent_requests_wait_concurrently(shaped: LocalWandbServer) -> None:

@@ -286,6 +286,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
         kind = route.kind if route is not None else "api"
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
+        arrived = app.shaper.clock()  # an injected delay comes on top of the profile's cost
         if fault is not None and fault.kind == "ignore_range":  # the log keeps what was sent
             request.headers = {k: v for k, v in headers.items() if k != "range"}
         admission = None if fault is not None and fault.kind == "status" else app.shaper.admit(kind)
@@ -304,7 +305,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
             response.headers.update(admission.headers)
         self._record(request, response, fault)
         uploaded = len(request.body) if kind == "storage" and method == "PUT" else 0
-        app.shaper.wait_before_answer(kind, method, response.cost, uploaded)
+        app.shaper.wait_before_answer(kind, method, response.cost, uploaded, arrived)
         try:
             self._send(
                 response, fault if fault is not None and fault.kind != "status" else None, kind

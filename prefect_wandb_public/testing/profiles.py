@@ -6,7 +6,11 @@ history page costs the service real work, a storage object takes a while to its 
 one connection to an object store moves a capped number of bytes per second. A `NetworkProfile`
 names those costs; `LocalWandbServer(network=...)` applies them as **waits** (never CPU), in the
 thread serving the request, so requests sent concurrently wait concurrently, as they would on the
-real service.
+real service. A cost is counted from the moment the request's body has arrived, and the local
+server's own work on it (building a page of runs, hashing an uploaded part) is part of it, not
+added on top: the calibrated round trips are what clients measured end to end, the service's own
+work included, so charging this process's CPU as well would count that work twice. Only a request
+whose own work takes longer than its cost is answered later than the cost.
 
     LocalWandbServer(network="wan")                     # the calibrated profile below
     LocalWandbServer(network=WAN.scaled(0.02))           # the same shape, 50 times faster (tests)
@@ -257,6 +261,7 @@ class NetworkShaper:
         self._profile = profile
         self._limiter = self._limiter_for(profile)
         self.sleep = time.sleep
+        self.clock = time.monotonic  # when a request arrived and how long its handling took
 
     @property
     def profile(self) -> NetworkProfile:
@@ -282,15 +287,22 @@ class NetworkShaper:
             return None
         return limiter.admit()
 
-    def wait_before_answer(self, kind: str, method: str, extra: float, uploaded: int) -> None:
-        """Wait what the profile charges before the status line: the round trip of a GraphQL or
-        API request plus `extra` (its history rows), or a storage request's first byte plus the
-        time its upload body (`uploaded` bytes) takes on one connection."""
+    def wait_before_answer(
+        self, kind: str, method: str, extra: float, uploaded: int, arrived: float
+    ) -> None:
+        """Wait until what the profile charges has passed since the request `arrived` (a
+        `clock()` reading): the round trip of a GraphQL or API request plus `extra` (its history
+        rows), or a storage request's first byte plus the time its upload body (`uploaded`
+        bytes) takes on one connection. The time the server already spent handling the request
+        counts toward it."""
         profile = self._profile
         if kind == "storage":
-            delay = profile.storage.first_byte + profile.storage.transfer_seconds(uploaded)
+            cost = profile.storage.first_byte + profile.storage.transfer_seconds(uploaded)
         else:
-            delay = profile.graphql_latency + extra
+            cost = profile.graphql_latency + extra
+        if cost <= 0:
+            return
+        delay = cost - (self.clock() - arrived)
         if delay > 0:
             self.sleep(delay)
 
