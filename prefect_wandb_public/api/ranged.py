@@ -20,9 +20,11 @@ and size and only then renames the file into place).
   back to one stream are taken back.
 - Resuming: the temporary file carries a trailer after the data (`_MAGIC`, part size, file
   size, one byte per part set once the part is written), cut off before the rename. A run that
-  crashed leaves its partial locked by no one (`api/partials.py`); the next run finds the
-  trailer and fetches only the parts not marked complete. The whole file is hashed again, so a
-  part marked complete but never written to disk costs a refetch, never a wrong file.
+  crashed leaves its partial locked by no one (`api/partials.py`), and so does one that failed
+  (a part failing for good, an interrupt) where the partial is not at the user's destination
+  (`download.py`); the next run finds the trailer and fetches only the parts not marked
+  complete. The whole file is hashed again, so a part marked complete but never written to disk
+  costs a refetch, never a wrong file. A failure stops the parts in flight at their next chunk.
 """
 
 from __future__ import annotations
@@ -207,6 +209,9 @@ def fetch_ranged(
                     break
                 hasher.update(chunk)
                 offset += len(chunk)
+    except BaseException:
+        parts.failed.set()  # an interrupt (Ctrl-C) here stops the parts at their next chunk
+        raise
     finally:
         if parts.failed.is_set():
             for future in futures:
@@ -264,6 +269,8 @@ def _fetch_part(
             if response.status_code != 206 or not content_range.startswith(f"bytes {offset}-"):
                 raise _NotRanged(f"HTTP {response.status_code} to a Range request")
             for chunk in body_chunks(response, chunk_size):
+                if parts.failed.is_set():
+                    raise _Stopped(what)
                 if offset + len(chunk) > stop:
                     raise _NotRanged("the storage sent more than the range asked for")
                 os.pwrite(parts.fd, chunk, offset)
