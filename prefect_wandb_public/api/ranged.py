@@ -10,6 +10,10 @@ and size and only then renames the file into place).
 
 - A part that drops or fails is retried alone, from the bytes it already has, through the
   client's one retry primitive; the first part that fails for good cancels the others.
+- A file whose md5 does not match is fetched again whole (`download.py`): the manifest gives
+  only the whole file's md5 and storage sends no digest of a range (S3 leaves checksums off
+  ranged GETs, GCS's `x-goog-hash` and an S3 multipart ETag cover the whole object, and the
+  upload's part boundaries are not the download's), so a mismatch cannot name its part.
 - A response that is not `206` with the part's `Content-Range` (a storage that ignores `Range`)
   makes `fetch_ranged` return None: the caller fetches the file as one stream instead (0.31
   writes such answers at every part's offset and corrupts the file).
