@@ -170,12 +170,13 @@ class Partial:
 
     def release(self) -> None:
         """Release the lock and keep the bytes for the next writer to resume, as a crash would
-        leave them; a partial opened with `resume=False` (bytes no digest will check) or empty
-        is removed instead. Safe to call after `commit()` or `discard()`."""
+        leave them; a partial opened with `resume=False` (bytes no digest will check), empty,
+        or unique to this writer (no `fcntl`: no one would resume it) is removed instead. Safe
+        to call after `commit()` or `discard()`."""
         if self.handle.closed:
             return
         try:
-            keep = self._resume and os.fstat(self.handle.fileno()).st_size > 0
+            keep = fcntl is not None and self._resume and os.fstat(self.handle.fileno()).st_size > 0
             if keep:
                 self.handle.close()  # flushes what is buffered, then the kernel drops the lock
                 return
