@@ -267,3 +267,94 @@ def test_a_run_file_over_the_single_put_limit_is_a_clear_error(
     path = big_file(tmp_path, 14 * MIB)
     with closing(client(server)) as api, pytest.raises(UploadTooLargeError, match="artifact"):
         api.run(f"{entity}/mp/big-run").upload_file(str(path), root=str(tmp_path))
+
+
+def _two_files(name: str, tmp_path: Path, big: str, other: str, other_size: int) -> Artifact:
+    """A draft of `big` (20 MiB: in parts) and `other` (`other_size` bytes) under `tmp_path`."""
+    (tmp_path / big).write_bytes(os.urandom(20 * MIB))
+    (tmp_path / other).write_bytes(os.urandom(other_size))
+    draft = Artifact(name, "model")
+    draft.add_file(str(tmp_path / big))
+    draft.add_file(str(tmp_path / other))
+    return draft
+
+
+def test_a_transient_completion_failure_is_retried_without_uploading_parts_again(
+    server: LocalWandbServer, tmp_path: Path
+) -> None:
+    path = big_file(tmp_path)
+    server.inject_fault(operation="CompleteMultipartUploadArtifact", status=503, times=1)
+    with closing(client(server)) as api:
+        logged = publish(api, path, "completion-retried")
+
+    assert logged.state == "COMMITTED"
+    assert server.request_log.count(operation="CompleteMultipartUploadArtifact", status=503) == 1
+    assert server.request_log.count(operation="CompleteMultipartUploadArtifact", status=200) == 1
+    assert server.request_log.count(path=PARTS, method="PUT") == 4  # each part once
+
+
+def test_a_rerun_after_a_failed_completion_uploads_only_what_was_not_stored(
+    server: LocalWandbServer, tmp_path: Path
+) -> None:
+    draft = _two_files("resumed", tmp_path, "big.bin", "small.bin", 2 * MIB)
+    server.inject_fault(operation="CompleteMultipartUploadArtifact", status=500, times=100)
+    with closing(client(server)) as api:
+        with pytest.raises(ServerError):
+            api.log_artifact(draft)
+        assert server.request_log.count(path="/storage/blobs/", method="PUT", status=200) == 1
+        server.faults.clear()
+        server.request_log.clear()
+        logged = api.log_artifact(draft)
+        root = api.artifact(f"{logged.entity}/mp/resumed:latest").download(str(tmp_path / "out"))
+
+    assert logged.version == "v0" and logged.state == "COMMITTED"
+    # small.bin's blob was stored by the first run: not PUT again; big.bin's upload never
+    # completed, so it goes up again in new parts (the protocol gives a re-run new upload IDs).
+    assert server.request_log.count(path="/storage/blobs/", method="PUT") == 0
+    assert server.request_log.count(path=PARTS, method="PUT", status=200) == 4
+    assert server.request_log.count(operation="CompleteMultipartUploadArtifact") == 1
+    for name in ("big.bin", "small.bin"):
+        assert (Path(root) / name).read_bytes() == (tmp_path / name).read_bytes()
+
+
+def test_a_rerun_after_a_failed_commit_uploads_no_stored_file_again(
+    server: LocalWandbServer, tmp_path: Path
+) -> None:
+    draft = _two_files("recommitted", tmp_path, "big.bin", "big2.bin", 15 * MIB)
+    server.inject_fault(operation="CommitArtifact", status=500, times=100)
+    with closing(client(server)) as api:
+        with pytest.raises(ServerError):
+            api.log_artifact(draft)
+        assert server.request_log.count(operation="CompleteMultipartUploadArtifact") == 2
+        server.faults.clear()
+        server.request_log.clear()
+        logged = api.log_artifact(draft)
+        root = api.artifact(f"{logged.entity}/mp/recommitted:latest").download(
+            str(tmp_path / "out")
+        )
+
+    assert logged.version == "v0" and logged.state == "COMMITTED"
+    # Both multipart files were completed (stored) by the first run: nothing goes up again.
+    assert server.request_log.count(path=PARTS, method="PUT") == 0
+    assert server.request_log.count(path="/storage/blobs/", method="PUT") == 0
+    assert server.request_log.count(operation="CompleteMultipartUploadArtifact") == 0
+    for name in ("big.bin", "big2.bin"):
+        assert (Path(root) / name).read_bytes() == (tmp_path / name).read_bytes()
+
+
+def test_a_completion_whose_answer_was_lost_is_found_stored(
+    server: LocalWandbServer, tmp_path: Path
+) -> None:
+    path = big_file(tmp_path)
+    # The service completes the upload, then the connection drops before its answer: the retry
+    # is refused (the upload is closed, S3's NoSuchUpload), yet the file is stored.
+    server.inject_fault(operation="CompleteMultipartUploadArtifact", kind="reset", times=1)
+    with closing(client(server)) as api:
+        logged = publish(api, path, "lost-answer")
+        root = api.artifact(f"{logged.entity}/mp/lost-answer:latest").download(str(tmp_path / "o"))
+
+    assert logged.state == "COMMITTED"
+    assert server.request_log.count(operation="CompleteMultipartUploadArtifact") == 2
+    assert server.request_log.count(operation="CreateArtifactFiles") == 2  # the second asks
+    assert server.request_log.count(path=PARTS, method="PUT") == 4  # no part went up again
+    assert (Path(root) / "model.bin").read_bytes() == path.read_bytes()

@@ -1,18 +1,21 @@
 """Ranged parallel downloads in the one byte mover: parts at their offsets, the md5 checked in
 order, each part retried alone, storage that ignores `Range`, expired URLs, and resuming the
-parts a crashed run completed."""
+parts a crashed, failed or interrupted run completed (in the cache and the staging area, never
+beside the user's target)."""
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -21,7 +24,7 @@ import pytest
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact, Progress, RetryPolicy, TransferSettings
 from prefect_wandb_public.api.files import download_file
-from prefect_wandb_public.errors import ChecksumError
+from prefect_wandb_public.errors import ChecksumError, ServerError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.profiles import NetworkProfile, StorageProfile
 
@@ -312,3 +315,205 @@ def test_a_non_local_destination_gets_ranged_parts_staged_locally(
     assert fs.ls("/ranged-out", detail=False) == ["/ranged-out/weights.bin"]
     assert server.request_log.count(path=BLOBS, status=206) == 5
     fs.rm("/ranged-out", recursive=True)
+
+
+def _partials(where: Path) -> list[Path]:
+    return sorted(where.rglob(".prefect-wandb-*.part"))
+
+
+def _fail_for_good_after_two_parts(server: LocalWandbServer) -> Callable[[Progress], None]:
+    """A progress callback that makes every blob GET answer 503 once two parts are on disk (with
+    one part worker the parts come in order: parts 1 and 2 complete, part 3 fails for good)."""
+    armed = threading.Event()
+
+    def on_progress(progress: Progress) -> None:
+        if progress.done >= 2 * 4 * MIB and not armed.is_set():
+            armed.set()
+            server.inject_fault(BLOBS, status=503, times=1000)
+
+    return on_progress
+
+
+ONE_WORKER = TransferSettings(
+    ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
+)
+
+
+def one_worker_client(server: LocalWandbServer) -> Api:
+    return Api(
+        api_key=server.api_key,
+        overrides={"base_url": server.url, "project": "ranged"},
+        retry=FAST,
+        transfers=ONE_WORKER,
+    )
+
+
+def _unlocked(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def test_a_download_that_fails_for_good_resumes_its_completed_parts_next_time(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    cache = tmp_path / "cache"
+    with closing(one_worker_client(server)) as api, pytest.raises(ServerError):
+        api.artifact(name).download(
+            str(tmp_path / "out"), progress=_fail_for_good_after_two_parts(server)
+        )
+
+    assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
+    [kept] = _partials(cache)  # in the cache, no user's destination: kept for the next run
+    assert _completed_parts(cache) == 2
+    assert _unlocked(kept)  # no live owner: the next run takes it over
+    server.faults.clear()
+    server.request_log.clear()
+
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "again"))
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert sorted(ranges_sent(server)) == sorted(
+        f"bytes={start}-{min(SIZE, start + 4 * MIB) - 1}" for start in range(8 * MIB, SIZE, 4 * MIB)
+    )  # parts 3 to 5 only: the two completed parts were not fetched again
+    assert _partials(cache) == []
+
+
+def test_a_kept_partial_is_hashed_again_before_use(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    cache = tmp_path / "cache"
+    with closing(one_worker_client(server)) as api, pytest.raises(ServerError):
+        api.artifact(name).download(
+            str(tmp_path / "out"), progress=_fail_for_good_after_two_parts(server)
+        )
+    [kept] = _partials(cache)
+    with open(kept, "r+b") as handle:  # a completed part's bytes go bad on disk
+        handle.seek(MIB)
+        byte = handle.read(1)
+        handle.seek(MIB)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    server.faults.clear()
+    server.request_log.clear()
+
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "again"))
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert len(ranges_sent(server)) == 3 + 5  # the md5 caught it: the file fetched whole again
+
+
+def test_without_a_cache_a_failed_download_leaves_nothing_beside_the_target(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    out = tmp_path / "out"
+    with closing(one_worker_client(server)) as api, pytest.raises(ServerError):
+        api.artifact(name).download(
+            str(out), skip_cache=True, progress=_fail_for_good_after_two_parts(server)
+        )
+
+    assert not out.exists() or list(out.rglob("*")) == []
+    assert _partials(tmp_path) == []
+    server.faults.clear()
+    server.request_log.clear()
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(out), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert len(ranges_sent(server)) == 5  # nothing was kept to resume
+
+
+def test_a_checksum_error_leaves_nothing_resumable(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    server.inject_fault(BLOBS, kind="corrupt", times=1000)
+    with closing(client(server)) as api, pytest.raises(ChecksumError):
+        api.artifact(name).download(str(tmp_path / "out"))
+
+    assert _partials(tmp_path) == []  # bytes known to be bad are not kept
+    server.faults.clear()
+    server.request_log.clear()
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"))
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert len(ranges_sent(server)) == 5
+
+
+def test_a_failed_download_to_a_non_local_destination_resumes_from_its_staging_file(
+    server: LocalWandbServer,
+    published: tuple[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fsspec
+
+    name, data = published
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(staging))
+    fs = fsspec.filesystem("memory")
+    with closing(one_worker_client(server)) as api, pytest.raises(ServerError):
+        api.artifact(name).download(
+            "memory://staged-out", skip_cache=True, progress=_fail_for_good_after_two_parts(server)
+        )
+
+    assert not fs.exists("/staged-out") or fs.find("/staged-out") == []
+    assert _completed_parts(staging) == 2  # the local staging file, not the destination
+    server.faults.clear()
+    server.request_log.clear()
+    try:
+        with closing(client(server)) as api:
+            api.artifact(name).download("memory://staged-out", skip_cache=True)
+        assert fs.cat("/staged-out/weights.bin") == data
+    finally:
+        if fs.exists("/staged-out"):
+            fs.rm("/staged-out", recursive=True)
+    assert len(ranges_sent(server)) == 3
+    assert _partials(staging) == []
+
+
+def test_an_interrupted_download_resumes_its_completed_parts(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    server.network = NetworkProfile(storage=StorageProfile(bandwidth=10e6))  # 0.4 s a part
+    cache = tmp_path / "cache"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, server.api_key, server.url, name, str(tmp_path / "a")],
+        env={**os.environ, "PREFECT_WANDB_CACHE_DIR": str(cache)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _completed_parts(cache) < 2 and time.monotonic() < deadline:
+            assert child.poll() is None, "the download ended before it could be interrupted"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGINT)  # Ctrl-C
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode != 0 and "KeyboardInterrupt" in stderr
+    [kept] = _partials(cache)
+    completed = _completed_parts(cache)
+    assert 2 <= completed < 5  # the part in flight stopped: the parts not started were not fetched
+    assert _unlocked(kept)
+    server.network = "loopback"
+    server.request_log.clear()
+
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "b"))
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert len(ranges_sent(server)) == 5 - completed

@@ -90,7 +90,10 @@ class BlobCache:
         """Fetch a blob into the cache with `transfer` (which streams and checks the bytes into
         the file it is given) and seal it; returns its path. A partial a crashed run left is
         handed to `transfer` to resume; while another live process fetches the same blob this
-        waits for it, then uses its blob."""
+        waits for it, then uses its blob. A transfer that fails for a reason that says nothing
+        against the bytes received (the network, the storage, an interrupt) leaves the partial
+        for the next call to resume, as a crash does (`AtomicFile.abandon`); the cache is no
+        user's destination."""
         path = self.path(b64_md5)
         file = AtomicFile(None, path, read_only=True, resume=True)
         try:
@@ -99,8 +102,8 @@ class BlobCache:
                 file.discard()
                 return ready
             transfer(file)
-        except BaseException:
-            file.discard()
+        except BaseException as error:
+            file.abandon(error)
             raise
         file.commit()
         self.seal(path)

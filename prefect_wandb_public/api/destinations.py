@@ -31,6 +31,7 @@ from prefect_wandb_public.api.partials import (
     in_dir,
     placement_name,
     remove_quietly,
+    resumable_failure,
     sweep,
 )
 from prefect_wandb_public.errors import InvalidInputError
@@ -182,6 +183,17 @@ class AtomicFile:
         except BaseException:
             self.discard()
             raise
+
+    def abandon(self, error: BaseException) -> None:
+        """Give up on the file after `error` without committing it: a local partial opened with
+        `resume` keeps its bytes for the next run when `error` says nothing against them
+        (`partials.resumable_failure`); otherwise, and on other file systems, `discard()`.
+        Only for files not at a user's destination (the cache, the staging area): a kept
+        partial is a hidden file beside `path`."""
+        if self._partial is not None and resumable_failure(error):
+            self._partial.release()
+        else:
+            self.discard()
 
     def discard(self) -> None:
         """Drop the file: nothing appears at `path`. Safe to call more than once."""

@@ -5,7 +5,10 @@ streaming, checked against the expected digest and size, and only then made visi
 (`api/destinations.py`: a locked partial renamed locally, an upload committed on object stores,
 a temporary name moved elsewhere). A dropped connection resumes with `Range` from the bytes
 already written, and so does the next run after a crash: the partial it left is found again and
-its bytes hashed again (`api/partials.py`). Corrupt bytes are fetched again, then raise
+its bytes hashed again (`api/partials.py`). A download that fails (the network or the storage
+gives out past the retries, Ctrl-C) leaves the same resumable partial where it is no user's
+destination (in the cache, in the staging area of non-local destinations), and removes it where
+it sits beside the user's target (`skip_cache=True`). Corrupt bytes are fetched again, then raise
 `ChecksumError` with nothing left at the destination. Files move in parallel on a bounded thread
 pool. Retries (a dropped body, a 5xx, a refused connection) share one budget per file and go
 through the client's one retry primitive (`Transport.with_retries`).
@@ -452,7 +455,10 @@ class Downloader:
     def _staged(self, item: DownloadItem, file: AtomicFile) -> None:
         """Fetch `item` in ranged parts into a local staging partial (under the cache, else the
         system's temporary directory; resumable like any partial), verified, then copy it into
-        the non-local `file` in chunks; the staging file is removed either way."""
+        the non-local `file` in chunks. The staging file is removed once copied, and when the
+        download fails, unless the failure says nothing against its bytes (the network, the
+        storage, an interrupt: `AtomicFile.abandon`) and a digest will check them: then the
+        next call resumes its parts."""
         where = self.cache_dir or os.path.join(tempfile.gettempdir(), "prefect-wandb-public")
         name = hashlib.sha256(f"{item.name}\0{item.md5}".encode()).hexdigest()
         staging = AtomicFile(
@@ -463,8 +469,10 @@ class Downloader:
             staging.handle.flush()
             staging.handle.seek(0)
             copy_stream(staging.handle, file.write)
-        finally:
-            staging.discard()
+        except BaseException as error:
+            staging.abandon(error)
+            raise
+        staging.discard()
 
     def _parts(self) -> ThreadPoolExecutor:
         """The pool of ranged parts, shared by every file of one download call."""

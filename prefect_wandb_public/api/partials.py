@@ -15,7 +15,11 @@ writer holds an exclusive `flock` on it for its whole life: the kernel releases 
 process dies, so a lock that can be taken means no live process owns the partial, and the taker
 resumes from its bytes (they are hashed again, so a wrong prefix costs a refetch, never a wrong
 file). A writer that finds the lock taken waits for it: two processes fetching the same blob
-into the cache fetch it once.
+into the cache fetch it once. A writer that fails for a reason that says nothing against its
+bytes (`resumable_failure`: the network or the storage service gave out, or the process was
+interrupted) may `release()` its partial instead of removing it, leaving it as a crash would:
+unlocked, resumed by the next run, swept like a crashed run's. The downloader does so only where
+the partial is not at the user's destination (in the download cache and the local staging area).
 
 A placement lives for the instant between its creation and its rename, unlocked; it is stale once
 it has not changed for `STALE_AFTER` seconds. `sweep(directory)` removes the stale temporary files
@@ -34,6 +38,8 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from typing import IO, TypeVar
+
+from prefect_wandb_public.errors import CommError
 
 try:
     import fcntl
@@ -112,7 +118,7 @@ class Partial:
     those bytes are dropped. Waits while another live writer holds the partial.
 
     `commit()` renames it over `target` (made read-only first when `read_only`), `discard()`
-    removes it; both release the lock.
+    removes it; both release the lock. `release()` keeps the bytes for the next writer.
     """
 
     def __init__(self, target: str, *, key: str = "", resume: bool = True) -> None:
@@ -132,6 +138,7 @@ class Partial:
             os.ftruncate(fd, 0)
             size = 0
         self.resumed = size
+        self._resume = resume
         self.handle: IO[bytes] = open(fd, "r+b")  # noqa: SIM115 (closed by commit/discard)
         self.handle.seek(size)
 
@@ -161,6 +168,22 @@ class Partial:
         os.replace(self.path, self.target)
         self.handle.close()
 
+    def release(self) -> None:
+        """Release the lock and keep the bytes for the next writer to resume, as a crash would
+        leave them; a partial opened with `resume=False` (bytes no digest will check), empty,
+        or unique to this writer (no `fcntl`: no one would resume it) is removed instead. Safe
+        to call after `commit()` or `discard()`."""
+        if self.handle.closed:
+            return
+        try:
+            keep = fcntl is not None and self._resume and os.fstat(self.handle.fileno()).st_size > 0
+            if keep:
+                self.handle.close()  # flushes what is buffered, then the kernel drops the lock
+                return
+        except OSError:
+            pass
+        self.discard()
+
     def discard(self) -> None:
         """Remove the partial (if it is still ours) and release it; safe to call twice."""
         if not self.handle.closed:
@@ -169,6 +192,15 @@ class Partial:
                     os.unlink(self.path)
             with contextlib.suppress(OSError):
                 self.handle.close()
+
+
+def resumable_failure(error: BaseException) -> bool:
+    """Whether a download that failed with `error` leaves bytes worth resuming: a request that
+    failed (`CommError`: the network or the storage service gave out, past its retries) or an
+    interrupt (any BaseException that is no Exception: Ctrl-C, SystemExit, a cancellation
+    signal). Not a ChecksumError (those bytes are known bad), nor a file-system error (a full
+    disk needs the space back), nor anything else unforeseen."""
+    return not isinstance(error, Exception) or isinstance(error, CommError)
 
 
 def sweep(directory: str) -> None:
@@ -212,5 +244,6 @@ __all__ = [
     "partial_name",
     "placement_name",
     "remove_quietly",
+    "resumable_failure",
     "sweep",
 ]

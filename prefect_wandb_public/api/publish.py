@@ -214,7 +214,7 @@ def _upload_and_commit(
     _upload_all(transport, uploads, workers, tracker)
     for upload in uploads:
         if upload.multipart is not None:
-            complete(transport, upload.multipart)
+            _complete(transport, upload, artifact_id, manifest["id"])
     tracker.finish()
     manifest_file = manifest.get("file") or {}
     if not manifest_file.get("uploadUrl"):
@@ -302,6 +302,37 @@ def _upload_urls(
                     )
                 uploads[entry.digest] = _Upload(entry, url, headers, multipart)
     return list(uploads.values())
+
+
+def _complete(transport: Transport, upload: _Upload, artifact_id: str, manifest_id: str) -> None:
+    """`completeMultipartUploadArtifact` for one file, retried by the transport. A completion
+    whose answer was lost after the service applied it closed the upload, so its retry is
+    refused (S3's NoSuchUpload); whether the file is stored then is asked the protocol's way:
+    `createArtifactFiles` for the file without its parts answers no `uploadUrl` for a stored
+    blob (and opens no new multipart upload for a missing one). Stored: done; else the
+    completion's own error is raised."""
+    assert upload.multipart is not None
+    try:
+        complete(transport, upload.multipart)
+    except CommError as failure:
+        entry = upload.entry
+        spec = {
+            "artifactID": artifact_id,
+            "name": entry.path,
+            "md5": entry.digest,
+            "artifactManifestID": manifest_id,
+        }
+        try:
+            data = transport.graphql(
+                CREATE_ARTIFACT_FILES_MUTATION,
+                {"input": {"storageLayout": "V2", "artifactFiles": [spec]}},
+            )
+        except CommError:
+            raise failure from None
+        edges = ((data.get("createArtifactFiles") or {}).get("files") or {}).get("edges") or []
+        if len(edges) == 1 and not (edges[0].get("node") or {}).get("uploadUrl"):
+            return  # stored: the lost answer was a success
+        raise
 
 
 def _header_map(lines: Sequence[str] | None) -> dict[str, str]:

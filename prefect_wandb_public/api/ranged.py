@@ -10,6 +10,10 @@ and size and only then renames the file into place).
 
 - A part that drops or fails is retried alone, from the bytes it already has, through the
   client's one retry primitive; the first part that fails for good cancels the others.
+- A file whose md5 does not match is fetched again whole (`download.py`): the manifest gives
+  only the whole file's md5 and storage sends no digest of a range (S3 leaves checksums off
+  ranged GETs, GCS's `x-goog-hash` and an S3 multipart ETag cover the whole object, and the
+  upload's part boundaries are not the download's), so a mismatch cannot name its part.
 - A response that is not `206` with the part's `Content-Range` (a storage that ignores `Range`)
   makes `fetch_ranged` return None: the caller fetches the file as one stream instead (0.31
   writes such answers at every part's offset and corrupts the file).
@@ -20,9 +24,11 @@ and size and only then renames the file into place).
   back to one stream are taken back.
 - Resuming: the temporary file carries a trailer after the data (`_MAGIC`, part size, file
   size, one byte per part set once the part is written), cut off before the rename. A run that
-  crashed leaves its partial locked by no one (`api/partials.py`); the next run finds the
-  trailer and fetches only the parts not marked complete. The whole file is hashed again, so a
-  part marked complete but never written to disk costs a refetch, never a wrong file.
+  crashed leaves its partial locked by no one (`api/partials.py`), and so does one that failed
+  (a part failing for good, an interrupt) where the partial is not at the user's destination
+  (`download.py`); the next run finds the trailer and fetches only the parts not marked
+  complete. The whole file is hashed again, so a part marked complete but never written to disk
+  costs a refetch, never a wrong file. A failure stops the parts in flight at their next chunk.
 """
 
 from __future__ import annotations
@@ -207,6 +213,9 @@ def fetch_ranged(
                     break
                 hasher.update(chunk)
                 offset += len(chunk)
+    except BaseException:
+        parts.failed.set()  # an interrupt (Ctrl-C) here stops the parts at their next chunk
+        raise
     finally:
         if parts.failed.is_set():
             for future in futures:
@@ -264,6 +273,8 @@ def _fetch_part(
             if response.status_code != 206 or not content_range.startswith(f"bytes {offset}-"):
                 raise _NotRanged(f"HTTP {response.status_code} to a Range request")
             for chunk in body_chunks(response, chunk_size):
+                if parts.failed.is_set():
+                    raise _Stopped(what)
                 if offset + len(chunk) > stop:
                     raise _NotRanged("the storage sent more than the range asked for")
                 os.pwrite(parts.fd, chunk, offset)
