@@ -33,7 +33,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 import urllib3
@@ -116,6 +116,10 @@ class _Parts:
         self.ranges = part_ranges(size, part_size)
         self.done = [threading.Event() for _ in self.ranges]
         self.failed = threading.Event()
+        # How far each part's bytes are on disk without a gap (an offset in the file): the md5
+        # follows the first part not yet hashed as its bytes land, not once it is complete.
+        self.landed = [start for start, _ in self.ranges]
+        self._landing = threading.Condition()
         self._progress = progress
         self._credited = 0
         self._credit_lock = threading.Lock()
@@ -153,21 +157,36 @@ class _Parts:
         os.ftruncate(self.fd, self.size)
         trailer = _HEADER.pack(_MAGIC, self.part_size, self.size) + bytes(complete)
         os.pwrite(self.fd, trailer, self.size)
-        for event, flag, (start, stop) in zip(self.done, complete, self.ranges, strict=True):
+        for index, (flag, (start, stop)) in enumerate(zip(complete, self.ranges, strict=True)):
             if flag:
-                event.set()
+                self.landed[index] = stop
+                self.done[index].set()
                 self.credit(stop - start)
+
+    def landed_to(self, index: int, offset: int) -> None:
+        """Part `index` has its bytes on disk up to `offset` (its own thread calls this)."""
+        with self._landing:
+            self.landed[index] = offset
+            self._landing.notify_all()
 
     def mark(self, index: int) -> None:
         os.pwrite(self.fd, b"\x01", self.size + _HEADER.size + index)
         self.done[index].set()
 
-    def wait(self, index: int) -> bool:
-        """Wait until part `index` is on disk (True) or some part failed (False)."""
-        while not self.done[index].wait(0.05):
-            if self.failed.is_set():
-                return False
-        return True
+    def wait_beyond(self, index: int, offset: int) -> int | None:
+        """Wait until part `index` has bytes on disk beyond `offset` and return how far they
+        go, or None once some part failed."""
+        with self._landing:
+            while self.landed[index] <= offset:
+                if self.failed.is_set():
+                    return None
+                self._landing.wait(0.05)
+            return self.landed[index]
+
+    def fail(self) -> None:
+        self.failed.set()
+        with self._landing:
+            self._landing.notify_all()
 
 
 def fetch_ranged(
@@ -197,16 +216,7 @@ def fetch_ranged(
     ]
     hasher = hashlib.md5()
     try:
-        for index, (start, stop) in enumerate(parts.ranges):
-            if not parts.wait(index):
-                break
-            offset = start
-            while offset < stop:
-                chunk = os.pread(fd, min(chunk_size, stop - offset), offset)
-                if not chunk:
-                    break
-                hasher.update(chunk)
-                offset += len(chunk)
+        _hash_in_order(parts, hasher, chunk_size)
     finally:
         if parts.failed.is_set():
             for future in futures:
@@ -223,6 +233,23 @@ def fetch_ranged(
         return None
     os.ftruncate(fd, size)
     return b64_of(hasher), size
+
+
+def _hash_in_order(parts: _Parts, hasher: Any, chunk_size: int) -> None:
+    """Feed `hasher` the file's bytes in order, read back from disk as they land (following
+    the first part not yet hashed); stops early once a part failed."""
+    for index, (start, stop) in enumerate(parts.ranges):
+        offset = start
+        while offset < stop:
+            landed = parts.wait_beyond(index, offset)
+            if landed is None:
+                return
+            while offset < landed:
+                chunk = os.pread(parts.fd, min(chunk_size, landed - offset), offset)
+                if not chunk:
+                    return
+                hasher.update(chunk)
+                offset += len(chunk)
 
 
 def _fetch_part(
@@ -268,6 +295,7 @@ def _fetch_part(
                     raise _NotRanged("the storage sent more than the range asked for")
                 os.pwrite(parts.fd, chunk, offset)
                 offset += len(chunk)
+                parts.landed_to(index, offset)
                 parts.credit(len(chunk))
             if offset < stop:
                 raise Dropped(f"the body ended {stop - offset} bytes early")
@@ -285,7 +313,7 @@ def _fetch_part(
     try:
         transport.with_retries(attempt, should_stop=parts.failed.is_set)
     except BaseException:
-        parts.failed.set()
+        parts.fail()
         raise
     parts.mark(index)
 

@@ -277,6 +277,9 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
             self._record(request, refused, None)
             self._refuse(refused)
             return
+        # The profile's cost runs from here: receiving the body is part of it (an upload's
+        # modelled transfer time covers what loopback takes to deliver it).
+        arrived = app.shaper.clock()
         length = int(headers.get("content-length") or 0)
         request.body = self.rfile.read(length) if length else b""
         if route is not None and route.prefix == "/graphql":
@@ -286,7 +289,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
         kind = route.kind if route is not None else "api"
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
-        arrived = app.shaper.clock()  # an injected delay comes on top of the profile's cost
+            arrived += fault.delay  # an injected delay comes on top of the profile's cost
         if fault is not None and fault.kind == "ignore_range":  # the log keeps what was sent
             request.headers = {k: v for k, v in headers.items() if k != "range"}
         admission = None if fault is not None and fault.kind == "status" else app.shaper.admit(kind)

@@ -44,12 +44,34 @@ class MultipartUpload:
     b64_md5: str
     part_md5s: list[str]  # hex md5 of part n at index n - 1
     parts: dict[int, bytes] = field(default_factory=dict)
-    # The whole file's md5 over parts 1..hashed_through, fed as parts arrive in order, so the
-    # completion hashes only what came out of order (a part PUT again must have the same md5,
-    # so the same bytes: what was hashed stays valid).
+    # The whole file's md5 over parts 1..hashed_through, fed in order by a helper thread while
+    # parts arrive (`hashing` while it runs), so neither a part's answer nor the completion
+    # waits for hashing that could be done before (a part PUT again must have the same md5, so
+    # the same bytes: what was hashed stays valid).
     whole: Any = field(default_factory=hashlib.md5)
     hashed_through: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)  # parts and the running md5
+    hashing: bool = False
+    # Guards parts, hashed_through and hashing; notified when the helper thread stops.
+    lock: threading.Condition = field(default_factory=threading.Condition)
+
+    def hash_ahead(self) -> None:
+        """Start the helper thread feeding `whole` if the next part in order is here and no
+        helper runs (call with `lock` held)."""
+        if not self.hashing and self.hashed_through + 1 in self.parts:
+            self.hashing = True
+            threading.Thread(target=self._hash_in_order, daemon=True).start()
+
+    def _hash_in_order(self) -> None:
+        while True:
+            with self.lock:
+                body = self.parts.get(self.hashed_through + 1)
+                if body is None:
+                    self.hashing = False
+                    self.lock.notify_all()
+                    return
+            self.whole.update(body)  # outside the lock: parts keep arriving meanwhile
+            with self.lock:
+                self.hashed_through += 1
 
 
 class MultipartUploads:
@@ -104,9 +126,7 @@ class MultipartUploads:
             )
         with upload.lock:
             upload.parts[number] = bytes(body)
-            while upload.hashed_through + 1 in upload.parts:
-                upload.hashed_through += 1
-                upload.whole.update(upload.parts[upload.hashed_through])
+            upload.hash_ahead()
         return f'"{actual}"'
 
     def complete(self, upload_id: str, completed: Sequence[Mapping[str, Any]]) -> tuple[bytes, str]:
@@ -139,6 +159,8 @@ class MultipartUploads:
                 "(EntityTooSmall)"
             )
         with upload.lock:
+            while upload.hashing:
+                upload.lock.wait()
             whole = upload.whole.copy()
             start = upload.hashed_through
         for chunk in chunks[start:]:
