@@ -3,10 +3,12 @@
 Part of the one byte mover (`download.py` decides when: a known size of at least
 `TransferSettings.ranged_download_threshold`, a local temporary file). The parts are fetched on a
 bounded pool (`part_workers` threads shared by every file of one download call) and written at
-their offsets with `pwrite`; the md5 is computed in order while they arrive, reading each part
-back from the temporary file once it is complete, so memory stays bounded by a few chunks
-whatever the file's size, and nothing unverified becomes visible (the caller compares the md5
-and size and only then renames the file into place).
+their offsets with `pwrite`; the md5 is computed in order while they arrive, reading the bytes
+back from the temporary file as they land (it follows the first part not yet hashed chunk by
+chunk, not once that part is complete, so hashing overlaps the transfer from its first bytes),
+so memory stays bounded by a few chunks whatever the file's size, and nothing unverified
+becomes visible (the caller compares the md5 and size and only then renames the file into
+place).
 
 - A part that drops or fails is retried alone, from the bytes it already has, through the
   client's one retry primitive; the first part that fails for good cancels the others.
@@ -120,6 +122,7 @@ class _Parts:
         # follows the first part not yet hashed as its bytes land, not once it is complete.
         self.landed = [start for start, _ in self.ranges]
         self._landing = threading.Condition()
+        self._awaited = -1  # the part the md5 waits for (only its landings wake it)
         self._progress = progress
         self._credited = 0
         self._credit_lock = threading.Lock()
@@ -167,7 +170,8 @@ class _Parts:
         """Part `index` has its bytes on disk up to `offset` (its own thread calls this)."""
         with self._landing:
             self.landed[index] = offset
-            self._landing.notify_all()
+            if index == self._awaited:
+                self._landing.notify_all()
 
     def mark(self, index: int) -> None:
         os.pwrite(self.fd, b"\x01", self.size + _HEADER.size + index)
@@ -177,6 +181,7 @@ class _Parts:
         """Wait until part `index` has bytes on disk beyond `offset` and return how far they
         go, or None once some part failed."""
         with self._landing:
+            self._awaited = index
             while self.landed[index] <= offset:
                 if self.failed.is_set():
                     return None
