@@ -20,6 +20,7 @@ from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact, Progress, RetryPolicy, TransferSettings
 from prefect_wandb_public.errors import NotFoundError, ServerError, UploadTooLargeError
 from prefect_wandb_public.testing import LocalWandbServer
+from prefect_wandb_public.testing.common import StoreError
 
 MIB = 1 << 20
 LIMIT = 12 * MIB  # the server's single-PUT limit here
@@ -195,6 +196,31 @@ def test_the_server_checks_parts_and_completion(server: LocalWandbServer) -> Non
         ],
     )
     assert joined == first + second and digest == whole
+
+
+def test_the_whole_files_md5_is_checked_whatever_order_the_parts_came_in(
+    server: LocalWandbServer,
+) -> None:
+    """The server feeds a file's md5 on a helper thread as its parts become contiguous; parts
+    PUT out of order (and one PUT twice) still give the joined file, and a declared md5 the
+    joined parts do not have is refused at completion."""
+    store = server.store
+    parts = [os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(777)]
+    listed = [
+        {"partNumber": n, "hexMD5": hashlib.md5(p).hexdigest()} for n, p in enumerate(parts, 1)
+    ]
+    completed = [{"partNumber": n, "hexMD5": f'"{d["hexMD5"]}"'} for n, d in enumerate(listed, 1)]
+    right = base64.b64encode(hashlib.md5(b"".join(parts)).digest()).decode()
+    wrong = base64.b64encode(hashlib.md5(b"".join(reversed(parts))).digest()).decode()
+    for declared in (right, wrong):
+        upload = store.multipart.create(declared, listed)
+        for number in (3, 1, 1, 2):
+            store.multipart.put_part(upload.upload_id, number, parts[number - 1])
+        if declared == wrong:
+            with pytest.raises(StoreError, match="hash to md5"):
+                store.multipart.complete(upload.upload_id, completed)
+        else:
+            assert store.multipart.complete(upload.upload_id, completed) == (b"".join(parts), right)
 
 
 def test_a_single_put_over_the_limit_is_refused_before_its_body(

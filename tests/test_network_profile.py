@@ -9,6 +9,8 @@ on a shared machine's clock.
 
 from __future__ import annotations
 
+import hashlib
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -139,6 +142,33 @@ def test_the_servers_own_work_counts_toward_the_cost(shaped: LocalWandbServer) -
     assert post_graphql(shaped, VIEWER).status_code == 200
 
     assert waits == [pytest.approx(0.07)]
+
+
+def test_receiving_an_uploads_body_counts_toward_its_transfer_time(
+    shaped: LocalWandbServer,
+) -> None:
+    """An upload's modelled transfer time (`bandwidth`) is the time its body takes to arrive:
+    a body that took 0.4 s to come in over loopback leaves at most 0.2 s of a 0.6 s transfer to
+    wait (the cost runs from the request's headers, not from the end of its body)."""
+    body = b"x" * 400_000
+    waits = record_sleeps(shaped)
+    shaped.app.shaper.clock = time.monotonic
+    shaped.network = NetworkProfile(storage=StorageProfile(bandwidth=len(body) / 0.6))
+    url = urlsplit(
+        shaped.urls.signed_url("/storage/blobs/" + hashlib.md5(body).hexdigest(), method="PUT")
+    )
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(
+            f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        )
+        for start in range(0, len(body), 100_000):
+            time.sleep(0.1)  # the first piece after 0.1 s, the last after 0.4 s
+            sock.sendall(body[start : start + 100_000])
+        answer = sock.makefile("rb").readline()
+
+    assert answer.split()[1] == b"200"
+    assert waits and waits[0] < 0.3  # (a later, tiny wait paces the answer's body)
 
 
 def test_concurrent_requests_wait_concurrently(shaped: LocalWandbServer) -> None:

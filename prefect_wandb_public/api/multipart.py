@@ -1,11 +1,11 @@
 """Multipart uploads of the publish pipeline (transfer notes §3), in bounded memory.
 
 A file of at least `TransferSettings.multipart_upload_threshold` bytes is announced to
-`createArtifactFiles` with its part list (`uploadPartsInput`: part numbers and hex md5s, hashed
-here in parallel before the request, as the protocol needs them first); the service answers one
-`PUT` URL per part. Each part is `PUT` from its slice of the file on disk (`FileSlice`: never
-read whole into memory) with its `Content-MD5`, retried alone through the client's one retry
-primitive, and its `ETag` kept; once every part of the file is stored,
+`createArtifactFiles` with its part list (`uploadPartsInput`: part numbers and hex md5s, which
+the protocol needs first; `PartHashes` hashes them in parallel from the start of the publish);
+the service answers one `PUT` URL per part. Each part is `PUT` from its slice of the file on
+disk (`FileSlice`: never read whole into memory) with its `Content-MD5`, retried alone through
+the client's one retry primitive, and its `ETag` kept; once every part of the file is stored,
 `completeMultipartUploadArtifact` names them all in order and the service joins them and checks
 the file's md5. Nothing is visible before the version's commit, so a failure leaves no version,
 and a re-run asks for new upload URLs and completes.
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,23 +70,39 @@ def md5_of_range(path: str, start: int, stop: int) -> bytes:
     return digest.digest()
 
 
-def hash_parts(
-    jobs: Sequence[tuple[str, Sequence[tuple[int, int]]]], workers: int
-) -> list[list[bytes]]:
-    """The md5 of every part of every file (`(path, ranges)`), on up to `workers` threads
-    (hashlib releases the GIL, so parts hash on every core)."""
-    flat = [(path, start, stop) for path, ranges in jobs for start, stop in ranges]
-    if len(flat) <= 1 or workers <= 1:
-        digests = [md5_of_range(*item) for item in flat]
-    else:
-        with ThreadPoolExecutor(min(workers, len(flat)), "wandb-part-md5") as pool:
-            digests = list(pool.map(lambda item: md5_of_range(*item), flat))
-    out: list[list[bytes]] = []
-    offset = 0
-    for _, ranges in jobs:
-        out.append(digests[offset : offset + len(ranges)])
-        offset += len(ranges)
-    return out
+class PartHashes:
+    """The part md5s of the files that go up in parts, hashed on a background pool from the
+    start of a publish: `createArtifactFiles` needs them first, so hashing while the publish's
+    first GraphQL round trips are in flight takes it off the critical path. `files` maps a
+    file's key (its manifest digest) to its local path and part ranges; `cancel` drops the
+    parts not hashed yet (nothing to upload after all, or the publish failed)."""
+
+    def __init__(
+        self, files: Mapping[str, tuple[str, Sequence[tuple[int, int]]]], workers: int
+    ) -> None:
+        self._futures: dict[str, list[Future[bytes]]] = {}
+        count = sum(len(ranges) for _, ranges in files.values())
+        if not count:
+            return
+        # hashlib releases the GIL, so parts hash on every core; more threads than cores
+        # would only hold more buffers.
+        threads = max(1, min(workers, count, os.cpu_count() or 1))
+        pool = ThreadPoolExecutor(threads, "wandb-part-md5")
+        for key, (path, ranges) in files.items():
+            self._futures[key] = [pool.submit(md5_of_range, path, a, b) for a, b in ranges]
+        pool.shutdown(wait=False)  # its threads end once the parts submitted are hashed
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._futures
+
+    def get(self, key: str) -> list[bytes]:
+        """The raw md5 of every part of the file `key`, in order (waits for them)."""
+        return [future.result() for future in self._futures[key]]
+
+    def cancel(self) -> None:
+        for futures in self._futures.values():
+            for future in futures:
+                future.cancel()
 
 
 @dataclass
@@ -202,8 +219,8 @@ __all__ = [
     "FileSlice",
     "MultipartFile",
     "Part",
+    "PartHashes",
     "complete",
-    "hash_parts",
     "md5_of_range",
     "multipart_file",
     "parts_input",

@@ -33,8 +33,8 @@ from prefect_wandb_public.api.manifest import ArtifactManifestEntry
 from prefect_wandb_public.api.multipart import (
     MultipartFile,
     Part,
+    PartHashes,
     complete,
-    hash_parts,
     multipart_file,
     parts_input,
     put_part,
@@ -100,64 +100,75 @@ def publish_draft(
     artifact's fields. The draft and aliases must have been checked already. `progress` hears
     of each file the server lacks once it is uploaded (bytes and files)."""
     transport = client.transport
-    if create_project:
-        transport.graphql(
-            UPSERT_PROJECT_MUTATION, {"input": {"name": project, "entityName": entity}}
-        )
     contents = draft.contents
-    created = transport.graphql(
-        SAVE_ARTIFACT_MUTATION,
-        {
-            "input": {
-                "artifactTypeName": draft.type,
-                "artifactCollectionName": draft.name,
-                "entityName": entity,
-                "projectName": project,
-                "runName": run_id,
-                "description": draft.description,
-                "metadata": json.dumps(draft.metadata),
-                "digest": contents.digest(),
-                "digestAlgorithm": "MANIFEST_MD5",
-                "aliases": [{"artifactCollectionName": draft.name, "alias": a} for a in aliases],
-                "tags": [{"tagName": t} for t in tags],
-                "clientID": str(uuid.uuid4()),
-                "sequenceClientID": str(uuid.uuid4()),
-                "enableDigestDeduplication": True,
-                **(
-                    {"ttlDurationSeconds": draft.ttl_duration_seconds}
-                    if draft.ttl_duration_seconds is not None
-                    else {}
-                ),
-            }
-        },
-    )["createArtifact"]["artifact"]
-    state = created.get("state")
-    if state == "COMMITTED":  # identical content: nothing to upload
-        ProgressTracker(progress, "upload", f"{entity}/{project}/{draft.name}", total=0).finish()
-        return dict(created)
-    if state != "PENDING":
-        raise CommError(f"createArtifact returned {draft.name!r} in state {state!r}")
-    artifact_id = created["id"]
+    # The part md5s of large files hash while the GraphQL calls before createArtifactFiles are
+    # in flight (dropped if the version turns out to exist already).
+    hashes = PartHashes(_multipart_files(contents, client.transfers), workers)
     try:
-        return _upload_and_commit(
-            transport,
-            draft,
-            artifact_id,
-            entity=entity,
-            project=project,
-            run_id=run_id,
-            workers=workers,
-            progress=progress,
-            transfers=client.transfers,
-        )
-    except CommError:
-        # An identical publish running at the same time may have committed this very version
-        # first (the server hands both the same PENDING version): that is success, not failure.
-        data = transport.graphql(ARTIFACT_BY_ID_QUERY, {"id": artifact_id})
-        twin = data.get("artifact") or {}
-        if twin.get("state") == "COMMITTED":
-            return dict(twin)
-        raise
+        if create_project:
+            transport.graphql(
+                UPSERT_PROJECT_MUTATION, {"input": {"name": project, "entityName": entity}}
+            )
+        created = transport.graphql(
+            SAVE_ARTIFACT_MUTATION,
+            {
+                "input": {
+                    "artifactTypeName": draft.type,
+                    "artifactCollectionName": draft.name,
+                    "entityName": entity,
+                    "projectName": project,
+                    "runName": run_id,
+                    "description": draft.description,
+                    "metadata": json.dumps(draft.metadata),
+                    "digest": contents.digest(),
+                    "digestAlgorithm": "MANIFEST_MD5",
+                    "aliases": [
+                        {"artifactCollectionName": draft.name, "alias": a} for a in aliases
+                    ],
+                    "tags": [{"tagName": t} for t in tags],
+                    "clientID": str(uuid.uuid4()),
+                    "sequenceClientID": str(uuid.uuid4()),
+                    "enableDigestDeduplication": True,
+                    **(
+                        {"ttlDurationSeconds": draft.ttl_duration_seconds}
+                        if draft.ttl_duration_seconds is not None
+                        else {}
+                    ),
+                }
+            },
+        )["createArtifact"]["artifact"]
+        state = created.get("state")
+        if state == "COMMITTED":  # identical content: nothing to upload
+            ProgressTracker(
+                progress, "upload", f"{entity}/{project}/{draft.name}", total=0
+            ).finish()
+            return dict(created)
+        if state != "PENDING":
+            raise CommError(f"createArtifact returned {draft.name!r} in state {state!r}")
+        artifact_id = created["id"]
+        try:
+            return _upload_and_commit(
+                transport,
+                draft,
+                artifact_id,
+                entity=entity,
+                project=project,
+                run_id=run_id,
+                workers=workers,
+                progress=progress,
+                transfers=client.transfers,
+                hashes=hashes,
+            )
+        except CommError:
+            # An identical publish running at the same time may have committed this very version
+            # first (the server hands both the same PENDING version): that is success, not failure.
+            data = transport.graphql(ARTIFACT_BY_ID_QUERY, {"id": artifact_id})
+            twin = data.get("artifact") or {}
+            if twin.get("state") == "COMMITTED":
+                return dict(twin)
+            raise
+    finally:
+        hashes.cancel()
 
 
 def _upload_and_commit(
@@ -170,9 +181,11 @@ def _upload_and_commit(
     run_id: str | None,
     workers: int,
     transfers: TransferSettings,
+    hashes: PartHashes,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Manifest, files, manifest bytes, commit: the steps after `createArtifact`."""
+    """Manifest, files and manifest bytes (in parallel), commit: the steps after
+    `createArtifact`."""
     contents = draft.contents
     if run_id is None:
         # The service declares the manifest's run as required (`runName: String!`), so a
@@ -200,7 +213,10 @@ def _upload_and_commit(
             }
         },
     )["createArtifactManifest"]["artifactManifest"]
-    uploads = _upload_urls(transport, artifact_id, manifest["id"], contents, transfers, workers)
+    manifest_file = manifest.get("file") or {}
+    if not manifest_file.get("uploadUrl"):
+        raise CommError(f"the server gave no upload URL for the manifest of {draft.name!r}")
+    uploads = _upload_urls(transport, artifact_id, manifest["id"], contents, transfers, hashes)
     if any(upload.multipart is not None for upload in uploads):
         workers = max(workers, transfers.part_workers)
     tracker = ProgressTracker(
@@ -211,21 +227,20 @@ def _upload_and_commit(
         files_total=len(uploads),
     )
     tracker.start()
-    _upload_all(transport, uploads, workers, tracker)
-    for upload in uploads:
-        if upload.multipart is not None:
-            _complete(transport, upload, artifact_id, manifest["id"])
-    tracker.finish()
-    manifest_file = manifest.get("file") or {}
-    if not manifest_file.get("uploadUrl"):
-        raise CommError(f"the server gave no upload URL for the manifest of {draft.name!r}")
-    _put(
+    # The manifest's bytes go up alongside the files (nothing is visible before the commit).
+    put_manifest = functools.partial(
+        _put,
         transport,
         manifest_file["uploadUrl"],
         manifest_body,
         {**_header_map(manifest_file.get("uploadHeaders")), "Content-MD5": manifest_md5},
         f"the manifest of {draft.name!r}",
     )
+    _upload_all(transport, uploads, workers, tracker, also=[put_manifest])
+    for upload in uploads:
+        if upload.multipart is not None:
+            _complete(transport, upload, artifact_id, manifest["id"])
+    tracker.finish()
     committed = transport.graphql(COMMIT_ARTIFACT_MUTATION, {"input": {"artifactID": artifact_id}})
     return dict(committed["commitArtifact"]["artifact"])
 
@@ -236,25 +251,16 @@ def _upload_urls(
     manifest_id: str,
     contents: DraftContents,
     transfers: TransferSettings,
-    workers: int,
+    hashes: PartHashes,
 ) -> list[_Upload]:
     """Ask for upload URLs of every stored entry; the files the server already holds come back
     without one. Files of at least the multipart threshold are announced with their parts
-    (hashed first, in parallel). Returns one upload per distinct content still missing."""
+    (`hashes`). Returns one upload per distinct content still missing."""
     stored = [e for e in contents.entries.values() if e.ref is None]
     uploads: dict[str, _Upload] = {}
     for start in range(0, len(stored), FILES_PER_REQUEST):
         batch = stored[start : start + FILES_PER_REQUEST]
-        ranges = {
-            e.digest: part_ranges(e.size, transfers.upload_part_size)
-            for e in batch
-            if e.size is not None
-            and e.local_path is not None
-            and e.size >= transfers.multipart_upload_threshold
-        }
-        big = [e for e in batch if e.digest in ranges]
-        hashed = hash_parts([(e.local_path or "", ranges[e.digest]) for e in big], workers)
-        digests = {e.digest: d for e, d in zip(big, hashed, strict=True)}
+        digests = {e.digest: hashes.get(e.digest) for e in batch if e.digest in hashes}
         specs = [
             {
                 "artifactID": artifact_id,
@@ -295,7 +301,7 @@ def _upload_urls(
                         node,
                         entry.local_path or "",
                         repr(entry.local_path),
-                        ranges[entry.digest],
+                        _part_ranges(entry, transfers),
                         digests[entry.digest],
                         headers,
                         artifact_id,
@@ -335,6 +341,27 @@ def _complete(transport: Transport, upload: _Upload, artifact_id: str, manifest_
         raise
 
 
+def _multipart_files(
+    contents: DraftContents, transfers: TransferSettings
+) -> dict[str, tuple[str, list[tuple[int, int]]]]:
+    """The stored entries that go up in parts (a local copy of at least the multipart
+    threshold), by digest: their local path and part ranges."""
+    return {
+        e.digest: (e.local_path, _part_ranges(e, transfers))
+        for e in contents.entries.values()
+        if e.ref is None
+        and e.size is not None
+        and e.local_path is not None
+        and e.size >= transfers.multipart_upload_threshold
+    }
+
+
+def _part_ranges(
+    entry: ArtifactManifestEntry, transfers: TransferSettings
+) -> list[tuple[int, int]]:
+    return part_ranges(entry.size or 0, transfers.upload_part_size)
+
+
 def _header_map(lines: Sequence[str] | None) -> dict[str, str]:
     """`["Key:Value", ...]` (the service's uploadHeaders) as a dict."""
     pairs = (line.split(":", 1) for line in lines or [] if ":" in line)
@@ -346,11 +373,12 @@ def _upload_all(
     uploads: Sequence[_Upload],
     workers: int,
     tracker: ProgressTracker | None = None,
+    also: Sequence[Callable[[], None]] = (),
 ) -> None:
-    """PUT every upload (every part of a multipart one) on a bounded pool; the first failure
-    stops the ones not yet started. `tracker` counts each file once its PUT (its last part's
-    PUT) succeeded, and the bytes of each part as it succeeds."""
-    if not uploads:
+    """PUT every upload (every part of a multipart one), and run the calls `also`, on a
+    bounded pool; the first failure stops the ones not yet started. `tracker` counts each file
+    once its PUT (its last part's PUT) succeeded, and the bytes of each part as it succeeds."""
+    if not uploads and not also:
         return
     stop = threading.Event()
     parts_left = {id(item): len(item.multipart.parts) for item in uploads if item.multipart}
@@ -372,7 +400,7 @@ def _upload_all(
         if last:
             tracker.file_done()
 
-    jobs: list[Callable[[], None]] = []
+    jobs: list[Callable[[], None]] = list(also)
     for item in uploads:
         if item.multipart is None:
             jobs.append(functools.partial(whole_file, item))

@@ -3,10 +3,12 @@
 Part of the one byte mover (`download.py` decides when: a known size of at least
 `TransferSettings.ranged_download_threshold`, a local temporary file). The parts are fetched on a
 bounded pool (`part_workers` threads shared by every file of one download call) and written at
-their offsets with `pwrite`; the md5 is computed in order while they arrive, reading each part
-back from the temporary file once it is complete, so memory stays bounded by a few chunks
-whatever the file's size, and nothing unverified becomes visible (the caller compares the md5
-and size and only then renames the file into place).
+their offsets with `pwrite`; the md5 is computed in order while they arrive, reading the bytes
+back from the temporary file as they land (it follows the first part not yet hashed chunk by
+chunk, not once that part is complete, so hashing overlaps the transfer from its first bytes),
+so memory stays bounded by a few chunks whatever the file's size, and nothing unverified
+becomes visible (the caller compares the md5 and size and only then renames the file into
+place).
 
 - A part that drops or fails is retried alone, from the bytes it already has, through the
   client's one retry primitive; the first part that fails for good cancels the others.
@@ -39,7 +41,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 import urllib3
@@ -122,6 +124,11 @@ class _Parts:
         self.ranges = part_ranges(size, part_size)
         self.done = [threading.Event() for _ in self.ranges]
         self.failed = threading.Event()
+        # How far each part's bytes are on disk without a gap (an offset in the file): the md5
+        # follows the first part not yet hashed as its bytes land, not once it is complete.
+        self.landed = [start for start, _ in self.ranges]
+        self._landing = threading.Condition()
+        self._awaited = -1  # the part the md5 waits for (only its landings wake it)
         self._progress = progress
         self._credited = 0
         self._credit_lock = threading.Lock()
@@ -159,21 +166,38 @@ class _Parts:
         os.ftruncate(self.fd, self.size)
         trailer = _HEADER.pack(_MAGIC, self.part_size, self.size) + bytes(complete)
         os.pwrite(self.fd, trailer, self.size)
-        for event, flag, (start, stop) in zip(self.done, complete, self.ranges, strict=True):
+        for index, (flag, (start, stop)) in enumerate(zip(complete, self.ranges, strict=True)):
             if flag:
-                event.set()
+                self.landed[index] = stop
+                self.done[index].set()
                 self.credit(stop - start)
+
+    def landed_to(self, index: int, offset: int) -> None:
+        """Part `index` has its bytes on disk up to `offset` (its own thread calls this)."""
+        with self._landing:
+            self.landed[index] = offset
+            if index == self._awaited:
+                self._landing.notify_all()
 
     def mark(self, index: int) -> None:
         os.pwrite(self.fd, b"\x01", self.size + _HEADER.size + index)
         self.done[index].set()
 
-    def wait(self, index: int) -> bool:
-        """Wait until part `index` is on disk (True) or some part failed (False)."""
-        while not self.done[index].wait(0.05):
-            if self.failed.is_set():
-                return False
-        return True
+    def wait_beyond(self, index: int, offset: int) -> int | None:
+        """Wait until part `index` has bytes on disk beyond `offset` and return how far they
+        go, or None once some part failed."""
+        with self._landing:
+            self._awaited = index
+            while self.landed[index] <= offset:
+                if self.failed.is_set():
+                    return None
+                self._landing.wait(0.05)
+            return self.landed[index]
+
+    def fail(self) -> None:
+        self.failed.set()
+        with self._landing:
+            self._landing.notify_all()
 
 
 def fetch_ranged(
@@ -203,16 +227,7 @@ def fetch_ranged(
     ]
     hasher = hashlib.md5()
     try:
-        for index, (start, stop) in enumerate(parts.ranges):
-            if not parts.wait(index):
-                break
-            offset = start
-            while offset < stop:
-                chunk = os.pread(fd, min(chunk_size, stop - offset), offset)
-                if not chunk:
-                    break
-                hasher.update(chunk)
-                offset += len(chunk)
+        _hash_in_order(parts, hasher, chunk_size)
     except BaseException:
         parts.failed.set()  # an interrupt (Ctrl-C) here stops the parts at their next chunk
         raise
@@ -232,6 +247,23 @@ def fetch_ranged(
         return None
     os.ftruncate(fd, size)
     return b64_of(hasher), size
+
+
+def _hash_in_order(parts: _Parts, hasher: Any, chunk_size: int) -> None:
+    """Feed `hasher` the file's bytes in order, read back from disk as they land (following
+    the first part not yet hashed); stops early once a part failed."""
+    for index, (start, stop) in enumerate(parts.ranges):
+        offset = start
+        while offset < stop:
+            landed = parts.wait_beyond(index, offset)
+            if landed is None:
+                return
+            while offset < landed:
+                chunk = os.pread(parts.fd, min(chunk_size, landed - offset), offset)
+                if not chunk:
+                    return
+                hasher.update(chunk)
+                offset += len(chunk)
 
 
 def _fetch_part(
@@ -279,6 +311,7 @@ def _fetch_part(
                     raise _NotRanged("the storage sent more than the range asked for")
                 os.pwrite(parts.fd, chunk, offset)
                 offset += len(chunk)
+                parts.landed_to(index, offset)
                 parts.credit(len(chunk))
             if offset < stop:
                 raise Dropped(f"the body ended {stop - offset} bytes early")
@@ -296,7 +329,7 @@ def _fetch_part(
     try:
         transport.with_retries(attempt, should_stop=parts.failed.is_set)
     except BaseException:
-        parts.failed.set()
+        parts.fail()
         raise
     parts.mark(index)
 

@@ -31,7 +31,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from prefect_wandb_public.testing.common import StoreConflict, StoreError, StoreNotFound
+from prefect_wandb_public.testing.common import (
+    Blob,
+    PartsBlob,
+    StoreConflict,
+    StoreError,
+    StoreNotFound,
+)
 from prefect_wandb_public.testing.faults import Fault, FaultPlan, RequestLog, RequestRecord
 from prefect_wandb_public.testing.profiles import ROUTE_KINDS, NetworkShaper
 from prefect_wandb_public.testing.urls import SignatureError
@@ -81,8 +87,9 @@ class Response:
         return cls.json({"errors": [{"message": message}]}, status)
 
     @classmethod
-    def blob(cls, data: bytes, request: Request, content_type: str) -> Response:
-        """Serve bytes, honouring a single `Range: bytes=a-b` request header."""
+    def blob(cls, data: Blob, request: Request, content_type: str) -> Response:
+        """Serve bytes (a `PartsBlob` from its parts), honouring a single `Range: bytes=a-b`
+        request header."""
         size = len(data)
         headers = {"Content-Type": content_type, "Accept-Ranges": "bytes"}
         wanted = request.headers.get("range")
@@ -101,9 +108,13 @@ class Response:
                 return cls(416, b"", {"Content-Range": f"bytes */{size}"})
             status = 206
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-        view = memoryview(data)[start:stop]
-        chunks = (view[i : i + _CHUNK] for i in range(0, len(view), _CHUNK))
-        return cls(status, chunks, headers, length=len(view))
+        views: Iterable[memoryview] = (
+            data.views(start, stop)
+            if isinstance(data, PartsBlob)
+            else [memoryview(data)[start:stop]]
+        )
+        chunks = (view[i : i + _CHUNK] for view in views for i in range(0, len(view), _CHUNK))
+        return cls(status, chunks, headers, length=stop - start)
 
 
 Handler = Callable[[Request], Response]
@@ -277,6 +288,9 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
             self._record(request, refused, None)
             self._refuse(refused)
             return
+        # The profile's cost runs from here: receiving the body is part of it (an upload's
+        # modelled transfer time covers what loopback takes to deliver it).
+        arrived = app.shaper.clock()
         length = int(headers.get("content-length") or 0)
         request.body = self.rfile.read(length) if length else b""
         if route is not None and route.prefix == "/graphql":
@@ -286,7 +300,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
         kind = route.kind if route is not None else "api"
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.delay)
-        arrived = app.shaper.clock()  # an injected delay comes on top of the profile's cost
+            arrived += fault.delay  # an injected delay comes on top of the profile's cost
         if fault is not None and fault.kind == "ignore_range":  # the log keeps what was sent
             request.headers = {k: v for k, v in headers.items() if k != "range"}
         admission = None if fault is not None and fault.kind == "status" else app.shaper.admit(kind)

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.testing.common import (
+    Blob,
     StoreConflict,
     StoreError,
     StoreNotFound,
@@ -128,7 +129,7 @@ class ArtifactStore:
     if TYPE_CHECKING:  # provided by WandbStore
         lock: threading.RLock
         projects: dict[tuple[str, str], Project]
-        blobs: dict[str, bytes]
+        blobs: dict[str, Blob]
         artifacts: dict[str, Artifact]
         run_outputs: dict[tuple[str, str, str], list[str]]
         run_inputs: dict[tuple[str, str, str], list[str]]

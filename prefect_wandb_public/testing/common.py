@@ -10,9 +10,48 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
+
+
+class PartsBlob:
+    """A stored file made of a multipart upload's parts, in order, kept as they arrived: a
+    multi-GB file is never copied into one buffer (on a small machine that copy costs as much
+    as hashing it). It has a length, serves byte ranges (`views`) and compares equal to the
+    bytes it holds; `bytes(blob)` joins it."""
+
+    def __init__(self, parts: Sequence[bytes]) -> None:
+        self.parts = list(parts)
+        self._size = sum(len(part) for part in self.parts)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def views(self, start: int, stop: int) -> Iterator[memoryview]:
+        """Bytes `[start, stop)` as views of the parts."""
+        offset = 0
+        for part in self.parts:
+            end = offset + len(part)
+            if end > start and offset < stop:
+                yield memoryview(part)[max(start - offset, 0) : min(stop, end) - offset]
+            offset = end
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.parts)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PartsBlob):
+            return self.parts == other.parts or bytes(self) == bytes(other)
+        if isinstance(other, (bytes, bytearray, memoryview)):
+            return len(other) == self._size and bytes(self) == bytes(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+Blob = bytes | PartsBlob
+
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -118,6 +157,8 @@ def mimetype_of(name: str) -> str:
 
 
 __all__ = [
+    "Blob",
+    "PartsBlob",
     "StoreConflict",
     "StoreError",
     "StoreNotFound",

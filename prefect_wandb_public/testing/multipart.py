@@ -5,9 +5,10 @@ The protocol (transfer notes §3): `createArtifactFiles` with a file's part list
 per part (`uploadMultipartUrls {uploadID, uploadUrlParts}`); each part's `PUT` must carry bytes
 hashing to the part's declared md5 (and to `Content-MD5` when sent) and is answered with the
 part's `ETag` (its quoted hex md5, as S3 answers); `completeMultipartUploadArtifact` names every
-part with the ETag it got, in order, and the server joins the parts, checks the whole file's md5
-against the one declared for the file, and stores the blob. A part may be `PUT` again (the last
-bytes win, as on S3); an upload that is never completed holds nothing visible.
+part with the ETag it got, in order, and the server checks the whole file's md5 against the one
+declared for the file (hashed in order on a helper thread while the parts arrive) and stores the
+parts as the blob (`PartsBlob`: never copied into one buffer). A part may be `PUT` again (the
+last bytes win, as on S3); an upload that is never completed holds nothing visible.
 
 S3's limits apply: at most `MAX_PARTS` parts numbered from 1 without gaps, every part but the
 last at least `MIN_PART_BYTES` (`EntityTooSmall` at completion otherwise), and no single `PUT`
@@ -25,7 +26,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prefect_wandb_public.testing.common import StoreConflict, StoreError, StoreNotFound
+from prefect_wandb_public.testing.common import (
+    PartsBlob,
+    StoreConflict,
+    StoreError,
+    StoreNotFound,
+)
 
 DEFAULT_MAX_SINGLE_PUT_BYTES = 5 << 30  # S3's single-PUT limit, 5 GiB
 MIN_PART_BYTES = 5 << 20  # S3's smallest part but the last, 5 MiB
@@ -38,18 +44,42 @@ class EntityTooLarge(StoreError):
 
 @dataclass
 class MultipartUpload:
-    """One open upload: the file's declared base64 md5 and part md5s, and the parts received."""
+    """One open upload: the file's declared base64 md5 and part md5s, and the parts received.
+
+    The whole file's md5 (`whole`, over parts 1..hashed_through) is fed in order by a helper
+    thread as the parts become contiguous, so neither a part's answer nor the completion waits
+    for hashing that could be done before (a part PUT again must have the same md5, so the
+    same bytes: what was hashed stays valid)."""
 
     upload_id: str
     b64_md5: str
     part_md5s: list[str]  # hex md5 of part n at index n - 1
     parts: dict[int, bytes] = field(default_factory=dict)
-    # The whole file's md5 over parts 1..hashed_through, fed as parts arrive in order, so the
-    # completion hashes only what came out of order (a part PUT again must have the same md5,
-    # so the same bytes: what was hashed stays valid).
     whole: Any = field(default_factory=hashlib.md5)
     hashed_through: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)  # parts and the running md5
+    hashing: bool = False  # the helper thread runs
+    # Guards parts, hashed_through and hashing; notified when the helper thread stops.
+    lock: threading.Condition = field(default_factory=threading.Condition)
+
+    def receive(self, number: int, body: bytes) -> None:
+        """Keep part `number` (its md5 checked) and start the helper if it can hash it (call
+        with `lock` held)."""
+        self.parts[number] = body
+        if not self.hashing and self.hashed_through + 1 in self.parts:
+            self.hashing = True
+            threading.Thread(target=self._hash_in_order, daemon=True).start()
+
+    def _hash_in_order(self) -> None:
+        while True:
+            with self.lock:
+                body = self.parts.get(self.hashed_through + 1)
+                if body is None:
+                    self.hashing = False
+                    self.lock.notify_all()
+                    return
+            self.whole.update(body)  # outside the lock: parts keep arriving meanwhile
+            with self.lock:
+                self.hashed_through += 1
 
 
 class MultipartUploads:
@@ -103,28 +133,28 @@ class MultipartUploads:
                 f"{upload.part_md5s[number - 1]} (BadDigest)"
             )
         with upload.lock:
-            upload.parts[number] = bytes(body)
-            while upload.hashed_through + 1 in upload.parts:
-                upload.hashed_through += 1
-                upload.whole.update(upload.parts[upload.hashed_through])
+            upload.receive(number, bytes(body))
         return f'"{actual}"'
 
-    def complete(self, upload_id: str, completed: Sequence[Mapping[str, Any]]) -> tuple[bytes, str]:
+    def complete(
+        self, upload_id: str, completed: Sequence[Mapping[str, Any]]
+    ) -> tuple[PartsBlob, str]:
         """Join the parts named in `completed` (`{partNumber, hexMD5: <ETag>}`, ascending, every
         part once) into the file; the upload closes. The file must hash to its declared md5.
-        Returns the file's bytes and that md5 (base64)."""
+        Returns the file (its parts, never copied into one buffer) and that md5 (base64)."""
         upload = self.require(upload_id)
+        count = len(upload.part_md5s)
         numbers = [part.get("partNumber") for part in completed]
-        if numbers != list(range(1, len(upload.part_md5s) + 1)):
+        if numbers != list(range(1, count + 1)):
             raise StoreError(
-                f"completedParts must name parts 1..{len(upload.part_md5s)} in order, got "
+                f"completedParts must name parts 1..{count} in order, got "
                 f"{numbers[:10]} (InvalidPartOrder)"
             )
         with upload.lock:
             missing = [n for n in numbers if n not in upload.parts]
             if missing:
                 raise StoreConflict(f"upload {upload_id}: parts {missing[:10]} were never uploaded")
-            chunks = [upload.parts[n] for n in range(1, len(numbers) + 1)]
+            chunks = [upload.parts[n] for n in range(1, count + 1)]
         for part in completed:
             etag = f'"{upload.part_md5s[part["partNumber"] - 1]}"'
             if str(part.get("hexMD5") or "").lower() not in (etag, etag.strip('"')):
@@ -139,18 +169,16 @@ class MultipartUploads:
                 "(EntityTooSmall)"
             )
         with upload.lock:
-            whole = upload.whole.copy()
-            start = upload.hashed_through
-        for chunk in chunks[start:]:
-            whole.update(chunk)
-        actual = base64.b64encode(whole.digest()).decode()
+            while upload.hashing:  # every part is here, so the helper hashes them all
+                upload.lock.wait()
+            actual = base64.b64encode(upload.whole.digest()).decode()
         if actual != upload.b64_md5:
             raise StoreError(
                 f"the joined parts hash to md5 {actual}, not the file's declared {upload.b64_md5}"
             )
         with self._lock:
             self._uploads.pop(upload_id, None)
-        return b"".join(chunks), actual
+        return PartsBlob(chunks), actual
 
     def open_count(self) -> int:
         """Uploads opened and not completed (tests look at what a failure leaves)."""

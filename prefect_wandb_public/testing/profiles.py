@@ -6,11 +6,12 @@ history page costs the service real work, a storage object takes a while to its 
 one connection to an object store moves a capped number of bytes per second. A `NetworkProfile`
 names those costs; `LocalWandbServer(network=...)` applies them as **waits** (never CPU), in the
 thread serving the request, so requests sent concurrently wait concurrently, as they would on the
-real service. A cost is counted from the moment the request's body has arrived, and the local
-server's own work on it (building a page of runs, hashing an uploaded part) is part of it, not
-added on top: the calibrated round trips are what clients measured end to end, the service's own
-work included, so charging this process's CPU as well would count that work twice. Only a request
-whose own work takes longer than its cost is answered later than the cost.
+real service. A cost is counted from the moment the request's headers have arrived, and the
+local server's own work on it (receiving an upload's body over loopback, building a page of runs,
+hashing an uploaded part) is part of it, not added on top: the calibrated round trips are what
+clients measured end to end, the service's own work included, and an upload's modelled transfer
+time is the time its body takes to arrive, so charging this process's CPU as well would count that
+work twice. Only a request whose own work takes longer than its cost is answered later than it.
 
     LocalWandbServer(network="wan")                     # the calibrated profile below
     LocalWandbServer(network=WAN.scaled(0.02))           # the same shape, 50 times faster (tests)

@@ -28,6 +28,7 @@ from prefect_wandb_public.testing.artifact_store import (
     ArtifactStore,
 )
 from prefect_wandb_public.testing.common import (
+    Blob,
     StoreError,
     StoreNotFound,
     b64_md5,
@@ -259,7 +260,8 @@ class WandbStore(ArtifactStore, AccountStore, RegistryStore):
         self.lock = threading.RLock()
         self.viewer = User(username, entity or username, f"{username}@localhost")
         self.projects: dict[tuple[str, str], Project] = {}
-        self.blobs: dict[str, bytes] = {}
+        # A multipart upload's blob is its parts as they arrived (`PartsBlob`).
+        self.blobs: dict[str, Blob] = {}
         self.multipart = MultipartUploads()
         self.artifacts: dict[str, Artifact] = {}
         self.run_outputs: dict[tuple[str, str, str], list[str]] = {}
@@ -289,19 +291,20 @@ class WandbStore(ArtifactStore, AccountStore, RegistryStore):
         """A fresh integer for internal ids."""
         return next(self._ids)
 
-    def put_blob(self, data: bytes, digest: str | None = None) -> str:
+    def put_blob(self, data: Blob, digest: str | None = None) -> str:
         """Store bytes content-addressed; returns the base64 md5. `digest` is that md5 when the
-        caller has just computed it from these very bytes (large uploads are hashed once)."""
-        digest = digest or b64_md5(data)
+        caller has just computed it from these very bytes (large uploads are hashed once; a
+        `PartsBlob` always comes with it)."""
+        digest = digest or b64_md5(bytes(data))
         with self.lock:
-            self.blobs.setdefault(digest, bytes(data))
+            self.blobs.setdefault(digest, data)
         return digest
 
     def has_blob(self, b64_md5: str) -> bool:
         with self.lock:
             return b64_md5 in self.blobs
 
-    def blob_by_hex(self, hex_md5: str) -> bytes | None:
+    def blob_by_hex(self, hex_md5: str) -> Blob | None:
         """Blob bytes by the hex md5 that URLs carry; None when unknown or malformed."""
         try:
             digest = base64.b64encode(bytes.fromhex(hex_md5)).decode()
