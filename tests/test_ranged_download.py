@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -269,28 +270,43 @@ def _completed_parts(cache: Path) -> int:
     return 0
 
 
-def test_a_crashed_download_resumes_its_completed_parts(
-    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
-) -> None:
-    name, data = published
+def stop_child_download(
+    server: LocalWandbServer, name: str, tmp_path: Path, stop: signal.Signals
+) -> tuple[subprocess.Popen[str], str]:
+    """Download `name` in a child process (storage slowed to 0.4 s a part, cache under
+    `tmp_path/cache`), send it `stop` once two parts are complete and wait for it; then put the
+    network back and clear the request log. Returns the child and its stderr."""
     server.network = NetworkProfile(storage=StorageProfile(bandwidth=10e6))  # 0.4 s a part
     cache = tmp_path / "cache"
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, server.api_key, server.url, name, str(tmp_path / "a")],
         env={**os.environ, "PREFECT_WANDB_CACHE_DIR": str(cache)},
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
         while _completed_parts(cache) < 2 and time.monotonic() < deadline:
             assert child.poll() is None, "the download ended before it could be interrupted"
             time.sleep(0.02)
-        child.send_signal(signal.SIGKILL)  # a crash: no cleanup runs
+        child.send_signal(stop)
+        _, stderr = child.communicate(timeout=60)
     finally:
-        child.wait()
-    kept = _completed_parts(cache)
-    assert 2 <= kept < 5
+        if child.poll() is None:
+            child.kill()
+            child.wait()
     server.network = "loopback"
     server.request_log.clear()
+    return child, stderr
+
+
+def test_a_crashed_download_resumes_its_completed_parts(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    stop_child_download(server, name, tmp_path, signal.SIGKILL)  # a crash: no cleanup runs
+    kept = _completed_parts(tmp_path / "cache")
+    assert 2 <= kept < 5
 
     with closing(client(server)) as api:
         root = api.artifact(name).download(str(tmp_path / "b"))
@@ -348,6 +364,17 @@ def one_worker_client(server: LocalWandbServer) -> Api:
     )
 
 
+def download_failing_after_two_parts(
+    server: LocalWandbServer, name: str, target: str, **options: Any
+) -> None:
+    """Download `name` to `target` on one part worker; the storage fails for good once two
+    parts are complete, so the download raises ServerError."""
+    with closing(one_worker_client(server)) as api, pytest.raises(ServerError):
+        api.artifact(name).download(
+            target, progress=_fail_for_good_after_two_parts(server), **options
+        )
+
+
 def _unlocked(path: Path) -> bool:
     with open(path, "rb") as handle:
         try:
@@ -362,10 +389,7 @@ def test_a_download_that_fails_for_good_resumes_its_completed_parts_next_time(
 ) -> None:
     name, data = published
     cache = tmp_path / "cache"
-    with closing(one_worker_client(server)) as api, pytest.raises(ServerError):
-        api.artifact(name).download(
-            str(tmp_path / "out"), progress=_fail_for_good_after_two_parts(server)
-        )
+    download_failing_after_two_parts(server, name, str(tmp_path / "out"))
 
     assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
     [kept] = _partials(cache)  # in the cache, no user's destination: kept for the next run
@@ -389,10 +413,7 @@ def test_a_kept_partial_is_hashed_again_before_use(
 ) -> None:
     name, data = published
     cache = tmp_path / "cache"
-    with closing(one_worker_client(server)) as api, pytest.raises(ServerError):
-        api.artifact(name).download(
-            str(tmp_path / "out"), progress=_fail_for_good_after_two_parts(server)
-        )
+    download_failing_after_two_parts(server, name, str(tmp_path / "out"))
     [kept] = _partials(cache)
     with open(kept, "r+b") as handle:  # a completed part's bytes go bad on disk
         handle.seek(MIB)
@@ -414,10 +435,7 @@ def test_without_a_cache_a_failed_download_leaves_nothing_beside_the_target(
 ) -> None:
     name, data = published
     out = tmp_path / "out"
-    with closing(one_worker_client(server)) as api, pytest.raises(ServerError):
-        api.artifact(name).download(
-            str(out), skip_cache=True, progress=_fail_for_good_after_two_parts(server)
-        )
+    download_failing_after_two_parts(server, name, str(out), skip_cache=True)
 
     assert not out.exists() or list(out.rglob("*")) == []
     assert _partials(tmp_path) == []
@@ -461,10 +479,7 @@ def test_a_failed_download_to_a_non_local_destination_resumes_from_its_staging_f
     staging.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(staging))
     fs = fsspec.filesystem("memory")
-    with closing(one_worker_client(server)) as api, pytest.raises(ServerError):
-        api.artifact(name).download(
-            "memory://staged-out", skip_cache=True, progress=_fail_for_good_after_two_parts(server)
-        )
+    download_failing_after_two_parts(server, name, "memory://staged-out", skip_cache=True)
 
     assert not fs.exists("/staged-out") or fs.find("/staged-out") == []
     assert _completed_parts(staging) == 2  # the local staging file, not the destination
@@ -485,32 +500,13 @@ def test_an_interrupted_download_resumes_its_completed_parts(
     server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
 ) -> None:
     name, data = published
-    server.network = NetworkProfile(storage=StorageProfile(bandwidth=10e6))  # 0.4 s a part
     cache = tmp_path / "cache"
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, server.api_key, server.url, name, str(tmp_path / "a")],
-        env={**os.environ, "PREFECT_WANDB_CACHE_DIR": str(cache)},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while _completed_parts(cache) < 2 and time.monotonic() < deadline:
-            assert child.poll() is None, "the download ended before it could be interrupted"
-            time.sleep(0.02)
-        child.send_signal(signal.SIGINT)  # Ctrl-C
-        _, stderr = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    child, stderr = stop_child_download(server, name, tmp_path, signal.SIGINT)  # Ctrl-C
     assert child.returncode != 0 and "KeyboardInterrupt" in stderr
     [kept] = _partials(cache)
     completed = _completed_parts(cache)
     assert 2 <= completed < 5  # the part in flight stopped: the parts not started were not fetched
     assert _unlocked(kept)
-    server.network = "loopback"
-    server.request_log.clear()
 
     with closing(client(server)) as api:
         root = api.artifact(name).download(str(tmp_path / "b"))
