@@ -20,6 +20,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+import urllib3
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact, Progress, RetryPolicy, TransferSettings
@@ -202,6 +203,65 @@ def test_a_dropped_part_is_resumed_alone(
     assert len(sent) == 6  # five parts, and the dropped one again (from what it had received)
     part_ends = {min(SIZE, start + 4 * MIB) - 1 for start in range(0, SIZE, 4 * MIB)}
     assert {int(r.rsplit("-", 1)[1]) for r in sent} == part_ends
+
+
+def test_a_part_cut_short_is_resumed_from_what_it_received(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    server.inject_fault(BLOBS, kind="truncate", times=1)  # half the body, then a clean close
+    one_worker = TransferSettings(
+        ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
+    )
+    with closing(
+        Api(
+            api_key=server.api_key,
+            overrides={"base_url": server.url},
+            retry=FAST,
+            transfers=one_worker,
+        )
+    ) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    first, again = ranges_sent(server)[:2]
+    assert first == f"bytes=0-{4 * MIB - 1}"
+    resumed_from = int(again.removeprefix("bytes=").split("-")[0])
+    assert 0 < resumed_from < 4 * MIB, "the retry asks only for the bytes not received"
+
+
+def test_parts_read_to_their_end_reuse_one_connection(
+    server: LocalWandbServer,
+    published: tuple[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name, data = published
+    one_worker = TransferSettings(
+        ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
+    )
+    connects: list[int] = []
+    real_connect = urllib3.connection.HTTPConnection.connect
+
+    def counted(self: urllib3.connection.HTTPConnection) -> None:
+        connects.append(1)  # counted, then the real TCP connect
+        real_connect(self)
+
+    with closing(
+        Api(
+            api_key=server.api_key,
+            overrides={"base_url": server.url},
+            retry=FAST,
+            transfers=one_worker,
+        )
+    ) as api:
+        artifact = api.artifact(name)
+        monkeypatch.setattr(urllib3.connection.HTTPConnection, "connect", counted)
+        root = artifact.download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert server.request_log.count(path=BLOBS, status=206) == 5
+    assert len(connects) <= 1, "each part gives its connection back for the next"
 
 
 def test_an_expired_url_is_refreshed(
