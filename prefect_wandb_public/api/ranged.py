@@ -2,8 +2,9 @@
 
 Part of the one byte mover (`download.py` decides when: a known size of at least
 `TransferSettings.ranged_download_threshold`, a local temporary file). The parts are fetched on a
-bounded pool (`part_workers` threads shared by every file of one download call) and written at
-their offsets with `pwrite`; the md5 is computed in order while they arrive, reading the bytes
+bounded pool (`part_workers` threads shared by every file of one download call), each read from
+its socket into the thread's one reused buffer (`body_into`), and written at their offsets with
+`pwrite`; the md5 is computed in order while they arrive, reading the bytes
 back from the temporary file as they land (it follows the first part not yet hashed chunk by
 chunk, not once that part is complete, so hashing overlaps the transfer from its first bytes),
 so memory stays bounded by a few chunks whatever the file's size, and nothing unverified
