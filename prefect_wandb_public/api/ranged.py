@@ -378,5 +378,6 @@ __all__ = [
     "Dropped",
     "UrlSource",
     "body_chunks",
+    "body_into",
     "fetch_ranged",
 ]
