@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import gzip
 import hashlib
 import os
 import signal
@@ -17,14 +18,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+import urllib3
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact, Progress, RetryPolicy, TransferSettings
 from prefect_wandb_public.api.files import download_file
+from prefect_wandb_public.api.ranged import body_into
 from prefect_wandb_public.errors import ChecksumError, ServerError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.profiles import NetworkProfile, StorageProfile
@@ -203,6 +208,65 @@ def test_a_dropped_part_is_resumed_alone(
     assert len(sent) == 6  # five parts, and the dropped one again (from what it had received)
     part_ends = {min(SIZE, start + 4 * MIB) - 1 for start in range(0, SIZE, 4 * MIB)}
     assert {int(r.rsplit("-", 1)[1]) for r in sent} == part_ends
+
+
+def test_a_part_cut_short_is_resumed_from_what_it_received(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    server.inject_fault(BLOBS, kind="truncate", times=1)  # half the body, then a clean close
+    one_worker = TransferSettings(
+        ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
+    )
+    with closing(
+        Api(
+            api_key=server.api_key,
+            overrides={"base_url": server.url},
+            retry=FAST,
+            transfers=one_worker,
+        )
+    ) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    first, again = ranges_sent(server)[:2]
+    assert first == f"bytes=0-{4 * MIB - 1}"
+    resumed_from = int(again.removeprefix("bytes=").split("-")[0])
+    assert 0 < resumed_from < 4 * MIB, "the retry asks only for the bytes not received"
+
+
+def test_parts_read_to_their_end_reuse_one_connection(
+    server: LocalWandbServer,
+    published: tuple[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name, data = published
+    one_worker = TransferSettings(
+        ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
+    )
+    connects: list[int] = []
+    real_connect = urllib3.connection.HTTPConnection.connect
+
+    def counted(self: urllib3.connection.HTTPConnection) -> None:
+        connects.append(1)  # counted, then the real TCP connect
+        real_connect(self)
+
+    with closing(
+        Api(
+            api_key=server.api_key,
+            overrides={"base_url": server.url},
+            retry=FAST,
+            transfers=one_worker,
+        )
+    ) as api:
+        artifact = api.artifact(name)
+        monkeypatch.setattr(urllib3.connection.HTTPConnection, "connect", counted)
+        root = artifact.download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert server.request_log.count(path=BLOBS, status=206) == 5
+    assert len(connects) <= 1, "each part gives its connection back for the next"
 
 
 def test_an_expired_url_is_refreshed(
@@ -513,3 +577,50 @@ def test_an_interrupted_download_resumes_its_completed_parts(
 
     assert (Path(root) / "weights.bin").read_bytes() == data
     assert len(ranges_sent(server)) == 5 - completed
+
+
+@pytest.fixture
+def plain_origin() -> Iterator[tuple[str, bytes]]:
+    """A plain HTTP origin on 127.0.0.1: `/gzip` serves a body gzip-encoded (Content-Encoding),
+    `/identity` the same bytes as they are; returns its URL and the bytes."""
+    data = os.urandom(64 * 1024) + b"z" * (512 * 1024)
+    bodies = {"/gzip": gzip.compress(data), "/identity": data}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies[self.path]
+            self.send_response(200)
+            if self.path == "/gzip":
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", data
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_a_body_is_read_into_the_buffer_unless_content_encoded(
+    plain_origin: tuple[str, bytes], encoding: str
+) -> None:
+    url, data = plain_origin
+    buffer = memoryview(bytearray(64 * 1024))
+    with requests.get(f"{url}/{encoding}", stream=True, timeout=10) as response:
+        chunks = [
+            (bytes(chunk), isinstance(chunk, memoryview)) for chunk in body_into(response, buffer)
+        ]
+
+    assert b"".join(chunk for chunk, _ in chunks) == data  # decoded when it was encoded
+    assert max(len(chunk) for chunk, _ in chunks) <= len(buffer)
+    # Straight into the buffer (views of it) only when the bytes on the wire are the body's.
+    assert {view for _, view in chunks} == {encoding == "identity"}
