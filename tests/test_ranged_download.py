@@ -71,6 +71,20 @@ def client(server: LocalWandbServer) -> Api:
     )
 
 
+ONE_WORKER = TransferSettings(
+    ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
+)
+
+
+def one_worker_client(server: LocalWandbServer) -> Api:
+    return Api(
+        api_key=server.api_key,
+        overrides={"base_url": server.url, "project": "ranged"},
+        retry=FAST,
+        transfers=ONE_WORKER,
+    )
+
+
 @pytest.fixture
 def published(server: LocalWandbServer, tmp_path: Path) -> tuple[str, bytes]:
     """A 20 MiB single-file artifact; returns its name and bytes."""
@@ -215,17 +229,7 @@ def test_a_part_cut_short_is_resumed_from_what_it_received(
 ) -> None:
     name, data = published
     server.inject_fault(BLOBS, kind="truncate", times=1)  # half the body, then a clean close
-    one_worker = TransferSettings(
-        ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
-    )
-    with closing(
-        Api(
-            api_key=server.api_key,
-            overrides={"base_url": server.url},
-            retry=FAST,
-            transfers=one_worker,
-        )
-    ) as api:
+    with closing(one_worker_client(server)) as api:
         root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
 
     assert (Path(root) / "weights.bin").read_bytes() == data
@@ -242,9 +246,6 @@ def test_parts_read_to_their_end_reuse_one_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name, data = published
-    one_worker = TransferSettings(
-        ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
-    )
     connects: list[int] = []
     real_connect = urllib3.connection.HTTPConnection.connect
 
@@ -252,14 +253,7 @@ def test_parts_read_to_their_end_reuse_one_connection(
         connects.append(1)  # counted, then the real TCP connect
         real_connect(self)
 
-    with closing(
-        Api(
-            api_key=server.api_key,
-            overrides={"base_url": server.url},
-            retry=FAST,
-            transfers=one_worker,
-        )
-    ) as api:
+    with closing(one_worker_client(server)) as api:
         artifact = api.artifact(name)
         monkeypatch.setattr(urllib3.connection.HTTPConnection, "connect", counted)
         root = artifact.download(str(tmp_path / "out"), skip_cache=True)
@@ -412,20 +406,6 @@ def _fail_for_good_after_two_parts(server: LocalWandbServer) -> Callable[[Progre
             server.inject_fault(BLOBS, status=503, times=1000)
 
     return on_progress
-
-
-ONE_WORKER = TransferSettings(
-    ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
-)
-
-
-def one_worker_client(server: LocalWandbServer) -> Api:
-    return Api(
-        api_key=server.api_key,
-        overrides={"base_url": server.url, "project": "ranged"},
-        retry=FAST,
-        transfers=ONE_WORKER,
-    )
 
 
 def download_failing_after_two_parts(
