@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import selectors
+import shutil
 import statistics
 import subprocess
 import sys
@@ -182,6 +183,33 @@ def peak_rss_mb(children: bool = False, *, pid: int | None = None) -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024.0
     raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_in_child(
+    script: str, spec: Mapping[str, Any], *, prefix: str, timeout: float
+) -> dict[str, Any]:
+    """Run `script --child <spec as JSON>` in a fresh work directory (passed as `workdir`,
+    removed afterwards) and return the JSON report its last stdout line holds."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    try:
+        done = subprocess.run(
+            [sys.executable, script, "--child", json.dumps({**spec, "workdir": work})],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{spec['client']} child failed:\n{done.stderr[-3000:]}")
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _proc_stat(pid: int) -> tuple[int, float] | None:

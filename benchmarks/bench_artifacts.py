@@ -19,16 +19,12 @@ import argparse
 import hashlib
 import json
 import os
-import resource
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from _common import load_note, print_table, served
+from _common import cpu_seconds, load_note, peak_rss_mb, print_table, run_in_child, served
 
 GOALS = {"a": 3.5, "b": 2.0, "a_warm": 5.0}
 RSS_GOAL_MB = 100.0
@@ -62,26 +58,21 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         "cold": cold,
         "warm": warm,
         "cold_cpu": _COLD_CPU[0],
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "rss_mb": peak_rss_mb(),
     }
 
 
 _COLD_CPU: list[float] = []
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _timed(fn: Any) -> float:
     """Wall seconds of `fn()`; the first call's CPU seconds (the cold run) go to `_COLD_CPU`."""
-    cpu = _cpu_seconds()
+    cpu = cpu_seconds()
     started = time.perf_counter()
     fn()
     elapsed = time.perf_counter() - started
     if not _COLD_CPU:
-        _COLD_CPU.append(_cpu_seconds() - cpu)
+        _COLD_CPU.append(cpu_seconds() - cpu)
     return elapsed
 
 
@@ -167,20 +158,7 @@ def _raw(spec: dict[str, Any], root: str) -> float:
 # ---------------------------------------------------------------------- parent side
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one child in a fresh temp dir (removed afterwards) and parse its report."""
-    work = tempfile.mkdtemp(prefix=f"bench-art-{spec['client']}-")
-    try:
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", json.dumps({**spec, "workdir": work})],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{spec['client']} child failed:\n{done.stderr[-3000:]}")
-        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return run_in_child(__file__, spec, prefix=f"bench-art-{spec['client']}-", timeout=900)
 
 
 def main() -> int:

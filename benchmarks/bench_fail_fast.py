@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from _common import load_note, print_table
+from _common import load_note, peak_rss_mb, print_table
 
 GOALS = {"dead": 20.0, "misspelled": 5.0}
 MIB = 1 << 20
@@ -53,14 +53,6 @@ def closed_port_url() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
-
-
 def server_rss_under_a_hostile_post(size: int = 200 * MIB) -> tuple[float, float, bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "prefect_wandb_public.cli", "server", "--port", "0"],
@@ -70,7 +62,7 @@ def server_rss_under_a_hostile_post(size: int = 200 * MIB) -> tuple[float, float
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
-        before = peak_rss_mb(proc.pid)
+        before = peak_rss_mb(pid=proc.pid)
         sock = socket.create_connection(("127.0.0.1", port), timeout=60)
         head = f"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
         sock.sendall(head.encode())
@@ -88,7 +80,7 @@ def server_rss_under_a_hostile_post(size: int = 200 * MIB) -> tuple[float, float
         answer = sock.recv(200)
         sender.join(timeout=120)
         sock.close()
-        return before, peak_rss_mb(proc.pid), answer.split(b"\r\n", 1)[0]
+        return before, peak_rss_mb(pid=proc.pid), answer.split(b"\r\n", 1)[0]
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -26,15 +26,11 @@ import argparse
 import hashlib
 import json
 import os
-import resource
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
-from _common import load_note, print_table, served
+from _common import cpu_seconds, load_note, peak_rss_mb, print_table, run_in_child, served
 
 RSS_GOAL_MB = 150.0
 WAN_BANDWIDTH = 50e6  # bytes/s per storage connection in the `wan` profile
@@ -42,11 +38,6 @@ MIB = 1 << 20
 
 
 # ---------------------------------------------------------------------- child side
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _sdk_env(work: str) -> None:
     for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
         os.environ[name] = os.path.join(work, name.lower())
@@ -94,7 +85,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         def action() -> None:
             artifact.download(root=root, multipart=multipart)
 
-    cpu = _cpu()
+    cpu = cpu_seconds()
     started = time.perf_counter()
     action()
     seconds = time.perf_counter() - started
@@ -102,27 +93,14 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         artifact.verify(root)  # untimed: 0.31 does not hash what it downloaded
     return {
         "seconds": seconds,
-        "cpu": _cpu() - cpu,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "cpu": cpu_seconds() - cpu,
+        "rss_mb": peak_rss_mb(),
     }
 
 
 # ---------------------------------------------------------------------- parent side
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    work = tempfile.mkdtemp(prefix="bench-transfers-")
-    try:
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", json.dumps({**spec, "workdir": work})],
-            capture_output=True,
-            text=True,
-            timeout=1200,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{spec['client']} child failed:\n{done.stderr[-3000:]}")
-        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return run_in_child(__file__, spec, prefix="bench-transfers-", timeout=1200)
 
 
 def md5_rate(megabytes: int = 256) -> float:

@@ -93,9 +93,6 @@ class StorageError(WandbError, OSError):
         self.completed: list[str] = []
         self.incomplete: list[str] = []
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
 
 class ExportError(StorageError):
     """The destination could not be written; nothing was left behind there."""

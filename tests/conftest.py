@@ -12,6 +12,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import venv
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import RetryPolicy
+from prefect_wandb_public.api import Progress, RetryPolicy
 from prefect_wandb_public.testing import LocalWandbServer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -151,3 +152,19 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> WheelVenv:
     prefect.write_text(f"#!{python}\nimport sys\nfrom prefect.cli import app\n\nsys.exit(app())\n")
     prefect.chmod(0o755)
     return WheelVenv(base, python, bin_dir, purelib)
+
+
+class Recorder:
+    """A progress callback that keeps every snapshot (callbacks come from worker threads)."""
+
+    def __init__(self) -> None:
+        self.seen: list[Progress] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, progress: Progress) -> None:
+        with self._lock:
+            self.seen.append(progress)
+
+    @property
+    def last(self) -> Progress:
+        return self.seen[-1]

@@ -8,16 +8,16 @@ import hashlib
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 import requests
+from conftest import FAST_RETRY, Recorder
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import Artifact, Progress, RetryPolicy, TransferSettings
+from prefect_wandb_public.api import Artifact, TransferSettings
 from prefect_wandb_public.errors import NotFoundError, ServerError, UploadTooLargeError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.common import StoreError
@@ -25,7 +25,6 @@ from prefect_wandb_public.testing.common import StoreError
 MIB = 1 << 20
 LIMIT = 12 * MIB  # the server's single-PUT limit here
 PARTS = "/storage/uploads/"
-FAST = RetryPolicy(max_attempts=4, max_elapsed=10.0, initial_backoff=0.01, max_backoff=0.05)
 SMALL_PARTS = TransferSettings(
     multipart_upload_threshold=8 * MIB,
     upload_part_size=5 * MIB,
@@ -33,6 +32,9 @@ SMALL_PARTS = TransferSettings(
     download_part_size=4 * MIB,
     part_workers=4,
 )
+
+
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +51,11 @@ def server(limited: LocalWandbServer) -> Iterator[LocalWandbServer]:
     limited.faults.clear()
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
-
-
 def client(server: LocalWandbServer, transfers: TransferSettings | None = SMALL_PARTS) -> Api:
     return Api(
         api_key=server.api_key,
         overrides={"base_url": server.url, "project": "mp"},
-        retry=FAST,
+        retry=FAST_RETRY,
         transfers=transfers,
     )
 
@@ -102,17 +98,13 @@ def test_a_multipart_publish_reports_each_part_and_the_file_once(
     server: LocalWandbServer, tmp_path: Path
 ) -> None:
     path = big_file(tmp_path)
-    seen: list[Progress] = []
-    lock = threading.Lock()
-
-    def record(progress: Progress) -> None:
-        with lock:
-            seen.append(progress)
+    recorder = Recorder()
+    seen = recorder.seen
 
     with closing(client(server)) as api:
         draft = Artifact("progress", "model")
         draft.add_file(str(path))
-        api.log_artifact(draft, progress=record)
+        api.log_artifact(draft, progress=recorder)
 
     size = path.stat().st_size
     assert (seen[0].done, seen[0].total, seen[0].files_total) == (0, size, 1)

@@ -4,10 +4,10 @@ callback (what the command line draws and the tasks' progress artifacts show).""
 from __future__ import annotations
 
 import itertools
-import threading
 from pathlib import Path
 
 import pytest
+from conftest import Recorder
 
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact, Progress, export_history
@@ -21,22 +21,6 @@ FILES = {
     "b.json": b'{"b": 1}',
 }
 TOTAL = sum(len(data) for data in FILES.values())
-
-
-class Recorder:
-    """A progress callback that keeps every snapshot (callbacks come from worker threads)."""
-
-    def __init__(self) -> None:
-        self.seen: list[Progress] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, progress: Progress) -> None:
-        with self._lock:
-            self.seen.append(progress)
-
-    @property
-    def last(self) -> Progress:
-        return self.seen[-1]
 
 
 @pytest.fixture(autouse=True)

@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 import requests
 import urllib3
+from conftest import FAST_RETRY, Recorder
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import Artifact, Progress, RetryPolicy, TransferSettings
+from prefect_wandb_public.api import Artifact, Progress, TransferSettings
 from prefect_wandb_public.api.files import download_file
 from prefect_wandb_public.api.ranged import body_into
 from prefect_wandb_public.errors import ChecksumError, ServerError
@@ -37,8 +38,10 @@ from prefect_wandb_public.testing.profiles import NetworkProfile, StorageProfile
 MIB = 1 << 20
 SIZE = 20 * MIB
 BLOBS = "/storage/blobs/"
-FAST = RetryPolicy(max_attempts=4, max_elapsed=10.0, initial_backoff=0.01, max_backoff=0.05)
 PARTS = TransferSettings(ranged_download_threshold=8 * MIB, download_part_size=4 * MIB)
+
+
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
 @pytest.fixture(scope="module")
@@ -56,33 +59,18 @@ def server(ranged_server: LocalWandbServer) -> Iterator[LocalWandbServer]:
     ranged_server.network = "loopback"
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PREFECT_WANDB_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def client(server: LocalWandbServer) -> Api:
+def client(server: LocalWandbServer, transfers: TransferSettings = PARTS) -> Api:
     return Api(
         api_key=server.api_key,
         overrides={"base_url": server.url, "project": "ranged"},
-        retry=FAST,
-        transfers=PARTS,
+        retry=FAST_RETRY,
+        transfers=transfers,
     )
 
 
 ONE_WORKER = TransferSettings(
     ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
 )
-
-
-def one_worker_client(server: LocalWandbServer) -> Api:
-    return Api(
-        api_key=server.api_key,
-        overrides={"base_url": server.url, "project": "ranged"},
-        retry=FAST,
-        transfers=ONE_WORKER,
-    )
 
 
 @pytest.fixture
@@ -123,15 +111,13 @@ def test_ranged_parts_report_progress_as_they_arrive(
     server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
 ) -> None:
     name, data = published
-    seen: list[Progress] = []
-    lock = threading.Lock()
-
-    def record(progress: Progress) -> None:
-        with lock:
-            seen.append(progress)
+    recorder = Recorder()
+    seen = recorder.seen
 
     with closing(client(server)) as api:
-        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True, progress=record)
+        root = api.artifact(name).download(
+            str(tmp_path / "out"), skip_cache=True, progress=recorder
+        )
 
     assert (Path(root) / "weights.bin").read_bytes() == data
 
@@ -147,15 +133,13 @@ def test_storage_that_ignores_range_takes_back_the_parts_progress(
 ) -> None:
     name, data = published
     server.inject_fault(BLOBS, kind="ignore_range", times=1)
-    seen: list[Progress] = []
-    lock = threading.Lock()
-
-    def record(progress: Progress) -> None:
-        with lock:
-            seen.append(progress)
+    recorder = Recorder()
+    seen = recorder.seen
 
     with closing(client(server)) as api:
-        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True, progress=record)
+        root = api.artifact(name).download(
+            str(tmp_path / "out"), skip_cache=True, progress=recorder
+        )
 
     assert (Path(root) / "weights.bin").read_bytes() == data
     assert max(p.done for p in seen) <= 2 * SIZE
@@ -229,7 +213,7 @@ def test_a_part_cut_short_is_resumed_from_what_it_received(
 ) -> None:
     name, data = published
     server.inject_fault(BLOBS, kind="truncate", times=1)  # half the body, then a clean close
-    with closing(one_worker_client(server)) as api:
+    with closing(client(server, ONE_WORKER)) as api:
         root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
 
     assert (Path(root) / "weights.bin").read_bytes() == data
@@ -253,7 +237,7 @@ def test_parts_read_to_their_end_reuse_one_connection(
         connects.append(1)  # counted, then the real TCP connect
         real_connect(self)
 
-    with closing(one_worker_client(server)) as api:
+    with closing(client(server, ONE_WORKER)) as api:
         artifact = api.artifact(name)
         monkeypatch.setattr(urllib3.connection.HTTPConnection, "connect", counted)
         root = artifact.download(str(tmp_path / "out"), skip_cache=True)
@@ -292,13 +276,7 @@ def test_urls_that_really_expire_mid_download_are_refreshed(
     )
     server.urls.url_ttl = 1.0
     try:
-        api = Api(
-            api_key=server.api_key,
-            overrides={"base_url": server.url},
-            retry=FAST,
-            transfers=settings,
-        )
-        with closing(api):
+        with closing(client(server, settings)) as api:
             root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
     finally:
         server.urls.url_ttl = 3600.0
@@ -413,7 +391,7 @@ def download_failing_after_two_parts(
 ) -> None:
     """Download `name` to `target` on one part worker; the storage fails for good once two
     parts are complete, so the download raises ServerError."""
-    with closing(one_worker_client(server)) as api, pytest.raises(ServerError):
+    with closing(client(server, ONE_WORKER)) as api, pytest.raises(ServerError):
         api.artifact(name).download(
             target, progress=_fail_for_good_after_two_parts(server), **options
         )

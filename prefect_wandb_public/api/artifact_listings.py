@@ -452,9 +452,7 @@ class ArtifactType:
             ARTIFACT_TYPE_QUERY,
             {"entity": self.entity, "project": self.project, "type": self.type},
         )
-        if data.get("project") is None:
-            raise NotFoundError(f"project {self.entity}/{self.project} not found")
-        attrs = data["project"].get("artifactType")
+        attrs = project_connection(data, self.entity, self.project, "artifactType")
         if not attrs:
             raise NotFoundError(
                 f"artifact type {self.type!r} not found in {self.entity}/{self.project}"

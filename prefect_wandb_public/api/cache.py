@@ -53,6 +53,7 @@ class BlobCache:
         self.root = root
         # The seal last read or written per blob path, so resealing needs no read.
         self._sealed: dict[str, str] = {}
+        self._swept: set[str] = set()  # shard directories already swept by this cache
 
     def path(self, b64_md5: str) -> str:
         """Where the blob of a base64 md5 lives (ChecksumError when it is not an md5)."""
@@ -107,8 +108,15 @@ class BlobCache:
             raise
         file.commit()
         self.seal(path)
-        sweep(os.path.dirname(path))
+        self._sweep_once(os.path.dirname(path))
         return path
+
+    def _sweep_once(self, directory: str) -> None:
+        """Sweep a shard's stale temporary files the first time this cache fills a file there
+        (listing the shard after every fill made a cold download of N files cost N² entries)."""
+        if directory not in self._swept:
+            self._swept.add(directory)
+            sweep(directory)
 
     # ------------------------------------------------------------------ named objects
     def named_path(self, name: str) -> str:
@@ -146,7 +154,7 @@ class BlobCache:
             raise
         file.commit()
         self.seal(path)
-        sweep(os.path.dirname(path))
+        self._sweep_once(os.path.dirname(path))
         return path
 
     def evict_named(self, name: str) -> None:

@@ -81,7 +81,14 @@ from prefect_wandb_public.api.destinations import (
 from prefect_wandb_public.api.digests import b64_md5, b64_of, hex_md5, md5_of_stream
 from prefect_wandb_public.api.names import check_entry_path
 from prefect_wandb_public.api.progress import ProgressCallback, ProgressTracker
-from prefect_wandb_public.api.ranged import Dropped, UrlSource, body_chunks, fetch_ranged
+from prefect_wandb_public.api.ranged import (
+    Dropped,
+    UrlSource,
+    body_chunks,
+    display_url,
+    fetch_ranged,
+    resumes_at,
+)
 from prefect_wandb_public.api.transfers import TransferSettings
 from prefect_wandb_public.errors import (
     ChecksumError,
@@ -294,46 +301,36 @@ class Downloader:
         download of many files says which entries completed and which did not."""
         done: list[int] = []
         try:
-            if len(jobs) <= 1 or self.workers == 1:
-                for index, job in enumerate(jobs):
-                    self._fetch(job, place)
-                    done.append(index)
-                return
-            with ThreadPoolExecutor(self.workers, thread_name_prefix="wandb-download") as pool:
-                futures: list[Future[None]] = [pool.submit(self._fetch, job, place) for job in jobs]
-                _, pending = wait(futures, return_when=FIRST_EXCEPTION)
-                for future in pending:
-                    future.cancel()
-                first: BaseException | None = None
-                for index, future in enumerate(futures):
-                    error = None if future.cancelled() or not future.done() else future.exception()
-                    if error is None and future.done() and not future.cancelled():
-                        done.append(index)
-                    elif error is not None and first is None:
-                        first = error
-                if first is not None:
-                    raise first
+            self._parallel([functools.partial(self._fetch, job, place) for job in jobs], done)
         except WandbError as error:
             if sum(len(job) for job in jobs) > 1:
                 _report_progress(error, jobs, set(done))
             raise
 
-    def _parallel(self, calls: Sequence[Callable[[], None]]) -> None:
+    def _parallel(self, calls: Sequence[Callable[[], None]], done: list[int] | None = None) -> None:
         """Run `calls` on up to `workers` threads; the first failure cancels those not started
-        and is raised once the running ones end."""
+        and is raised once the running ones end. `done` gets the index of each call that
+        completed."""
+        finished = done if done is not None else []
         if len(calls) <= 1 or self.workers == 1:
-            for call in calls:
+            for index, call in enumerate(calls):
                 call()
+                finished.append(index)
             return
         with ThreadPoolExecutor(min(self.workers, len(calls)), "wandb-download") as pool:
             futures: list[Future[None]] = [pool.submit(call) for call in calls]
             _, pending = wait(futures, return_when=FIRST_EXCEPTION)
             for future in pending:
                 future.cancel()
-            for future in futures:
+            first: BaseException | None = None
+            for index, future in enumerate(futures):
                 error = None if future.cancelled() or not future.done() else future.exception()
-                if error is not None:
-                    raise error
+                if error is None and future.done() and not future.cancelled():
+                    finished.append(index)
+                elif error is not None and first is None:
+                    first = error
+            if first is not None:
+                raise first
 
     # ------------------------------------------------------------------ named objects
     def named_cache_path(self, name: str) -> str:
@@ -531,7 +528,7 @@ class Downloader:
                 restart()  # the kept bytes do not fit this file: fetch it whole
                 response = transport.request("GET", item.url, stream=True, once=True, what=what)
             try:
-                if written and not _resumes_at(response, written):
+                if written and not resumes_at(response, written):
                     restart()
                 for chunk in body_chunks(response, self.chunk_size):
                     file.write(chunk)
@@ -633,17 +630,6 @@ def _report_progress(
     if isinstance(error, StorageError):
         error.completed = completed
         error.incomplete = incomplete
-
-
-def _resumes_at(response: requests.Response, offset: int) -> bool:
-    """Whether a response to `Range: bytes=<offset>-` really continues at `offset`."""
-    content_range = response.headers.get("Content-Range", "")
-    return response.status_code == 206 and content_range.startswith(f"bytes {offset}-")
-
-
-def display_url(url: str) -> str:
-    """A URL without its query string (presigned URLs carry credentials there)."""
-    return url.split("?", 1)[0]
 
 
 __all__ = [

@@ -261,31 +261,8 @@ def _upload_urls(
     for start in range(0, len(stored), FILES_PER_REQUEST):
         batch = stored[start : start + FILES_PER_REQUEST]
         digests = {e.digest: hashes.get(e.digest) for e in batch if e.digest in hashes}
-        specs = [
-            {
-                "artifactID": artifact_id,
-                "name": e.path,
-                "md5": e.digest,
-                "artifactManifestID": manifest_id,
-                **(
-                    {"uploadPartsInput": parts_input(digests[e.digest])}
-                    if e.digest in digests
-                    else {}
-                ),
-            }
-            for e in batch
-        ]
-        data = transport.graphql(
-            CREATE_ARTIFACT_FILES_MUTATION,
-            {"input": {"storageLayout": "V2", "artifactFiles": specs}},
-        )
-        edges = ((data.get("createArtifactFiles") or {}).get("files") or {}).get("edges") or []
-        if len(edges) != len(batch):
-            raise CommError(
-                f"createArtifactFiles answered {len(edges)} files for {len(batch)} requested"
-            )
-        for entry, edge in zip(batch, edges, strict=True):
-            node = edge.get("node") or {}
+        nodes = _create_artifact_files(transport, artifact_id, manifest_id, batch, digests)
+        for entry, node in zip(batch, nodes, strict=True):
             url = node.get("uploadUrl")
             if url and entry.digest not in uploads:
                 headers = _header_map(node.get("uploadHeaders"))
@@ -321,24 +298,45 @@ def _complete(transport: Transport, upload: _Upload, artifact_id: str, manifest_
     try:
         complete(transport, upload.multipart)
     except CommError as failure:
-        entry = upload.entry
-        spec = {
-            "artifactID": artifact_id,
-            "name": entry.path,
-            "md5": entry.digest,
-            "artifactManifestID": manifest_id,
-        }
         try:
-            data = transport.graphql(
-                CREATE_ARTIFACT_FILES_MUTATION,
-                {"input": {"storageLayout": "V2", "artifactFiles": [spec]}},
-            )
+            [node] = _create_artifact_files(transport, artifact_id, manifest_id, [upload.entry])
         except CommError:
             raise failure from None
-        edges = ((data.get("createArtifactFiles") or {}).get("files") or {}).get("edges") or []
-        if len(edges) == 1 and not (edges[0].get("node") or {}).get("uploadUrl"):
+        if not node.get("uploadUrl"):
             return  # stored: the lost answer was a success
         raise
+
+
+def _create_artifact_files(
+    transport: Transport,
+    artifact_id: str,
+    manifest_id: str,
+    entries: Sequence[ArtifactManifestEntry],
+    parts: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """`createArtifactFiles` for `entries` (those whose digest is in `parts` announced with
+    that part list); returns the service's file node for each entry, in order."""
+    parts = parts or {}
+    specs = [
+        {
+            "artifactID": artifact_id,
+            "name": e.path,
+            "md5": e.digest,
+            "artifactManifestID": manifest_id,
+            **({"uploadPartsInput": parts_input(parts[e.digest])} if e.digest in parts else {}),
+        }
+        for e in entries
+    ]
+    data = transport.graphql(
+        CREATE_ARTIFACT_FILES_MUTATION,
+        {"input": {"storageLayout": "V2", "artifactFiles": specs}},
+    )
+    edges = ((data.get("createArtifactFiles") or {}).get("files") or {}).get("edges") or []
+    if len(edges) != len(entries):
+        raise CommError(
+            f"createArtifactFiles answered {len(edges)} files for {len(entries)} requested"
+        )
+    return [dict(edge.get("node") or {}) for edge in edges]
 
 
 def _multipart_files(

@@ -120,6 +120,17 @@ def body_into(response: requests.Response, buffer: memoryview) -> Iterator[memor
         response.raw.release_conn()
 
 
+def resumes_at(response: requests.Response, offset: int) -> bool:
+    """Whether a response to `Range: bytes=<offset>-...` really continues at `offset`."""
+    content_range = response.headers.get("Content-Range", "")
+    return response.status_code == 206 and content_range.startswith(f"bytes {offset}-")
+
+
+def display_url(url: str) -> str:
+    """A URL without its query string (presigned URLs carry credentials there)."""
+    return url.split("?", 1)[0]
+
+
 class _NotRanged(Exception):
     """The storage answered a ranged request with something other than that range."""
 
@@ -168,21 +179,18 @@ class _Parts:
         self._landing = threading.Condition()
         self._awaited = -1  # the part the md5 waits for (only its landings wake it)
         self._progress = progress
-        self._credited = 0
-        self._credit_lock = threading.Lock()
 
     def credit(self, amount: int) -> None:
-        """Report `amount` bytes on disk (negative: taken back) to the progress callback."""
-        if self._progress is None or not amount:
-            return
-        with self._credit_lock:
-            self._credited += amount
-        self._progress(amount)
+        """Report `amount` bytes newly on disk to the progress callback (every byte reported is
+        one `landed` counts)."""
+        if self._progress is not None and amount:
+            self._progress(amount)
 
     def take_back(self) -> None:
-        """Take back every byte reported (the file is fetched again another way)."""
-        with self._credit_lock:
-            credited, self._credited = self._credited, 0
+        """Take back every byte reported (the file is fetched again another way); only once
+        no part thread writes any more."""
+        landings = zip(self.landed, self.ranges, strict=True)
+        credited = sum(landed - start for landed, (start, _) in landings)
         if self._progress is not None and credited:
             self._progress(-credited)
 
@@ -267,7 +275,7 @@ def fetch_ranged(
     try:
         _hash_in_order(parts, hasher, chunk_size)
     except BaseException:
-        parts.failed.set()  # an interrupt (Ctrl-C) here stops the parts at their next chunk
+        parts.fail()  # an interrupt (Ctrl-C) here stops the parts at their next chunk
         raise
     finally:
         if parts.failed.is_set():
@@ -339,8 +347,7 @@ def _fetch_part(
                 ) from exc
             raise
         try:
-            content_range = response.headers.get("Content-Range", "")
-            if response.status_code != 206 or not content_range.startswith(f"bytes {offset}-"):
+            if not resumes_at(response, offset):
                 raise _NotRanged(f"HTTP {response.status_code} to a Range request")
             for chunk in body_into(response, _chunk_buffer(chunk_size)):
                 if parts.failed.is_set():
@@ -358,7 +365,7 @@ def _fetch_part(
             raise CommError(
                 f"{what}: the connection dropped {drops} time{'s' if drops > 1 else ''} "
                 f"({offset - start} of {stop - start} bytes received): {exc}",
-                url=url.split("?", 1)[0],
+                url=display_url(url),
                 retryable=True,
             ) from exc
         finally:
@@ -379,5 +386,7 @@ __all__ = [
     "UrlSource",
     "body_chunks",
     "body_into",
+    "display_url",
     "fetch_ranged",
+    "resumes_at",
 ]

@@ -288,6 +288,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
             self._record(request, refused, None)
             self._refuse(refused)
             return
+        guarded = fault is None  # the route exists and its guard let the request in
         # The profile's cost runs from here: receiving the body is part of it (an upload's
         # modelled transfer time covers what loopback takes to deliver it).
         arrived = app.shaper.clock()
@@ -311,9 +312,10 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
             response.headers.update(fault.headers)
         elif admission is not None and not admission.allowed:
             response = Response.json({"error": "rate limit exceeded"}, 429)
-        elif route is None or (refused := self._guard_refusal(route, request)) is not None:
-            response = refused or Response.error(404, f"no route for {method} {request.path}")
+        elif not guarded and (refused := self._guard_refusal(route, request)) is not None:
+            response = refused
         else:
+            assert route is not None  # guarded, or _guard_refusal answered 404
             response = _call(route.handler, request)
         if admission is not None:
             response.headers.update(admission.headers)

@@ -38,10 +38,6 @@ MIN_PART_BYTES = 5 << 20  # S3's smallest part but the last, 5 MiB
 MAX_PARTS = 10_000
 
 
-class EntityTooLarge(StoreError):
-    """A single PUT over the server's limit, refused as S3 refuses it (HTTP 400)."""
-
-
 @dataclass
 class MultipartUpload:
     """One open upload: the file's declared base64 md5 and part md5s, and the parts received.
@@ -190,7 +186,6 @@ __all__ = [
     "DEFAULT_MAX_SINGLE_PUT_BYTES",
     "MAX_PARTS",
     "MIN_PART_BYTES",
-    "EntityTooLarge",
     "MultipartUpload",
     "MultipartUploads",
 ]
