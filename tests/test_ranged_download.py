@@ -30,6 +30,7 @@ from conftest import FAST_RETRY, Recorder
 from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact, Progress, TransferSettings
 from prefect_wandb_public.api.files import download_file
+from prefect_wandb_public.api.partials import RESUMABLE_FOR
 from prefect_wandb_public.api.ranged import body_into
 from prefect_wandb_public.errors import ChecksumError, ServerError
 from prefect_wandb_public.testing import LocalWandbServer
@@ -535,6 +536,149 @@ def test_an_interrupted_download_resumes_its_completed_parts(
 
     assert (Path(root) / "weights.bin").read_bytes() == data
     assert len(ranges_sent(server)) == 5 - completed
+
+
+# ---------------------------------------------------------------------- sweeps keep what resumes
+WEEK = RESUMABLE_FOR
+
+
+def _left_over(directory: Path, key: str, age: float) -> Path:
+    """A partial no live writer owns in `directory` (a crashed run's), last written `age` seconds
+    ago."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f".prefect-wandb-{key * 16}.part"
+    path.write_bytes(b"left over")
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+def _shard_mate(server: LocalWandbServer, data: bytes, name: str) -> tuple[str, bytes]:
+    """A one-file artifact `name` whose md5 has the first two hex digits of `data`'s: its blob
+    is filled into the same cache shard. Returns its path and its file's bytes."""
+    shard = hashlib.md5(data).hexdigest()[:2]
+    content = next(
+        mate
+        for index in range(1 << 16)
+        if hashlib.md5(mate := b"mate %d" % index).hexdigest()[:2] == shard
+    )
+    entity = server.store.viewer.entity
+    server.create_artifact(entity, "ranged", name, "dataset", {"mate.txt": content})
+    return f"{entity}/ranged/{name}:latest", content
+
+
+def test_a_partial_kept_to_resume_survives_another_blobs_fill_into_its_shard(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    cache = tmp_path / "cache"
+    download_failing_after_two_parts(server, name, str(tmp_path / "out"))
+    [kept] = _partials(cache)
+    stale = _left_over(kept.parent, "0", WEEK + 3600)  # shows that the shard was swept
+    mate, content = _shard_mate(server, data, "shard-mate")
+    server.faults.clear()
+
+    with closing(client(server)) as api:  # a new cache: it sweeps each shard it fills
+        root = api.artifact(mate).download(str(tmp_path / "mate"))
+
+    assert (Path(root) / "mate.txt").read_bytes() == content
+    assert (kept.parent / hashlib.md5(content).hexdigest()[2:]).exists()  # filled in its shard
+    assert not stale.exists()
+    assert _partials(cache) == [kept]  # the one kept to resume is still there
+    server.request_log.clear()
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "again"))
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert len(ranges_sent(server)) == 3  # the two completed parts were not fetched again
+    assert _partials(cache) == []
+
+
+def test_a_shard_sweep_removes_only_partials_unlocked_and_unwritten_for_a_week(
+    server: LocalWandbServer, tmp_path: Path
+) -> None:
+    mate, content = _shard_mate(server, os.urandom(64), "shard-sweep")
+    shard = tmp_path / "cache" / "md5" / hashlib.md5(content).hexdigest()[:2]
+    stale = _left_over(shard, "0", WEEK + 3600)
+    fresh = _left_over(shard, "1", WEEK - 3600)  # six days and 23 hours: still resumable
+    locked = _left_over(shard, "2", 10 * WEEK)
+    with open(locked, "rb") as held, closing(client(server)) as api:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a live writer owns it, whatever its mtime says
+        root = api.artifact(mate).download(str(tmp_path / "out"))
+
+    assert (Path(root) / "mate.txt").read_bytes() == content
+    assert not stale.exists()
+    assert _partials(shard) == [fresh, locked]
+    assert fresh.read_bytes() == locked.read_bytes() == b"left over"
+
+
+@pytest.fixture
+def staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The staging area of downloads without a cache (under a temporary directory of the
+    test's own)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    return tmp_path / "tmp" / "prefect-wandb-public" / "staging"
+
+
+def _staged_download(server: LocalWandbServer, name: str, files: dict[str, bytes]) -> None:
+    """Download the 8 MiB artifact `name` (ranged parts: staged locally) to `memory://`,
+    without a cache; `files` are created first, and checked at the destination."""
+    import fsspec
+
+    entity = server.store.viewer.entity
+    server.create_artifact(entity, "ranged", name, "dataset", files)
+    fs = fsspec.filesystem("memory")
+    try:
+        with closing(client(server)) as api:
+            api.artifact(f"{entity}/ranged/{name}:latest").download(
+                f"memory://{name}", skip_cache=True
+            )
+        assert {path: fs.cat(f"/{name}/{path}") for path in files} == files
+    finally:
+        if fs.exists(f"/{name}"):
+            fs.rm(f"/{name}", recursive=True)
+
+
+def test_a_staging_partial_kept_to_resume_survives_another_staged_download(
+    server: LocalWandbServer, published: tuple[str, bytes], staging: Path
+) -> None:
+    import fsspec
+
+    name, data = published
+    download_failing_after_two_parts(server, name, "memory://staged-a", skip_cache=True)
+    [kept] = _partials(staging)
+    stale = _left_over(staging, "0", WEEK + 3600)  # shows that the staging area was swept
+    server.faults.clear()
+
+    _staged_download(server, "staged-other", {"other.bin": os.urandom(8 * MIB)})
+
+    assert not stale.exists()
+    assert _partials(staging) == [kept]
+    server.request_log.clear()
+    fs = fsspec.filesystem("memory")
+    try:
+        with closing(client(server)) as api:
+            api.artifact(name).download("memory://staged-a", skip_cache=True)
+        assert fs.cat("/staged-a/weights.bin") == data
+    finally:
+        if fs.exists("/staged-a"):
+            fs.rm("/staged-a", recursive=True)
+    assert len(ranges_sent(server)) == 3  # the two completed parts were not fetched again
+    assert _partials(staging) == []
+
+
+def test_a_staged_download_sweeps_only_staging_partials_unlocked_and_unwritten_for_a_week(
+    server: LocalWandbServer, staging: Path
+) -> None:
+    stale = _left_over(staging, "0", WEEK + 3600)
+    fresh = _left_over(staging, "1", WEEK - 3600)
+    locked = _left_over(staging, "2", 10 * WEEK)
+    with open(locked, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a live writer owns it, whatever its mtime says
+        _staged_download(server, "staged-sweep", {"other.bin": os.urandom(8 * MIB)})
+
+    assert not stale.exists()
+    assert _partials(staging) == [fresh, locked]
 
 
 @pytest.fixture

@@ -1,6 +1,39 @@
 """The download cache: content-addressed blobs that are never served unless they match their digest.
 
-Layout and rules are drawn in `api/download.py`'s docstring. This module keeps the blobs honest.
+How downloads use the cache is drawn in `api/download.py`'s docstring; this module keeps the blobs
+honest and the temporary files in check. The layout:
+
+    <cache>/                                    PREFECT_WANDB_CACHE_DIR
+    ├── md5/
+    │   ├── 3f/                                 a shard: the first two hex digits of the md5
+    │   │   ├── 9a1c0e...e2                     a blob: the bytes of md5 3f9a1c0e...e2, 0444
+    │   │   ├── 9a1c0e...e2.seal                its identity when last verified (below)
+    │   │   └── .prefect-wandb-<16 hex>.part    a partial: a blob being fetched (locked by its
+    │   │                                       writer), or one kept to resume (unlocked)
+    │   └── b7/ ...                             (256 shards)
+    ├── named/
+    │   └── c4/                                 the first two hex digits of sha256(name)
+    │       ├── 1d07...  and  1d07....seal      an object with no digest (`fill_named`)
+    │       └── .prefect-wandb-<16 hex>.part    one being fetched (never resumed)
+    └── staging/                                ranged parts bound for a non-local destination
+        └── .prefect-wandb-<16 hex>.part        (`Downloader._staged`; with no cache the same
+                                                under $TMPDIR/prefect-wandb-public/staging)
+
+What is swept, and when (`partials.sweep`: one directory listing, then a lock attempt per
+partial; a partial whose lock is taken belongs to a live writer and is never touched):
+
+- an `md5/` shard, the first time a `BlobCache` fills a blob there: unlocked partials not written
+  for `partials.RESUMABLE_FOR` (a week, by mtime). A failed or interrupted download leaves its
+  partial unlocked on purpose (`AtomicFile.abandon`) and so does a crash; either is resumed by
+  the next call for that blob, however many other blobs of its shard are filled meanwhile, and
+  goes once nobody has come back for it in a week;
+- a `named/` shard, the first time a `BlobCache` fills an object there: every unlocked partial
+  (nothing resumes one: with no digest, left-over bytes cannot be trusted);
+- `staging/`, when a staged download starts: by the `md5/` rule.
+
+Blobs and seals are never swept; a blob goes only when it no longer matches its digest. Nothing
+makes a partial count as a blob: a blob is served only under its own name and seal, and a
+resumed partial's bytes are hashed again before it is renamed into place.
 
 Why seals: downloads are hard links to the blobs (a warm repeat moves no bytes), and the
 read-only mode of a blob does not stop root or `chmod`, so a user who edits a downloaded file in
@@ -33,7 +66,7 @@ from collections.abc import Callable
 
 from prefect_wandb_public.api.destinations import AtomicFile
 from prefect_wandb_public.api.digests import hex_md5, md5_of_stream
-from prefect_wandb_public.api.partials import remove_quietly, sweep
+from prefect_wandb_public.api.partials import RESUMABLE_FOR, remove_quietly, sweep
 
 SEAL_SUFFIX = ".seal"
 # Seals have one width and are rewritten in place: truncating a file (O_TRUNC) makes ext4 flush
@@ -94,7 +127,7 @@ class BlobCache:
         waits for it, then uses its blob. A transfer that fails for a reason that says nothing
         against the bytes received (the network, the storage, an interrupt) leaves the partial
         for the next call to resume, as a crash does (`AtomicFile.abandon`); the cache is no
-        user's destination."""
+        user's destination. The shard's sweep keeps such partials for `RESUMABLE_FOR`."""
         path = self.path(b64_md5)
         file = AtomicFile(None, path, read_only=True, resume=True)
         try:
@@ -108,15 +141,16 @@ class BlobCache:
             raise
         file.commit()
         self.seal(path)
-        self._sweep_once(os.path.dirname(path))
+        self._sweep_once(os.path.dirname(path), keep_partials_for=RESUMABLE_FOR)
         return path
 
-    def _sweep_once(self, directory: str) -> None:
+    def _sweep_once(self, directory: str, *, keep_partials_for: float) -> None:
         """Sweep a shard's stale temporary files the first time this cache fills a file there
-        (listing the shard after every fill made a cold download of N files cost N² entries)."""
+        (listing the shard after every fill made a cold download of N files cost N² entries);
+        unlocked partials go once unwritten for `keep_partials_for` seconds (module doc)."""
         if directory not in self._swept:
             self._swept.add(directory)
-            sweep(directory)
+            sweep(directory, keep_partials_for=keep_partials_for)
 
     # ------------------------------------------------------------------ named objects
     def named_path(self, name: str) -> str:
@@ -154,7 +188,7 @@ class BlobCache:
             raise
         file.commit()
         self.seal(path)
-        self._sweep_once(os.path.dirname(path))
+        self._sweep_once(os.path.dirname(path), keep_partials_for=0.0)  # nothing resumes them
         return path
 
     def evict_named(self, name: str) -> None:

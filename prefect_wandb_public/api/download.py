@@ -15,14 +15,15 @@ through the client's one retry primitive (`Transport.with_retries`).
 
 The download cache (`PREFECT_WANDB_CACHE_DIR`, default `~/.cache/prefect-wandb-public`) is
 content-addressed, and a blob is served only while it matches its digest (`api/cache.py` says
-how and why: seals of size, mtime, ctime and inode, hashed again on any change):
+how and why: seals of size, mtime, ctime and inode, hashed again on any change; it draws the
+whole cache, `named/` and `staging/` too, and says what is swept when):
 
     <cache>/
     └── md5/
         ├── 3f/                                  first two hex digits of the md5
         │   ├── 9a1c0e...e2                      a blob: the bytes of md5 3f9a1c0e...e2, 0444
         │   ├── 9a1c0e...e2.seal                 its identity when last verified
-        │   └── .prefect-wandb-<16 hex>.part     a blob being fetched (locked by its writer)
+        │   └── .prefect-wandb-<16 hex>.part     a blob being fetched, or kept to resume
         └── b7/ ...
 
     <root>/                                      a download (any local path or fsspec URL)
@@ -80,6 +81,7 @@ from prefect_wandb_public.api.destinations import (
 )
 from prefect_wandb_public.api.digests import b64_md5, b64_of, hex_md5, md5_of_stream
 from prefect_wandb_public.api.names import check_entry_path
+from prefect_wandb_public.api.partials import RESUMABLE_FOR, sweep
 from prefect_wandb_public.api.progress import ProgressCallback, ProgressTracker
 from prefect_wandb_public.api.ranged import (
     Dropped,
@@ -455,9 +457,11 @@ class Downloader:
         the non-local `file` in chunks. The staging file is removed once copied, and when the
         download fails, unless the failure says nothing against its bytes (the network, the
         storage, an interrupt: `AtomicFile.abandon`) and a digest will check them: then the
-        next call resumes its parts."""
+        next call resumes its parts. Starting sweeps the staging area (`api/cache.py`: partials
+        unlocked and unwritten for `RESUMABLE_FOR` go)."""
         where = self.cache_dir or os.path.join(tempfile.gettempdir(), "prefect-wandb-public")
         name = hashlib.sha256(f"{item.name}\0{item.md5}".encode()).hexdigest()
+        sweep(os.path.join(where, "staging"), keep_partials_for=RESUMABLE_FOR)
         staging = AtomicFile(
             None, os.path.join(where, "staging", name), key=item.md5 or "", resume=bool(item.md5)
         )

@@ -18,14 +18,19 @@ file). A writer that finds the lock taken waits for it: two processes fetching t
 into the cache fetch it once. A writer that fails for a reason that says nothing against its
 bytes (`resumable_failure`: the network or the storage service gave out, or the process was
 interrupted) may `release()` its partial instead of removing it, leaving it as a crash would:
-unlocked, resumed by the next run, swept like a crashed run's. The downloader does so only where
-the partial is not at the user's destination (in the download cache and the local staging area).
+unlocked, resumed by the next run. The downloader does so only where the partial is not at the
+user's destination (in the download cache and the local staging area).
 
 A placement lives for the instant between its creation and its rename, unlocked; it is stale once
 it has not changed for `STALE_AFTER` seconds. `sweep(directory)` removes the stale temporary files
-of a directory: partials whose lock is free, placements that are old and unlocked, and the
-`.<name>.<12 hex>.part` files of earlier versions. Where `fcntl` is missing (Windows), partials get
-unique names, nothing is resumed, and sweeps go by age alone.
+of a directory: placements that are old and unlocked, the `.<name>.<12 hex>.part` files of
+earlier versions, and partials whose lock is free and whose last write (mtime) is older than
+`keep_partials_for` seconds. Beside a user's targets that is 0: any partial no live process owns
+goes (a leftover there is clutter in the user's directory). In the download cache and the staging
+area it is `RESUMABLE_FOR`, so an unrelated download sweeping the same directory does not throw
+away a multi-GB partial kept on purpose for the next call, yet leftovers nobody resumes do not
+pile up. A locked partial is never touched: a live writer owns it. Where `fcntl` is missing
+(Windows), partials get unique names, nothing is resumed, and sweeps go by age alone.
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ except ImportError:  # pragma: no cover - Windows
 
 TEMP_PREFIX = ".prefect-wandb-"
 STALE_AFTER = 60.0
+# How long an unlocked partial in the download cache or the staging area is kept after its last
+# write for a next call to resume. Resumable failures are retried within minutes (a dropped
+# network, Ctrl-C and run again) to days (a storage outage, a daily or weekly scheduled flow's
+# next run, a long weekend); a week covers those, and bounds the disk that partials nobody
+# resumes hold to the downloads that failed in the last week.
+RESUMABLE_FOR = 7 * 24 * 3600.0
 _PARTIAL_RE = re.compile(r"^\.prefect-wandb-[0-9a-f]{16}\.part$")
 _PLACEMENT_RE = re.compile(r"^\.prefect-wandb-[0-9a-f]{16}-[0-9a-f]{8}\.part$")
 # What earlier versions named their temporary files (`.<name>.<12 hex>.part`).
@@ -203,9 +214,11 @@ def resumable_failure(error: BaseException) -> bool:
     return not isinstance(error, Exception) or isinstance(error, CommError)
 
 
-def sweep(directory: str) -> None:
-    """Remove the stale temporary files of this package in `directory` (see the module doc);
-    files owned by a live process are left alone. Never raises."""
+def sweep(directory: str, *, keep_partials_for: float = 0.0) -> None:
+    """Remove the stale temporary files of this package in `directory` (see the module doc):
+    one listing, then one open and lock attempt per temporary file found. Unlocked partials
+    last written more than `keep_partials_for` seconds ago go (0: every unlocked partial);
+    files a live process holds are left alone. Never raises."""
     try:
         with os.scandir(directory) as entries:
             names = [entry.name for entry in entries if is_temp_name(entry.name)]
@@ -213,10 +226,10 @@ def sweep(directory: str) -> None:
         return
     for name in names:
         with contextlib.suppress(OSError):
-            _remove_if_stale(os.path.join(directory, name), name)
+            _remove_if_stale(os.path.join(directory, name), name, keep_partials_for)
 
 
-def _remove_if_stale(path: str, name: str) -> None:
+def _remove_if_stale(path: str, name: str, keep_partials_for: float) -> None:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         if fcntl is not None:
@@ -227,14 +240,22 @@ def _remove_if_stale(path: str, name: str) -> None:
             if not _same_file(fd, path):
                 return
         st = os.fstat(fd)
-        idle = time.time() - max(st.st_mtime, st.st_ctime)
-        if (fcntl is not None and _PARTIAL_RE.match(name)) or idle > STALE_AFTER:
+        now = time.time()
+        if fcntl is not None and _PARTIAL_RE.match(name):
+            # Its writers write it, so its mtime is its last progress (a link or a chmod moves
+            # only the ctime). Nothing here makes a partial a blob: it is only kept or removed.
+            stale = keep_partials_for <= 0 or now - st.st_mtime > keep_partials_for
+        else:
+            # A placement may be a fresh hard link to an old file: its ctime says when.
+            stale = now - max(st.st_mtime, st.st_ctime) > STALE_AFTER
+        if stale:
             os.unlink(path)
     finally:
         os.close(fd)
 
 
 __all__ = [
+    "RESUMABLE_FOR",
     "STALE_AFTER",
     "TEMP_PREFIX",
     "Partial",
