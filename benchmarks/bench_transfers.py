@@ -9,8 +9,12 @@ with empty caches (cold) and reports its wall seconds, CPU seconds and peak RSS:
 
 - one big file: ours (ranged parts, TransferSettings defaults) vs 0.31 `download()` (one stream
   below 2 GiB) vs 0.31 `download(multipart=True)` (100 MiB parts on 32 threads), under `wan`
-  (145 ms to the first byte, 50 MB/s per connection) and loopback; the limit is
-  `min(parts in flight x per-connection bandwidth, md5 rate)`, the md5 rate measured here;
+  (145 ms to the first byte, 50 MB/s per connection) and loopback, and on loopback ours in
+  one stream too (what a download was before parts); the limit is
+  `min(parts in flight x per-connection bandwidth, md5 rate)`, the md5 rate measured here
+  (printed also with the round trips no download skips added: `WAN_START`). The page cache
+  is warmed first and each repeat starts with another contender, so no one pays the VM's
+  first touch of fresh memory alone. CPU seconds leave out our untimed `verify()`;
 - `--files` x 1 MiB under `wan`: ours vs 0.31 (first-byte latency dominates);
 - publishing one `--publish-mb` MiB file under `wan`: ours (multipart) vs ours forced to one
   PUT (a threshold above the file's size).
@@ -27,6 +31,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -34,6 +39,9 @@ from _common import cpu_seconds, load_note, peak_rss_mb, print_table, run_in_chi
 
 RSS_GOAL_MB = 150.0
 WAN_BANDWIDTH = 50e6  # bytes/s per storage connection in the `wan` profile
+# No download under `wan` has a first byte sooner than one GraphQL round trip (the file's URL)
+# and one first-byte wait after `api.artifact()`; the issue's limit leaves both out.
+WAN_START = 0.150 + 0.145
 MIB = 1 << 20
 
 
@@ -50,12 +58,14 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     root = os.path.join(work, "root")
     os.environ["PREFECT_WANDB_CACHE_DIR"] = os.path.join(work, "cache")
     action: Any
-    if spec["client"] in ("ours", "ours-single-put"):
+    if spec["client"] in ("ours", "ours-single-put", "ours one stream"):
         from prefect_wandb_public.api import Api, Artifact, TransferSettings
 
         transfers = None
         if spec["client"] == "ours-single-put":
             transfers = TransferSettings(multipart_upload_threshold=1 << 50)
+        if spec["client"] == "ours one stream":
+            transfers = TransferSettings(ranged_download_threshold=1 << 50)
         api = Api(api_key=spec["api_key"], overrides={"base_url": spec["url"]}, transfers=transfers)
         if spec["case"] == "publish":
             path = os.path.join(work, "checkpoint.bin")
@@ -89,13 +99,10 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     action()
     seconds = time.perf_counter() - started
-    if spec["client"] == "ours" and spec["case"] == "download":
-        artifact.verify(root)  # untimed: 0.31 does not hash what it downloaded
-    return {
-        "seconds": seconds,
-        "cpu": cpu_seconds() - cpu,
-        "rss_mb": peak_rss_mb(),
-    }
+    cpu = cpu_seconds() - cpu
+    if spec["client"].startswith("ours") and spec["case"] == "download":
+        artifact.verify(root)  # untimed and uncounted: 0.31 does not hash what it downloaded
+    return {"seconds": seconds, "cpu": cpu, "rss_mb": peak_rss_mb()}
 
 
 # ---------------------------------------------------------------------- parent side
@@ -111,6 +118,17 @@ def md5_rate(megabytes: int = 256) -> float:
     for _ in range(megabytes):
         digest.update(block)
     return megabytes * MIB / (time.perf_counter() - started)
+
+
+def warm_page_cache(megabytes: int) -> None:
+    """Write and delete a file as big as the big file. The first GiB a fresh VM guest writes
+    into its page cache costs ~1 CPU-s more in the kernel than later ones (memory the host
+    has not backed yet, or took back); without this the first contender measured pays it."""
+    block = os.urandom(MIB)
+    with tempfile.NamedTemporaryFile(prefix="bench-transfers-warm-") as handle:
+        for _ in range(megabytes):
+            handle.write(block)
+        handle.flush()
 
 
 def best(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -148,11 +166,15 @@ def main() -> int:
         big = f"{info['entity']}/{info['project']}/{info['big']}"
         many = f"{info['entity']}/{info['project']}/{info['many']}"
         networks = ["wan"] if args.skip_loopback else ["wan", "loopback"]
+        warm_page_cache(args.big_mb)
         for network in networks:
             server.command(f"network {network}")
             runs: dict[str, list[dict[str, Any]]] = {}
-            for _ in range(args.repeat):
-                for client in ("ours", "0.31 default", "0.31 multipart"):
+            clients = ["ours", "0.31 default", "0.31 multipart"]
+            if network == "loopback":
+                clients.append("ours one stream")  # what a download was before parts
+            for repeat in range(args.repeat):
+                for client in clients[repeat:] + clients[:repeat]:  # each gets to go first
                     spec = {**common, "client": client, "case": "download", "path": big}
                     runs.setdefault(client, []).append(measure(spec))
             size = args.big_mb * MIB
@@ -222,12 +244,15 @@ def main() -> int:
     print(
         f"wan big: {ratio('wan big ours', 'wan big 0.31 default')} 0.31 default (goal >= 4x), "
         f"{ratio('wan big ours', 'wan big 0.31 multipart')} 0.31 multipart (goal >= 1.2x), "
-        f"{figures['wan big ours'] / figures['wan big limit']:.2f}x the limit (goal <= 1.25x)"
+        f"{figures['wan big ours'] / figures['wan big limit']:.2f}x the limit (goal <= 1.25x), "
+        f"{figures['wan big ours'] / (figures['wan big limit'] + WAN_START):.2f}x the limit "
+        f"plus the {WAN_START:.3f} s before any first byte"
     )
     if "loopback big ours" in figures:
         print(
             f"loopback big: {figures['loopback big ours'] / figures['loopback big limit']:.2f}x "
-            "the md5 limit"
+            f"the md5 limit, {ratio('loopback big ours', 'loopback big ours one stream')} "
+            "ours in one stream (goal: no worse)"
         )
     print(f"wan many files: {ratio('wan many ours', 'wan many 0.31 default')} 0.31 (goal >= 1.5x)")
     print(

@@ -6,6 +6,7 @@ beside the user's target)."""
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import gzip
 import hashlib
@@ -28,7 +29,7 @@ import urllib3
 from conftest import FAST_RETRY, Recorder
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import Artifact, Progress, TransferSettings
+from prefect_wandb_public.api import Artifact, Progress, TransferSettings, ranged
 from prefect_wandb_public.api.files import download_file
 from prefect_wandb_public.api.partials import RESUMABLE_FOR
 from prefect_wandb_public.api.ranged import body_into
@@ -39,7 +40,10 @@ from prefect_wandb_public.testing.profiles import NetworkProfile, StorageProfile
 MIB = 1 << 20
 SIZE = 20 * MIB
 BLOBS = "/storage/blobs/"
-PARTS = TransferSettings(ranged_download_threshold=8 * MIB, download_part_size=4 * MIB)
+# Uniform 4 MiB parts (no ramp: the first part as big as the others), so tests can name them;
+# the ramped default has tests of its own below.
+UNIFORM = {"download_part_size": 4 * MIB, "first_download_part": 4 * MIB}
+PARTS = TransferSettings(ranged_download_threshold=8 * MIB, **UNIFORM)
 
 
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
@@ -69,9 +73,7 @@ def client(server: LocalWandbServer, transfers: TransferSettings = PARTS) -> Api
     )
 
 
-ONE_WORKER = TransferSettings(
-    ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
-)
+ONE_WORKER = TransferSettings(ranged_download_threshold=8 * MIB, part_workers=1, **UNIFORM)
 
 
 @pytest.fixture
@@ -106,6 +108,102 @@ def test_a_large_file_comes_in_parallel_ranged_parts(
     )
     assert server.request_log.count(path=BLOBS, status=206) == 5
     assert os.listdir(tmp_path / "out") == ["weights.bin"]
+
+
+RAMPED = TransferSettings(ranged_download_threshold=8 * MIB, download_part_size=4 * MIB)
+# The default ramp (first part 2 MiB, each next 1.25 times bigger) up to the 4 MiB parts.
+RAMPED_SIZES = [2 * MIB, 5 * MIB // 2, 25 * MIB // 8, 125 * MIB // 32, 4 * MIB, 4 * MIB]
+RAMPED_SIZES.append(SIZE - sum(RAMPED_SIZES))
+
+
+def ramped_ranges(first: int = 0) -> list[str]:
+    """The Range headers of the ramped parts from part `first` on."""
+    starts = [sum(RAMPED_SIZES[:i]) for i in range(len(RAMPED_SIZES))]
+    return [
+        f"bytes={start}-{start + size - 1}"
+        for start, size in list(zip(starts, RAMPED_SIZES, strict=True))[first:]
+    ]
+
+
+def test_the_first_parts_ramp_up_to_the_part_size(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    with closing(client(server, RAMPED)) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert sorted(ranges_sent(server)) == sorted(ramped_ranges())
+    assert server.request_log.count(path=BLOBS, status=206) == 7
+
+
+def test_ramped_parts_resume_after_a_failure(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    one_worker = TransferSettings(
+        ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
+    )
+    armed = threading.Event()
+
+    def fail_after_three_parts(progress: Progress) -> None:
+        if progress.done >= sum(RAMPED_SIZES[:3]) and not armed.is_set():
+            armed.set()
+            server.inject_fault(BLOBS, status=503, times=1000)
+
+    with closing(client(server, one_worker)) as api, pytest.raises(ServerError):
+        api.artifact(name).download(str(tmp_path / "out"), progress=fail_after_three_parts)
+    [kept] = _partials(tmp_path / "cache")
+    with open(kept, "rb") as handle:
+        handle.seek(SIZE + 32)
+        assert list(handle.read()) == [1, 1, 1, 0, 0, 0, 0]
+    server.faults.clear()
+    server.request_log.clear()
+
+    with closing(client(server, RAMPED)) as api:
+        root = api.artifact(name).download(str(tmp_path / "again"))
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert sorted(ranges_sent(server)) == sorted(ramped_ranges(3))
+
+
+def test_a_partial_with_other_part_sizes_is_fetched_again_whole(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    with closing(client(server, ONE_WORKER)) as api, pytest.raises(ServerError):
+        api.artifact(name).download(
+            str(tmp_path / "out"), progress=_fail_for_good_after_two_parts(server)
+        )
+    server.faults.clear()
+    server.request_log.clear()
+
+    with closing(client(server, RAMPED)) as api:  # its trailer names uniform 4 MiB parts
+        root = api.artifact(name).download(str(tmp_path / "again"))
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert sorted(ranges_sent(server)) == sorted(ramped_ranges())
+
+
+def test_the_md5_reads_with_pread_where_the_file_cannot_be_mapped(
+    server: LocalWandbServer,
+    published: tuple[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name, data = published
+    refused: list[int] = []
+
+    def no_mapping(*args: Any, **kwargs: Any) -> None:
+        refused.append(1)  # a file system without mmap (some FUSE mounts) says ENODEV
+        raise OSError(errno.ENODEV, "mmap not supported")
+
+    monkeypatch.setattr(ranged.mmap, "mmap", no_mapping)
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data  # the md5 matched, read by pread
+    assert refused == [1]  # tried once per file, then pread only
 
 
 def test_ranged_parts_report_progress_as_they_arrive(
@@ -272,9 +370,7 @@ def test_urls_that_really_expire_mid_download_are_refreshed(
 ) -> None:
     name, data = published
     server.network = NetworkProfile(storage=StorageProfile(bandwidth=8e6))  # 0.5 s a part
-    settings = TransferSettings(
-        ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=2
-    )
+    settings = TransferSettings(ranged_download_threshold=8 * MIB, part_workers=2, **UNIFORM)
     server.urls.url_ttl = 1.0
     try:
         with closing(client(server, settings)) as api:
@@ -292,7 +388,8 @@ from prefect_wandb_public import Api
 from prefect_wandb_public.api import TransferSettings
 api = Api(api_key=sys.argv[1], overrides={"base_url": sys.argv[2]},
           transfers=TransferSettings(ranged_download_threshold=8 << 20,
-                                     download_part_size=4 << 20, part_workers=1))
+                                     download_part_size=4 << 20, first_download_part=4 << 20,
+                                     part_workers=1))
 api.artifact(sys.argv[3]).download(sys.argv[4])
 """
 
@@ -300,7 +397,7 @@ api.artifact(sys.argv[3]).download(sys.argv[4])
 def _completed_parts(cache: Path) -> int:
     for partial in cache.rglob(".prefect-wandb-*.part"):
         with open(partial, "rb") as handle:
-            handle.seek(SIZE + 24)
+            handle.seek(SIZE + 32)  # after the trailer's header: magic and three sizes
             flags = handle.read()
         if len(flags) == 5:
             return sum(flags)

@@ -431,6 +431,7 @@ class Downloader:
                     item.size,
                     file,
                     part_size=self.transfers.download_part_size,
+                    first_part=self.transfers.first_download_part,
                     pool=self._parts(),
                     chunk_size=self.chunk_size,
                     progress=self._tracker.credit,

@@ -1,15 +1,15 @@
 """Ranged parallel downloads: one file fetched as `Range` parts into one temporary file.
 
 Part of the one byte mover (`download.py` decides when: a known size of at least
-`TransferSettings.ranged_download_threshold`, a local temporary file). The parts are fetched on a
-bounded pool (`part_workers` threads shared by every file of one download call), each read from
-its socket into the thread's one reused buffer (`body_into`), and written at their offsets with
-`pwrite`; the md5 is computed in order while they arrive, reading the bytes
-back from the temporary file as they land (it follows the first part not yet hashed chunk by
-chunk, not once that part is complete, so hashing overlaps the transfer from its first bytes),
-so memory stays bounded by a few chunks whatever the file's size, and nothing unverified
-becomes visible (the caller compares the md5 and size and only then renames the file into
-place).
+`TransferSettings.ranged_download_threshold`, a local temporary file). The parts
+(`download_part_ranges`: small first parts growing to `download_part_size`, so the md5 can
+start early) are fetched on a bounded pool (`part_workers` threads shared by every file of one
+download call), each read from its socket into the thread's one reused buffer (`body_into`),
+and written at their offsets with `pwrite`. The md5 is computed in order while they arrive: it
+follows the first part not yet hashed as its bytes land, reading them in place from the
+temporary file (`_LandedBytes`), so hashing overlaps the transfer from its first bytes, memory
+stays bounded by a few chunks whatever the file's size, and nothing unverified becomes
+visible (the caller compares the md5 and size and only then renames the file into place).
 
 - A part that drops or fails is retried alone, from the bytes it already has, through the
   client's one retry primitive; the first part that fails for good cancels the others.
@@ -25,19 +25,21 @@ place).
 - Progress: each part reports its bytes as they arrive (`progress`, called on the part
   threads; the parts a crashed run left complete count at once); bytes of a file that falls
   back to one stream are taken back.
-- Resuming: the temporary file carries a trailer after the data (`_MAGIC`, part size, file
-  size, one byte per part set once the part is written), cut off before the rename. A run that
-  crashed leaves its partial locked by no one (`api/partials.py`), and so does one that failed
-  (a part failing for good, an interrupt) where the partial is not at the user's destination
-  (`download.py`); the next run finds the trailer and fetches only the parts not marked
-  complete. The whole file is hashed again, so a part marked complete but never written to disk
-  costs a refetch, never a wrong file. A failure stops the parts in flight at their next chunk.
+- Resuming: the temporary file carries a trailer after the data (`_MAGIC`, first and full
+  part sizes, file size, one byte per part set once the part is written), cut off before the
+  rename. A run that crashed leaves its partial locked by no one (`api/partials.py`), and so
+  does one that failed (a part failing for good, an interrupt) where the partial is not at the
+  user's destination (`download.py`); the next run finds the trailer and fetches only the
+  parts not marked complete. The whole file is hashed again, so a part marked complete but
+  never written to disk costs a refetch, never a wrong file. A failure stops the parts in
+  flight at their next chunk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import mmap
 import os
 import struct
 import threading
@@ -49,15 +51,15 @@ import requests
 import urllib3
 
 from prefect_wandb_public.api.digests import b64_of
-from prefect_wandb_public.api.transfers import part_ranges
+from prefect_wandb_public.api.transfers import download_part_ranges
 from prefect_wandb_public.errors import CommError
 
 if TYPE_CHECKING:
     from prefect_wandb_public.api.destinations import AtomicFile
     from prefect_wandb_public.api.transport import Transport
 
-_MAGIC = b"PWRANGE1"
-_HEADER = struct.Struct(">8sQQ")  # magic, part size, file size
+_MAGIC = b"PWRANGE2"  # 2: the first part's size is in the header too (ramped first parts)
+_HEADER = struct.Struct(">8sQQQ")  # magic, first part size, part size, file size
 NETWORK_ERRORS = (
     requests.RequestException,
     urllib3.exceptions.HTTPError,
@@ -165,12 +167,16 @@ class _Parts:
     """The parts of one file and which of them are on disk (mirrored in the trailer)."""
 
     def __init__(
-        self, fd: int, size: int, part_size: int, progress: Callable[[int], None] | None
+        self,
+        fd: int,
+        size: int,
+        part_sizes: tuple[int, int],
+        progress: Callable[[int], None] | None,
     ) -> None:
         self.fd = fd
         self.size = size
-        self.part_size = part_size
-        self.ranges = part_ranges(size, part_size)
+        self.part_sizes = part_sizes  # (first part, full part): `download_part_ranges`
+        self.ranges = download_part_ranges(size, part_sizes[1], part_sizes[0])
         self.done = [threading.Event() for _ in self.ranges]
         self.failed = threading.Event()
         # How far each part's bytes are on disk without a gap (an offset in the file): the md5
@@ -204,13 +210,13 @@ class _Parts:
         complete: list[bool] = [False] * len(self.ranges)
         if resumed == self.size + self.trailer_size:
             header = os.pread(self.fd, _HEADER.size, self.size)
-            if header == _HEADER.pack(_MAGIC, self.part_size, self.size):
+            if header == _HEADER.pack(_MAGIC, *self.part_sizes, self.size):
                 flags = os.pread(self.fd, len(self.ranges), self.size + _HEADER.size)
                 complete = [flag == 1 for flag in flags]
         elif 0 < resumed <= self.size:
             complete = [stop <= resumed for _, stop in self.ranges]
         os.ftruncate(self.fd, self.size)
-        trailer = _HEADER.pack(_MAGIC, self.part_size, self.size) + bytes(complete)
+        trailer = _HEADER.pack(_MAGIC, *self.part_sizes, self.size) + bytes(complete)
         os.pwrite(self.fd, trailer, self.size)
         for index, (flag, (start, stop)) in enumerate(zip(complete, self.ranges, strict=True)):
             if flag:
@@ -254,6 +260,7 @@ def fetch_ranged(
     file: AtomicFile,
     *,
     part_size: int,
+    first_part: int,
     pool: ThreadPoolExecutor,
     chunk_size: int,
     progress: Callable[[int], None] | None = None,
@@ -264,7 +271,7 @@ def fetch_ranged(
     `progress` hears every chunk written (on the part threads)."""
     file.handle.flush()
     fd = file.handle.fileno()
-    parts = _Parts(fd, size, part_size, progress)
+    parts = _Parts(fd, size, (first_part, part_size), progress)
     parts.load(file.resumed)
     futures: list[Future[None]] = [
         pool.submit(_fetch_part, transport, name, source, parts, index, chunk_size)
@@ -295,21 +302,82 @@ def fetch_ranged(
     return b64_of(hasher), size
 
 
-def _hash_in_order(parts: _Parts, hasher: Any, chunk_size: int) -> None:
-    """Feed `hasher` the file's bytes in order, read back from disk as they land (following
-    the first part not yet hashed); stops early once a part failed."""
-    for index, (start, stop) in enumerate(parts.ranges):
-        offset = start
-        while offset < stop:
-            landed = parts.wait_beyond(index, offset)
-            if landed is None:
-                return
-            while offset < landed:
-                chunk = os.pread(parts.fd, min(chunk_size, landed - offset), offset)
+HASH_WINDOW = 16 << 20  # bytes of the file mapped at a time for hashing (bounds its RSS share)
+
+
+class _LandedBytes:
+    """Read access to the temporary file's landed bytes for the md5: through a read-only map of
+    one `HASH_WINDOW` at a time, so the hasher reads the page cache in place (no copy; a
+    `pread` of every byte costs ~0.3 CPU-s a GiB on the one thread a file's md5 runs on), or
+    through `pread` where the file system cannot map the file. Only bytes a part already
+    wrote are read, so a mapped page always exists; the map is closed before the file is
+    cut to its size."""
+
+    def __init__(self, fd: int, chunk_size: int) -> None:
+        self._fd = fd
+        self._chunk_size = chunk_size
+        self._map: mmap.mmap | None = None
+        self._map_start = 0
+        self._mappable = True
+
+    def feed(self, hasher: Any, start: int, stop: int) -> None:
+        """Feed `hasher` the bytes `[start, stop)`."""
+        while start < stop:
+            if self._mappable and self._covers(start):
+                assert self._map is not None
+                end = min(stop, self._map_start + len(self._map))
+                with memoryview(self._map) as view:
+                    hasher.update(view[start - self._map_start : end - self._map_start])
+            else:
+                end = min(stop, start + self._chunk_size)
+                chunk = os.pread(self._fd, end - start, start)
                 if not chunk:
-                    return
+                    raise OSError(f"the temporary file ends at {start}, before {stop}")
+                end = start + len(chunk)
                 hasher.update(chunk)
-                offset += len(chunk)
+            start = end
+
+    def _covers(self, offset: int) -> bool:
+        """Whether the current map holds `offset`, mapping the window around it if not; False
+        once mapping failed (the file system does not support it)."""
+        if self._map is not None and offset < self._map_start + len(self._map):
+            return True
+        self.close()
+        self._map_start = offset - offset % HASH_WINDOW
+        try:
+            size = os.fstat(self._fd).st_size
+            self._map = mmap.mmap(
+                self._fd,
+                min(HASH_WINDOW, size - self._map_start),
+                prot=mmap.PROT_READ,
+                offset=self._map_start,
+            )
+        except (OSError, ValueError):
+            self._mappable = False
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+
+def _hash_in_order(parts: _Parts, hasher: Any, chunk_size: int) -> None:
+    """Feed `hasher` the file's bytes in order, read from the file as they land (following
+    the first part not yet hashed); stops early once a part failed."""
+    landed_bytes = _LandedBytes(parts.fd, chunk_size)
+    try:
+        for index, (start, stop) in enumerate(parts.ranges):
+            offset = start
+            while offset < stop:
+                landed = parts.wait_beyond(index, offset)
+                if landed is None:
+                    return
+                landed_bytes.feed(hasher, offset, landed)
+                offset = landed
+    finally:
+        landed_bytes.close()
 
 
 def _fetch_part(
