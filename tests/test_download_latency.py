@@ -172,3 +172,25 @@ def test_file_of_a_many_file_artifact_fails_on_the_manifest_alone(
     with pytest.raises(InvalidInputError, match="has 2 files"):
         artifact.file()  # the manifest was kept: nothing is asked again
     assert server.request_log.count(path=MANIFESTS) == 1
+
+
+def test_an_artifact_of_references_only_needs_no_listing_even_a_failing_one(
+    api: Api,
+    server: LocalWandbServer,
+    entity: str,
+    project: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The sequential order never asked for URLs when no file is stored: the concurrent
+    listing's failure is dropped, not raised."""
+    server.create_artifact(entity, project, "refs", "dataset", {"far.txt": b"f"})
+    stored = server.store.resolve_artifact(entity, project, "refs:v0")
+    assert stored is not None
+    stored.entries["far.txt"].ref = "s3://elsewhere/far.txt"
+    server.faults.add(Fault("status", path="/graphql", operation=LISTING, status=500, times=9))
+    root = api.artifact(f"{entity}/{project}/refs:v0").download(str(tmp_path / "refs"))
+    assert root == str(tmp_path / "refs")
+    assert "skipped 1 reference entries" in caplog.text
+    assert server.request_log.count(path=BLOBS) == 0
+    assert listing_threads() == []

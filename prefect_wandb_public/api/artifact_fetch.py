@@ -84,15 +84,14 @@ def manifest_and_urls(
         try:
             manifest = artifact.manifest  # fetched and kept, whatever happens to the listing
             check(manifest)
-        except BaseException:
-            stop.set()  # leaving the `with` joins the listing before this error is raised
-            raise
-        stored = [entry.path for entry in stored_entries(list(manifest.entries.values()))]
-        if not stored:
+            stored = [entry.path for entry in stored_entries(list(manifest.entries.values()))]
+            if not stored:
+                return manifest, {}  # the listing's outcome is not wanted
+            urls = listing.result()
+        finally:
+            # However this ends (an error, an interrupt), the listing retries nothing more, and
+            # leaving the `with` joins it before anything is returned or raised.
             stop.set()
-            listing.exception()  # joined; its outcome is not wanted
-            return manifest, {}
-        urls = listing.result()
     return manifest, require_urls(artifact, urls, stored)
 
 
