@@ -216,6 +216,24 @@ def test_delay_fault_delays_the_answer(server: LocalWandbServer) -> None:
     assert server.request_log.records[-1].fault == "delay"
 
 
+def test_the_request_log_says_when_each_request_arrived_and_was_answered(
+    server: LocalWandbServer,
+) -> None:
+    """`received` and `answered` are on the client's `time.monotonic()` clock (one process),
+    so tests can order requests by them."""
+    server.inject_fault("/graphql", kind="delay", delay=0.3)
+    sent = time.monotonic()
+    post(server, {"query": VIEWER})
+    back = time.monotonic()
+    post(server, {"query": VIEWER})
+    assert server.request_log.wait_idle()  # `answered` is set once the answer is sent
+    held, quick = server.request_log.records[-2:]
+    assert sent <= held.received and held.answered is not None
+    assert held.answered - held.received >= 0.3
+    assert back <= quick.received and quick.answered is not None
+    assert quick.answered >= quick.received
+
+
 def test_corrupt_fault_flips_body_bytes(server: LocalWandbServer) -> None:
     clean = post(server, {"query": VIEWER}).content
     server.inject_fault("/graphql", kind="corrupt")

@@ -4,7 +4,8 @@ A draft (`Artifact(name, type)`) is filled with `add_file`, `add_dir`, `add_refe
 `new_file` (`api/drafts.py`) and published by `Api.log_artifact` or `Run.log_artifact`
 (`api/publish.py`). A committed version (from `Api.artifact()` and the listings of
 `api/artifact_listings.py`) fetches its manifest on first use; `download` moves the files through
-`api/download.py` (streamed, verified, cached, parallel), `verify` re-hashes a local copy.
+`api/artifact_fetch.py` (the manifest and the file URLs side by side) and `api/download.py`
+(streamed, verified, cached, parallel), `verify` re-hashes a local copy.
 """
 
 from __future__ import annotations
@@ -14,21 +15,16 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from prefect_wandb_public.api import destinations
+from prefect_wandb_public.api import artifact_fetch, destinations
 from prefect_wandb_public.api.artifact_edits import ArtifactFields
-from prefect_wandb_public.api.download import (
-    DEFAULT_WORKERS,
-    Downloader,
-    DownloadItem,
-    md5_of_stream,
-)
+from prefect_wandb_public.api.download import DEFAULT_WORKERS, md5_of_stream
 from prefect_wandb_public.api.drafts import DraftContents, DraftSpec, check_metadata
-from prefect_wandb_public.api.files import ArtifactFiles, direct_urls
+from prefect_wandb_public.api.files import ArtifactFiles
 from prefect_wandb_public.api.links import (
     LinkInfo,
     link,
@@ -45,7 +41,6 @@ from prefect_wandb_public.api.manifest import (
 from prefect_wandb_public.api.names import (
     check_artifact_name,
     check_artifact_type,
-    check_entry_path,
     is_version,
     parse_artifact_name,
 )
@@ -54,15 +49,12 @@ from prefect_wandb_public.api.queries.artifacts import (
     ARTIFACT_BY_NAME_QUERY,
     CREATED_BY_QUERY,
     DELETE_ARTIFACT_MUTATION,
-    MANIFEST_QUERY,
     USED_BY_QUERY,
 )
-from prefect_wandb_public.api.transport import json_of
 from prefect_wandb_public.errors import (
     ArtifactFinalizedError,
     ArtifactNotLoggedError,
     ChecksumError,
-    CommError,
     InvalidInputError,
     NotFoundError,
 )
@@ -76,7 +68,6 @@ if TYPE_CHECKING:
     from prefect_wandb_public.api.runs import Run
 
 logger = logging.getLogger(__name__)
-_URL_BATCH = 5000
 
 
 def default_artifact_root(name: str) -> str:
@@ -475,18 +466,18 @@ class Artifact(ArtifactFields):
                 1, STORAGE_POLICY, {"storageLayout": "V2"}, dict(self._draft.entries)
             )
         if self._manifest is None:
-            data = self.client.transport.graphql(MANIFEST_QUERY, {"id": self.id})
-            node = ((data.get("artifact") or {}).get("currentManifest") or {}).get("file") or {}
-            url = node.get("directUrl")
-            if not url:
-                raise NotFoundError(f"artifact {self.qualified_name} has no manifest")
-            what = f"the manifest of {self.qualified_name}"
-            # A cut or garbled body is retried like a garbled GraphQL answer (`json_of`).
-            body = self.client.transport.request("GET", url, accept=json_of(what), what=what)
-            if not isinstance(body, dict):
-                raise CommError(f"{what} is not a manifest: a JSON {type(body).__name__}")
-            self._manifest = ArtifactManifest.from_json(body)
+            self._manifest = artifact_fetch.fetch_manifest(self)
         return self._manifest
+
+    def _manifest_and_urls(
+        self, check: Callable[[ArtifactManifest], None] = lambda manifest: None
+    ) -> tuple[ArtifactManifest, Mapping[str, str] | None]:
+        """The manifest (`check`ed) and, when it is fetched now, its stored files' URLs, listed
+        beside it (`artifact_fetch`); None when it was fetched before (`fetch_entries` asks)."""
+        if self._manifest is not None or self._draft is not None:
+            check(self.manifest)
+            return self.manifest, None
+        return artifact_fetch.manifest_and_urls(self, check)
 
     def __repr__(self) -> str:
         if self._draft is not None:
@@ -528,70 +519,34 @@ class Artifact(ArtifactFields):
         self._logged("download()")
         skip_cache = bool(skip_cache)
         target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
+        # Every file: their URL listing can run beside the manifest's fetch.
+        manifest, urls = self._manifest_and_urls() if path_prefix is None else (self.manifest, None)
         entries = [
             e
-            for e in self.manifest.entries.values()
+            for e in manifest.entries.values()
             if path_prefix is None or e.path.startswith(path_prefix)
         ]
-        self._fetch(entries, target, skip_cache, workers, cache_dir, link, progress)
-        return target
-
-    def _fetch(
-        self,
-        entries: Sequence[ArtifactManifestEntry],
-        root: str,
-        skip_cache: bool = False,
-        workers: int = DEFAULT_WORKERS,
-        cache_dir: str | os.PathLike[str] | None = None,
-        link: bool = True,
-        progress: ProgressCallback | None = None,
-    ) -> list[str]:
-        for entry in entries:
-            check_entry_path(entry.path)
-        downloader = Downloader(
-            self.client.transport,
-            workers=workers,
-            skip_cache=skip_cache,
-            cache_dir=cache_dir,
-            link=link,
-            progress=progress,
-            progress_label=self.qualified_name,
-            transfers=self.client.transfers,
+        artifact_fetch.fetch_entries(
+            self, entries, target, skip_cache, workers, cache_dir, link, progress, urls=urls
         )
-        stored = [e for e in entries if e.ref is None]
-        if len(stored) < len(entries):
-            logger.warning(
-                "artifact %s: skipped %d reference entries (only stored files are downloaded)",
-                self.qualified_name,
-                len(entries) - len(stored),
-            )
-        if not stored:
-            return []
-        names = [e.path for e in stored]
-        urls = direct_urls(self, names, by_name=len(names) <= 100, per_page=_URL_BATCH)
-
-        def fresh(name: str) -> str:  # a URL that expired mid-download, asked for again
-            return direct_urls(self, [name], by_name=True, per_page=1)[name]
-
-        items = [
-            DownloadItem(
-                e.path, urls[e.path], e.digest, e.size, refresh=functools.partial(fresh, e.path)
-            )
-            for e in stored
-        ]
-        return downloader.download(items, root)
+        return target
 
     def file(self, root: str | os.PathLike[str] | None = None) -> str:
         """Download the only file of a single-file artifact; returns its path."""
         self._logged("file()")
-        entries = list(self.manifest.entries.values())
-        if len(entries) != 1:
-            raise InvalidInputError(
-                f"artifact {self.qualified_name} has {len(entries)} files; file() needs exactly "
-                "one (use download())"
-            )
+
+        def single_file(manifest: ArtifactManifest) -> None:
+            if len(manifest.entries) != 1:
+                raise InvalidInputError(
+                    f"artifact {self.qualified_name} has {len(manifest.entries)} files; file() "
+                    "needs exactly one (use download())"
+                )
+
+        manifest, urls = self._manifest_and_urls(single_file)
         target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)
-        return self._fetch(entries, target)[0]
+        return artifact_fetch.fetch_entries(
+            self, list(manifest.entries.values()), target, urls=urls
+        )[0]
 
     def __getitem__(self, name: str) -> pd.DataFrame | dict[str, Any] | list[Any] | str:
         """`artifact[name]` is `get(name)`."""
@@ -619,7 +574,8 @@ class Artifact(ArtifactFields):
         other file as its downloaded local path."""
         self._logged("get()")
         entry = self.get_entry(name)
-        path = self._fetch([entry], default_artifact_root(self.source_name))[0]
+        root = default_artifact_root(self.source_name)
+        path = artifact_fetch.fetch_entries(self, [entry], root)[0]
         if not entry.path.endswith(".json"):
             return path
         with open(path, encoding="utf-8") as handle:

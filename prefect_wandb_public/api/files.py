@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -194,10 +194,12 @@ class ArtifactFiles(Paginator[File]):
         per_page: int = 50,
         *,
         start: str | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         if isinstance(names, str):
             raise InvalidInputError(f"names must be a list of file names, not {names!r}")
         self.artifact = artifact
+        self.should_stop = should_stop
         variables = {
             "entity": artifact.entity,
             "project": artifact.project,
@@ -232,14 +234,37 @@ def direct_urls(
     """Direct URLs by file name of the artifact's files `names` (asked for by name when
     `by_name`, for small subsets, else read from the whole listing); NotFoundError names the
     files the server lists no URL for."""
-    listing = ArtifactFiles(artifact, names if by_name else None, per_page=per_page)
-    urls = {file.name: file.direct_url for file in listing if file.direct_url}
+    listed = listed_urls(artifact, names if by_name else None, per_page=per_page)
+    return require_urls(artifact, listed, names)
+
+
+def listed_urls(
+    artifact: Artifact,
+    names: Sequence[str] | None,
+    *,
+    per_page: int,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, str]:
+    """The direct URLs the server lists for the artifact's files `names` (None: every file), by
+    file name. Once `should_stop()` is true the listing ends early (no retry, no further page)
+    with what it has: its caller no longer wants it."""
+    listing = ArtifactFiles(artifact, names, per_page=per_page, should_stop=should_stop)
+    urls: dict[str, str] = {}
+    while listing.more and not (should_stop is not None and should_stop()):
+        urls.update((file.name, file.direct_url) for file in listing.next_page() if file.direct_url)
+    return urls
+
+
+def require_urls(
+    artifact: Artifact, urls: Mapping[str, str], names: Sequence[str]
+) -> dict[str, str]:
+    """The URLs of `names`; NotFoundError names the files the server listed no URL for."""
     missing = [name for name in names if name not in urls]
     if missing:
         raise NotFoundError(
             f"artifact {artifact.qualified_name}: the server lists no URL for {missing[:5]}"
         )
-    return urls
+    return {name: urls[name] for name in names}
 
 
 def download_file(
@@ -357,7 +382,9 @@ __all__ = [
     "Files",
     "direct_urls",
     "download_file",
+    "listed_urls",
     "open_text",
+    "require_urls",
     "s3_uri",
     "upload_run_file",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -62,6 +62,9 @@ class Paginator(Generic[T]):
     # Iterating, pages after the first double in size up to this many objects (None: every
     # page holds `per_page`): far from the service each page is a round trip.
     grow_pages_to: int | None = None
+    # Asked before each retry of a page (`Transport.with_retries`): True when the listing is no
+    # longer wanted (a concurrent step it ran beside failed), so a failing page is not retried.
+    should_stop: Callable[[], bool] | None = None
 
     def __init__(
         self,
@@ -116,7 +119,9 @@ class Paginator(Generic[T]):
         """Send the query for the page after `cursor` (of `size` objects, default `per_page`);
         returns the raw response. Touches no shared state, so it can run on the prefetch
         thread."""
-        return self.client.transport.graphql(self.QUERY, self._page_variables(cursor, size))
+        return self.client.transport.graphql(
+            self.QUERY, self._page_variables(cursor, size), should_stop=self.should_stop
+        )
 
     def _prefetch(
         self, cursor: str | None, started: threading.Event, size: int | None

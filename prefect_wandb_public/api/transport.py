@@ -238,15 +238,24 @@ class Transport:
         return text.replace(query, "<redacted>") if query else text
 
     # ------------------------------------------------------------------ doors
-    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def graphql(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> dict[str, Any]:
         """POST one GraphQL document; returns `data`. A 200 carrying `errors` raises. Failures
-        name the operation and its variables (`GraphQL Run(entity='e', name='r1')`)."""
+        name the operation and its variables (`GraphQL Run(entity='e', name='r1')`).
+        `should_stop` is `with_retries`'s: no retry once it says the answer is not wanted."""
         name = operation_name(query)
         values = dict(variables or {})
         what = self.scrub(f"GraphQL {name or 'query'}({describe_variables(values)})")
         url = f"{self.base_url}/graphql"
         body = {"query": query, "variables": values, "operationName": name}
-        payload = self.request("POST", url, json_body=body, accept=json_of(what), what=what)
+        payload = self.request(
+            "POST", url, json_body=body, accept=json_of(what), what=what, should_stop=should_stop
+        )
         errors = payload.get("errors") if isinstance(payload, dict) else None
         if errors:
             raise self._graphql_error(what, errors)
@@ -266,6 +275,7 @@ class Transport:
         accept: Callable[[requests.Response], Any] | None = None,
         what: str | None = None,
         once: bool = False,
+        should_stop: Callable[[], bool] | None = None,
     ) -> Any:
         """Send with retries; returns the 2xx/3xx response (or `accept(response)`), else raises.
 
@@ -274,7 +284,8 @@ class Transport:
         left unread; a failure while reading it is the caller's to handle (downloads resume
         with Range). `data` must be re-sendable (bytes) to be retried. `what` names the
         operation in error messages. `once=True` sends a single attempt and raises its failure
-        unretried, for callers that retry a larger step themselves through `with_retries`.
+        unretried, for callers that retry a larger step themselves through `with_retries`;
+        `should_stop` ends the retries early (see `with_retries`).
         """
         url = self.absolute(url)
         send_headers = dict(headers or {})
@@ -290,7 +301,7 @@ class Transport:
 
         if once:
             return attempt()
-        return self.with_retries(attempt, policy=retry)
+        return self.with_retries(attempt, policy=retry, should_stop=should_stop)
 
     def with_retries(
         self,

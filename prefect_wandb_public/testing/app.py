@@ -263,6 +263,7 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
 
     def _handle_logged(self, method: str) -> None:
         app = self.application
+        received = time.monotonic()
         split = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = Request(
@@ -285,8 +286,9 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
             if refused is None and route is not None and route.precheck is not None:
                 refused = route.precheck(request)
         if refused is not None:
-            self._record(request, refused, None)
+            record = self._record(request, refused, None, received)
             self._refuse(refused)
+            record.answered = time.monotonic()
             return
         guarded = fault is None  # the route exists and its guard let the request in
         # The profile's cost runs from here: receiving the body is part of it (an upload's
@@ -319,13 +321,14 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
             response = _call(route.handler, request)
         if admission is not None:
             response.headers.update(admission.headers)
-        self._record(request, response, fault)
+        record = self._record(request, response, fault, received)
         uploaded = len(request.body) if kind == "storage" and method == "PUT" else 0
         app.shaper.wait_before_answer(kind, method, response.cost, uploaded, arrived)
         try:
             self._send(
                 response, fault if fault is not None and fault.kind != "status" else None, kind
             )
+            record.answered = time.monotonic()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a timeout): no one to answer
 
@@ -351,19 +354,23 @@ class _WandbRequestHandler(BaseHTTPRequestHandler):
             return Response.error(404, f"no route for {request.method} {request.path}")
         return self.application.refusal(route, request)
 
-    def _record(self, request: Request, response: Response, fault: Fault | None) -> None:
-        self.application.log.append(
-            RequestRecord(
-                request.method,
-                request.path,
-                request.operation,
-                response.status,
-                fault.kind if fault is not None else None,
-                sent_auth="authorization" in request.headers,
-                user_agent=request.headers.get("user-agent", ""),
-                range=self.headers.get("Range"),  # as sent (an ignore_range fault drops it)
-            )
+    def _record(
+        self, request: Request, response: Response, fault: Fault | None, received: float
+    ) -> RequestRecord:
+        """Log the request as answered with `response`; `answered` is the caller's to set."""
+        record = RequestRecord(
+            request.method,
+            request.path,
+            request.operation,
+            response.status,
+            fault.kind if fault is not None else None,
+            sent_auth="authorization" in request.headers,
+            user_agent=request.headers.get("user-agent", ""),
+            range=self.headers.get("Range"),  # as sent (an ignore_range fault drops it)
+            received=received,
         )
+        self.application.log.append(record)
+        return record
 
     def _refuse(self, response: Response) -> None:
         """Answer without reading the body, then drop what the client still sends (in small

@@ -53,7 +53,10 @@ class Fault:
 @dataclass
 class RequestRecord:
     """What the server saw: method, path (no query string), GraphQL operation, status, fault,
-    whether an Authorization header came with it, the User-Agent and the Range header."""
+    whether an Authorization header came with it, the User-Agent and the Range header; and when
+    (`time.monotonic()` seconds): `received` as its headers arrived, `answered` once its answer
+    was sent (None until then, or when the client went away), so tests can tell which requests
+    overlapped."""
 
     method: str
     path: str
@@ -63,6 +66,8 @@ class RequestRecord:
     sent_auth: bool = False
     user_agent: str = ""
     range: str | None = None
+    received: float = 0.0
+    answered: float | None = None
 
 
 class FaultPlan:
