@@ -206,6 +206,30 @@ def test_the_md5_reads_with_pread_where_the_file_cannot_be_mapped(
     assert refused == [1]  # tried once per file, then pread only
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+@pytest.mark.parametrize("steps", [0, 7])
+def test_part_threads_run_part_nice_steps_below_the_caller(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path, steps: int
+) -> None:
+    name, data = published
+    caller = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: set[tuple[str, int]] = set()
+
+    def on_progress(progress: Progress) -> None:  # called on the part threads
+        me = threading.current_thread().name
+        seen.add((me.split("_")[0], os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+
+    settings = TransferSettings(ranged_download_threshold=8 * MIB, part_nice=steps, **UNIFORM)
+    with closing(client(server, settings)) as api:
+        root = api.artifact(name).download(
+            str(tmp_path / "out"), skip_cache=True, progress=on_progress
+        )
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert {nice for thread, nice in seen if thread == "wandb-part"} == {min(19, caller + steps)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == caller
+
+
 def test_ranged_parts_report_progress_as_they_arrive(
     server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
 ) -> None:

@@ -39,6 +39,9 @@ def contiguous(ranges: list[tuple[int, int]], size: int) -> bool:
         ("part_workers", 0, "part_workers must be a positive integer"),
         ("ranged_download_threshold", True, "ranged_download_threshold must be a positive"),
         ("first_download_part", "2MiB", "first_download_part must be a positive integer"),
+        ("part_nice", 20, "part_nice must be between 0 and 19"),
+        ("part_nice", -1, "part_nice must be between 0 and 19"),
+        ("part_nice", 2.5, "part_nice must be an integer"),
     ],
 )
 def test_bad_settings_are_refused_by_name(field: str, value: object, message: str) -> None:

@@ -89,6 +89,7 @@ from prefect_wandb_public.api.ranged import (
     body_chunks,
     display_url,
     fetch_ranged,
+    lower_thread_priority,
     resumes_at,
 )
 from prefect_wandb_public.api.transfers import TransferSettings
@@ -481,7 +482,10 @@ class Downloader:
         with self._pool_lock:
             if self._part_pool is None:
                 self._part_pool = ThreadPoolExecutor(
-                    self.transfers.part_workers, thread_name_prefix="wandb-part"
+                    self.transfers.part_workers,
+                    thread_name_prefix="wandb-part",
+                    initializer=lower_thread_priority,
+                    initargs=(self.transfers.part_nice,),
                 )
             return self._part_pool
 

@@ -42,6 +42,7 @@ import http.client
 import mmap
 import os
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -67,6 +68,20 @@ NETWORK_ERRORS = (
     TimeoutError,
 )
 REFRESH_LIMIT = 3  # new URLs asked for one file before a 401/403 is final
+
+
+def lower_thread_priority(steps: int) -> None:
+    """Run the calling thread `steps` nice steps below its current CPU priority (Linux, where
+    each thread has its own; elsewhere, or where the system refuses, it stays as it is). A
+    pool `initializer` for part threads (`TransferSettings.part_nice`)."""
+    if not steps or not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + steps))
+    except OSError:
+        pass  # a sandbox that forbids it: the parts run at the caller's priority
 
 
 class Dropped(Exception):
@@ -456,5 +471,6 @@ __all__ = [
     "body_into",
     "display_url",
     "fetch_ranged",
+    "lower_thread_priority",
     "resumes_at",
 ]
