@@ -174,7 +174,9 @@ def main() -> int:
             if network == "loopback":
                 clients.append("ours one stream")  # what a download was before parts
             for repeat in range(args.repeat):
-                for client in clients[repeat:] + clients[:repeat]:  # each gets to go first
+                for client in (
+                    clients[repeat % len(clients) :] + clients[: repeat % len(clients)]
+                ):  # each gets to go first
                     spec = {**common, "client": client, "case": "download", "path": big}
                     runs.setdefault(client, []).append(measure(spec))
             size = args.big_mb * MIB

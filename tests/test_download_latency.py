@@ -6,6 +6,7 @@ the sequential order raised and leaves no thread or request behind."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,6 +114,8 @@ def test_a_failing_manifest_raises_its_own_error_once_the_listing_is_joined(
     server.request_log.clear()
     server.faults.add(Fault("status", path=MANIFESTS, method="GET", status=403))
     server.faults.add(Fault("delay", path="/graphql", operation=LISTING, delay=HOLD))
+    # The manifest's side held a little, so the listing is surely sent before it fails.
+    server.faults.add(Fault("delay", path="/graphql", operation="FetchArtifactManifest", delay=0.3))
     with pytest.raises(PermissionDeniedError) as concurrent:
         api.artifact(path).download(str(tmp_path / "out"))
     # The listing, held for HOLD seconds, was answered before the error reached the caller.
@@ -130,13 +133,17 @@ def test_a_failing_manifest_stops_the_listings_retries(
     server.faults.add(Fault("status", path=MANIFESTS, method="GET", status=403))
     # Every listing attempt fails and asks for a wait: the manifest fails during the first.
     server.faults.add(
-        Fault("status", path="/graphql", operation=LISTING, status=503, retry_after=1, times=9)
+        Fault("status", path="/graphql", operation=LISTING, status=503, retry_after=4, times=9)
     )
+    # The manifest's side held a little, so the listing's first attempt is surely sent.
+    server.faults.add(Fault("delay", path="/graphql", operation="FetchArtifactManifest", delay=0.3))
+    started = time.monotonic()
     with pytest.raises(PermissionDeniedError):
         artifact.download(str(tmp_path / "out"))
-    # Not retried to exhaustion (4 attempts): at most the attempt after the wait the first
-    # failure asked for, depending on whether the manifest had failed by then.
-    assert server.request_log.count(operation=LISTING) in (1, 2)
+    # Not retried (4 attempts were allowed): the manifest failed while the listing waited out
+    # the first failure's Retry-After, and that wait ended there.
+    assert server.request_log.count(operation=LISTING) == 1
+    assert time.monotonic() - started < 3.0  # not the 4 s wait
     assert listing_threads() == []
 
 

@@ -232,11 +232,11 @@ def test_head_range_and_signatures(server: LocalWandbServer, entity: str, projec
 
 def test_signed_urls_expire(server: LocalWandbServer, entity: str, project: str) -> None:
     server.create_run(entity, project, "r", history=[{"x": 1}])
-    server.urls.url_ttl = 1.0
+    server.urls.url_ttl = 2.0  # expiries are whole seconds: the URL lives 1 to 2 s
     try:
         [url] = parquet_history(server, entity, project)["parquetUrls"]
         assert requests.get(url, timeout=30).status_code == 200
-        time.sleep(2.1)  # expiries are whole seconds
+        time.sleep(3.1)
         expired = requests.get(url, timeout=30)
     finally:
         server.urls.url_ttl = 3600.0

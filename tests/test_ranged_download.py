@@ -185,6 +185,25 @@ def test_a_partial_with_other_part_sizes_is_fetched_again_whole(
     assert sorted(ranges_sent(server)) == sorted(ramped_ranges())
 
 
+def test_a_partial_of_an_older_format_is_fetched_again_whole(
+    server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
+) -> None:
+    name, data = published
+    download_failing_after_two_parts(server, name, str(tmp_path / "out"))
+    [kept] = _partials(tmp_path / "cache")
+    with open(kept, "r+b") as handle:  # same length and flags, the first format's magic
+        handle.seek(SIZE)
+        handle.write(b"PWRANGE1")
+    server.faults.clear()
+    server.request_log.clear()
+
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "again"))
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert len(ranges_sent(server)) == 5  # no part taken from it
+
+
 def test_the_md5_reads_with_pread_where_the_file_cannot_be_mapped(
     server: LocalWandbServer,
     published: tuple[str, bytes],

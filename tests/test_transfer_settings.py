@@ -72,9 +72,12 @@ def test_small_and_empty_files_keep_a_valid_plan() -> None:
 
 
 def test_a_huge_file_keeps_its_grown_parts_after_the_ramp() -> None:
-    size = 2 * MAX_PARTS * MIB  # uniform 1 MiB parts would be twice too many
+    size = 4 * MAX_PARTS * MIB  # uniform 1 MiB parts would be four times too many
     ranges = download_part_ranges(size, MIB, 2 * MIB)
 
     assert contiguous(ranges, size)
-    assert len(ranges) <= MAX_PARTS + 1
-    assert max(sizes(ranges)) == sizes(part_ranges(size, MIB))[0]
+    grown = sizes(part_ranges(size, MIB))[0]
+    assert grown == 4 * MIB
+    assert sizes(ranges)[:5] == [2 * MIB, 5 * MIB // 2, 25 * MIB // 8, 125 * MIB // 32, grown]
+    assert set(sizes(ranges)[4:-1]) == {grown} and 0 < sizes(ranges)[-1] <= grown
+    assert len(ranges) <= MAX_PARTS + 4

@@ -8,8 +8,9 @@ download call), each read from its socket into the thread's one reused buffer (`
 and written at their offsets with `pwrite`. The md5 is computed in order while they arrive: it
 follows the first part not yet hashed as its bytes land, reading them in place from the
 temporary file (`_LandedBytes`), so hashing overlaps the transfer from its first bytes, memory
-stays bounded by a few chunks whatever the file's size, and nothing unverified becomes
-visible (the caller compares the md5 and size and only then renames the file into place).
+stays bounded whatever the file's size (a chunk buffer per part thread, one mapped 16 MiB
+window of page cache per file), and nothing unverified becomes visible (the caller compares
+the md5 and size and only then renames the file into place).
 
 - A part that drops or fails is retried alone, from the bytes it already has, through the
   client's one retry primitive; the first part that fails for good cancels the others.
@@ -280,10 +281,11 @@ def fetch_ranged(
     chunk_size: int,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[str, int] | None:
-    """Fetch `size` bytes into the local `file` in parallel parts; returns (base64 md5, size)
-    of what is on disk, or None when the storage does not serve ranges (the file is then
-    reset). The first part that fails for good is raised once the others have stopped.
-    `progress` hears every chunk written (on the part threads)."""
+    """Fetch `size` bytes into the local `file` in parallel parts (`download_part_ranges` of
+    `part_size`, ramped from `first_part`); returns (base64 md5, size) of what is on disk, or
+    None when the storage does not serve ranges (the file is then reset). The first part that
+    fails for good is raised once the others have stopped. `progress` hears every chunk
+    written (on the part threads)."""
     file.handle.flush()
     fd = file.handle.fileno()
     parts = _Parts(fd, size, (first_part, part_size), progress)
@@ -326,7 +328,8 @@ class _LandedBytes:
     `pread` of every byte costs ~0.3 CPU-s a GiB on the one thread a file's md5 runs on), or
     through `pread` where the file system cannot map the file. Only bytes a part already
     wrote are read, so a mapped page always exists; the map is closed before the file is
-    cut to its size."""
+    cut to its size. (A disk error under a mapped page would be SIGBUS, not OSError: local
+    partials only, which a failing disk would fail anyway.)"""
 
     def __init__(self, fd: int, chunk_size: int) -> None:
         self._fd = fd
@@ -370,7 +373,7 @@ class _LandedBytes:
         except (OSError, ValueError):
             self._mappable = False
             return False
-        return True
+        return offset < self._map_start + len(self._map)  # else pread says the file is short
 
     def close(self) -> None:
         if self._map is not None:

@@ -73,7 +73,8 @@ def with_retries(
     The wait before a retry is the failure's `retry_after` when the server gave one, else the
     policy's backoff; it goes through `sleep`. Retrying stops when the attempts (the policy's,
     or the failure's lower `attempt_limit`) or the time are spent, or when `should_stop()` says
-    so (a sibling transfer failed); the last failure is then raised with `gave_up()` recorded.
+    so (a sibling transfer failed), checked before and during the wait and before the next
+    attempt; the last failure is then raised with `gave_up()` recorded.
     """
     started = time.monotonic()
     attempts = 0
@@ -98,7 +99,27 @@ def with_retries(
             ):
                 failure.gave_up(attempts, elapsed)
                 raise
+            if should_stop is not None:
+                delay = _wait_unless_stopped(delay, sleep, should_stop)
+                if should_stop():
+                    failure.gave_up(attempts, time.monotonic() - started)
+                    raise
         sleep(delay)
+
+
+STOP_CHECK_INTERVAL = 0.25  # seconds between `should_stop` checks during a longer wait
+
+
+def _wait_unless_stopped(
+    delay: float, sleep: Callable[[float], None], should_stop: Callable[[], bool]
+) -> float:
+    """Sleep `delay` in slices of `STOP_CHECK_INTERVAL` until at most one slice is left or
+    `should_stop()` says so; returns the seconds still to sleep. A wait for a server's
+    `Retry-After` must not hold up a caller whose other work already failed."""
+    while delay > STOP_CHECK_INTERVAL and not should_stop():
+        sleep(STOP_CHECK_INTERVAL)
+        delay -= STOP_CHECK_INTERVAL
+    return delay
 
 
 __all__ = ["FAIL_FAST_ATTEMPTS", "RetryPolicy", "with_retries"]

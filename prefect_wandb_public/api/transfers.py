@@ -10,11 +10,12 @@ per-connection throughput, so parts in parallel add up; below the thresholds one
 less (one first-byte wait, no part hashing).
 
 A ranged download's part threads run `part_nice` steps below the caller's CPU priority (Linux;
-0 keeps them equal). They mostly wait on the network; when they wake to copy bytes they would
-otherwise preempt the file's md5, the one step that cannot run in parallel and so sets the
-pace (a GiB under `wan`: the md5 lost ~0.5 s to them, and 10 steps took 0.2-0.3 s off).
-A ranged download's first parts are smaller (`first_download_part`, growing to
-`download_part_size`; `download_part_ranges`) so its in-order md5 starts early.
+0 keeps them equal; it lowers them against all CPU work on the host, not only the md5). They
+mostly wait on the network; when they wake to copy bytes they would otherwise preempt the
+file's md5, the one step that cannot run in parallel and so sets the pace (a GiB under `wan`:
+the md5 lost ~0.5 s to them, and 10 steps took 0.2-0.3 s off). Its first parts are smaller
+(`first_download_part`, growing to `download_part_size`; `download_part_ranges`) so its
+in-order md5 starts early.
 
 The defaults come from `benchmarks/bench_transfers.py` (figures in the issue-13 notes): 64 MiB
 and 16 MiB parts down, 64 MiB and 32 MiB parts up, 16 part workers (under the `wan` profile,
@@ -99,15 +100,17 @@ def part_ranges(size: int, part_size: int) -> list[tuple[int, int]]:
 
 def download_part_ranges(size: int, part_size: int, first: int) -> list[tuple[int, int]]:
     """`part_ranges` for a ranged download, its first parts ramped up: `first` bytes, then each
-    `RAMP` times the one before (in 4 KiB steps) until `part_size` (no ramp when `first` is
-    at least `part_size`).
+        `RAMP` times the one before (in 4 KiB steps) until `part_size` (no ramp when `first` is
+        at least `part_size`).
 
-    The md5 runs in file order, so it can only start on the first part's bytes: with every
-    part as big as `part_size`, it waits for the whole first part at one connection's speed
-    (16 MiB at 50 MB/s is 0.34 s under the `wan` profile) while the other parts pile up. Small
-    first parts complete first and in order, so hashing starts within one first-byte wait and
-    stays busy; the full-size parts after them keep the number of requests (each paying a
-    first-byte wait) low. The ramp adds about ten parts whatever the file's size."""
+        The md5 runs in file order, so it can only start on the first part's bytes: with every
+        part as big as `part_size`, it waits for the whole first part at one connection's speed
+        (16 MiB at 50 MB/s is 0.34 s under the `wan` profile) while the other parts pile up. Small
+        first parts complete first and in order, so hashing starts within one first-byte wait and
+        stays busy; the full-size parts after them keep the number of requests (each paying a
+        first-byte wait) low. The ramp puts about ten small parts first (six parts more than
+    uniform ones at the defaults); a file whose parts grew for `MAX_PARTS` may get a few parts
+    more than that limit, which binds uploads only."""
     full = part_ranges(size, part_size)
     if size <= 0:
         return full
