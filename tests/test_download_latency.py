@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import Artifact
+from prefect_wandb_public.api import Artifact, artifact_fetch
 from prefect_wandb_public.api.artifact_fetch import LISTING_THREAD
 from prefect_wandb_public.errors import InvalidInputError, PermissionDeniedError, ServerError
 from prefect_wandb_public.testing import LocalWandbServer
@@ -81,7 +81,8 @@ def test_the_url_listing_is_asked_while_the_manifest_is_still_coming(
     fetch(artifact, tmp_path / "out")
     manifest_get = only(server, lambda r: r.path.startswith(MANIFESTS))
     listing = only(server, lambda r: r.operation == LISTING)
-    only(server, lambda r: r.operation == "FetchArtifactManifest")
+    # The manifest's URL came with api.artifact(): no query for it.
+    assert server.request_log.count(operation="FetchArtifactManifest") == 0
     # The storage held the manifest for HOLD seconds: a listing sent after the manifest came
     # would have arrived after that.
     assert listing.received < manifest_get.received + HOLD
@@ -108,11 +109,12 @@ def test_a_failing_manifest_raises_its_own_error_once_the_listing_is_joined(
     api: Api, server: LocalWandbServer, entity: str, project: str, tmp_path: Path
 ) -> None:
     path = published(server, entity, project, TWO_FILES)
-    server.faults.add(Fault("status", path=MANIFESTS, method="GET", status=403))
+    # Twice: the URL from api.artifact() is refused, then the one asked of GraphQL.
+    server.faults.add(Fault("status", path=MANIFESTS, method="GET", status=403, times=2))
     with pytest.raises(PermissionDeniedError) as alone:
         api.artifact(path).manifest  # noqa: B018  (the error of the manifest on its own)
     server.request_log.clear()
-    server.faults.add(Fault("status", path=MANIFESTS, method="GET", status=403))
+    server.faults.add(Fault("status", path=MANIFESTS, method="GET", status=403, times=2))
     server.faults.add(Fault("delay", path="/graphql", operation=LISTING, delay=HOLD))
     # The manifest's side held a little, so the listing is surely sent before it fails.
     server.faults.add(Fault("delay", path="/graphql", operation="FetchArtifactManifest", delay=0.3))
@@ -130,7 +132,7 @@ def test_a_failing_manifest_stops_the_listings_retries(
 ) -> None:
     artifact = api.artifact(published(server, entity, project, TWO_FILES))
     server.request_log.clear()
-    server.faults.add(Fault("status", path=MANIFESTS, method="GET", status=403))
+    server.faults.add(Fault("status", path=MANIFESTS, method="GET", status=403, times=2))
     # Every listing attempt fails and asks for a wait: the manifest fails during the first.
     server.faults.add(
         Fault("status", path="/graphql", operation=LISTING, status=503, retry_after=4, times=9)
@@ -201,3 +203,48 @@ def test_an_artifact_of_references_only_needs_no_listing_even_a_failing_one(
     assert "skipped 1 reference entries" in caplog.text
     assert server.request_log.count(path=BLOBS) == 0
     assert listing_threads() == []
+
+
+def test_a_download_after_a_lookup_by_name_asks_no_manifest_query(
+    api: Api, server: LocalWandbServer, entity: str, project: str, tmp_path: Path
+) -> None:
+    artifact = api.artifact(published(server, entity, project, TWO_FILES))
+    server.request_log.clear()
+    artifact.download(str(tmp_path / "out"))
+
+    assert server.request_log.count(operation="FetchArtifactManifest") == 0
+    assert server.request_log.count(path=MANIFESTS) == 1
+    assert tree(tmp_path / "out") == TWO_FILES
+
+
+def test_an_old_manifest_url_is_not_used(
+    api: Api,
+    server: LocalWandbServer,
+    entity: str,
+    project: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    artifact = api.artifact(published(server, entity, project, TWO_FILES))
+    monkeypatch.setattr(artifact_fetch, "MANIFEST_URL_FRESH_FOR", 0.0)  # every URL is old
+    server.request_log.clear()
+    artifact.download(str(tmp_path / "out"))
+    assert server.request_log.count(operation="FetchArtifactManifest") == 1
+    assert tree(tmp_path / "out") == TWO_FILES
+
+
+def test_an_expired_manifest_url_from_the_lookup_is_renewed(
+    api: Api, server: LocalWandbServer, entity: str, project: str, tmp_path: Path
+) -> None:
+    server.urls.url_ttl = 2.0  # whole seconds: the lookup's URL lives 1 to 2 s
+    try:
+        artifact = api.artifact(published(server, entity, project, TWO_FILES))
+        time.sleep(2.1)
+    finally:
+        server.urls.url_ttl = 3600.0
+    server.request_log.clear()
+    artifact.download(str(tmp_path / "out"))
+
+    assert server.request_log.count(path=MANIFESTS, status=403) == 1  # expired
+    assert server.request_log.count(operation="FetchArtifactManifest") == 1  # a fresh URL
+    assert tree(tmp_path / "out") == TWO_FILES

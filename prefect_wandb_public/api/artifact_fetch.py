@@ -1,13 +1,15 @@
 """Downloading a committed artifact's files: the manifest, the storage URLs of its files, and
 the entries handed to the one byte mover (`fetch_entries`, through `Downloader`).
 
-Before its first byte a download needs both the manifest and the URLs. The manifest takes two round
-trips, one after the other: GraphQL `FetchArtifactManifest` for its URL, then the GET of the
-manifest from storage. The files' direct URLs take GraphQL `ArtifactMembershipFiles` pages. Asked
-after the manifest, as they once were, they made three round trips before the first byte of any
-file; but the listing of *every* file needs nothing from the manifest, so `manifest_and_urls` sends
-it on a thread of its own while the calling thread fetches the manifest: two round trips (while the
-listing takes one page, up to `URL_BATCH` files).
+Before its first byte a download needs both the manifest and the URLs. The manifest takes one
+round trip when the artifact was just looked up by name (that query returns the manifest's URL
+too: `ManifestUrl`), else two, one after the other: GraphQL `FetchArtifactManifest` for its
+URL, then the GET of the manifest from storage. The files' direct URLs take GraphQL
+`ArtifactMembershipFiles` pages. Asked after the manifest, as they once were, they made up to
+three round trips before the first byte of any file; but the listing of *every* file needs
+nothing from the manifest, so `manifest_and_urls` sends it on a thread of its own while the
+calling thread fetches the manifest: one round trip after a lookup by name, two otherwise
+(while the listing takes one page, up to `URL_BATCH` files).
 
 Failures are those of the sequential order, so callers see what they saw before: a failing
 manifest wins (the listing is told to stop, so it retries nothing more, and is joined before the
@@ -24,9 +26,11 @@ import functools
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from prefect_wandb_public.api.download import DEFAULT_WORKERS, Downloader, DownloadItem
 from prefect_wandb_public.api.files import direct_urls, listed_urls, require_urls
@@ -47,17 +51,53 @@ URL_BATCH = 5000
 LISTING_THREAD = "wandb-artifact-urls"
 
 
+# How long a manifest URL that came with the artifact's own query is used instead of asking
+# for a fresh one (storage URLs are signed for a limited time, an hour on the local server).
+MANIFEST_URL_FRESH_FOR = 600.0
+
+
+@dataclass(frozen=True)
+class ManifestUrl:
+    """The manifest's storage URL as the artifact's lookup by name returned it, and when."""
+
+    url: str
+    fetched_at: float
+
+    @classmethod
+    def of(cls, attrs: Mapping[str, Any]) -> ManifestUrl | None:
+        node = ((attrs.get("currentManifest") or {}).get("file")) or {}
+        url = node.get("directUrl")
+        return cls(url, time.monotonic()) if isinstance(url, str) and url else None
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() - self.fetched_at < MANIFEST_URL_FRESH_FOR
+
+
 def fetch_manifest(artifact: Artifact) -> ArtifactManifest:
-    """The committed artifact's manifest: its URL from GraphQL, then the JSON from storage."""
-    transport = artifact.client.transport
-    data = transport.graphql(MANIFEST_QUERY, {"id": artifact.id})
+    """The committed artifact's manifest: the JSON from storage, at the URL the artifact's
+    lookup by name returned when that is recent (`ManifestUrl`: one round trip), else at one
+    asked of GraphQL (`FetchArtifactManifest`: two). A recent URL that storage refuses (401 or
+    403: expired after all) gets a fresh one."""
+    early, artifact._manifest_url = artifact._manifest_url, None
+    if early is not None and early.fresh:
+        try:
+            return _manifest_at(artifact, early.url)
+        except CommError as error:
+            if error.status not in (401, 403):
+                raise
+    data = artifact.client.transport.graphql(MANIFEST_QUERY, {"id": artifact.id})
     node = ((data.get("artifact") or {}).get("currentManifest") or {}).get("file") or {}
     url = node.get("directUrl")
     if not url:
         raise NotFoundError(f"artifact {artifact.qualified_name} has no manifest")
+    return _manifest_at(artifact, url)
+
+
+def _manifest_at(artifact: Artifact, url: str) -> ArtifactManifest:
     what = f"the manifest of {artifact.qualified_name}"
     # A cut or garbled body is retried like a garbled GraphQL answer (`json_of`).
-    body = transport.request("GET", url, accept=json_of(what), what=what)
+    body = artifact.client.transport.request("GET", url, accept=json_of(what), what=what)
     if not isinstance(body, dict):
         raise CommError(f"{what} is not a manifest: a JSON {type(body).__name__}")
     return ArtifactManifest.from_json(body)
@@ -149,7 +189,9 @@ def fetch_entries(
 
 __all__ = [
     "LISTING_THREAD",
+    "MANIFEST_URL_FRESH_FOR",
     "URL_BATCH",
+    "ManifestUrl",
     "fetch_entries",
     "fetch_manifest",
     "manifest_and_urls",

@@ -105,6 +105,7 @@ class Artifact(ArtifactFields):
         self._client: Api | None = None
         self._attrs: dict[str, Any] = {}
         self._manifest: ArtifactManifest | None = None
+        self._manifest_url: artifact_fetch.ManifestUrl | None = None
         self._draft: DraftContents | None = DraftContents()
         self._requested_name: str | None = None
         self._link: LinkInfo | None = None
@@ -138,6 +139,7 @@ class Artifact(ArtifactFields):
 
     def _load(self, attrs: Mapping[str, Any]) -> None:
         self._attrs = dict(attrs)
+        self._manifest_url = artifact_fetch.ManifestUrl.of(attrs)
         sequence = attrs["artifactSequence"]
         self._entity: str = sequence["project"]["entity"]["name"]
         self._project: str = sequence["project"]["name"]

@@ -27,7 +27,7 @@ query ArtifactMembershipByName($entity: String!, $project: String!, $name: Strin
     artifactCollectionMembership(name: $name) {
       versionIndex createdAt
       artifactCollection { __typename name project { name entity { name } } }
-      artifact { %s }
+      artifact { %s currentManifest { file { directUrl } } }
     }
   }
 }
