@@ -248,3 +248,16 @@ def test_an_expired_manifest_url_from_the_lookup_is_renewed(
     assert server.request_log.count(path=MANIFESTS, status=403) == 1  # expired
     assert server.request_log.count(operation="FetchArtifactManifest") == 1  # a fresh URL
     assert tree(tmp_path / "out") == TWO_FILES
+
+
+def test_file_of_an_artifact_whose_only_entry_is_a_reference_says_so(
+    api: Api, server: LocalWandbServer, entity: str, project: str, tmp_path: Path
+) -> None:
+    server.create_artifact(entity, project, "one-ref", "dataset", {"far.txt": b"f"})
+    stored = server.store.resolve_artifact(entity, project, "one-ref:v0")
+    assert stored is not None
+    stored.entries["far.txt"].ref = "s3://elsewhere/far.txt"
+    with pytest.raises(InvalidInputError, match=r"'far.txt', is a reference to s3://elsewhere"):
+        api.artifact(f"{entity}/{project}/one-ref:v0").file(str(tmp_path / "one"))
+    assert not (tmp_path / "one").exists()
+    assert listing_threads() == []

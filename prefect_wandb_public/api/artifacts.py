@@ -543,6 +543,13 @@ class Artifact(ArtifactFields):
                     f"artifact {self.qualified_name} has {len(manifest.entries)} files; file() "
                     "needs exactly one (use download())"
                 )
+            [entry] = manifest.entries.values()
+            if entry.ref is not None:
+                raise InvalidInputError(
+                    f"the only file of artifact {self.qualified_name}, {entry.path!r}, is a "
+                    f"reference to {entry.ref}: file() downloads stored files (read the "
+                    "reference from its own storage)"
+                )
 
         manifest, urls = self._manifest_and_urls(single_file)
         target = os.fspath(root) if root is not None else default_artifact_root(self.source_name)

@@ -194,12 +194,10 @@ class ArtifactFiles(Paginator[File]):
         per_page: int = 50,
         *,
         start: str | None = None,
-        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         if isinstance(names, str):
             raise InvalidInputError(f"names must be a list of file names, not {names!r}")
         self.artifact = artifact
-        self.should_stop = should_stop
         variables = {
             "entity": artifact.entity,
             "project": artifact.project,
@@ -248,7 +246,8 @@ def listed_urls(
     """The direct URLs the server lists for the artifact's files `names` (None: every file), by
     file name. Once `should_stop()` is true the listing ends early (no retry, no further page)
     with what it has: its caller no longer wants it."""
-    listing = ArtifactFiles(artifact, names, per_page=per_page, should_stop=should_stop)
+    listing = ArtifactFiles(artifact, names, per_page=per_page)
+    listing.should_stop = should_stop
     urls: dict[str, str] = {}
     while listing.more and not (should_stop is not None and should_stop()):
         urls.update((file.name, file.direct_url) for file in listing.next_page() if file.direct_url)
