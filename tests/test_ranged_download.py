@@ -204,6 +204,21 @@ def test_a_partial_of_an_older_format_is_fetched_again_whole(
     assert len(ranges_sent(server)) == 5  # no part taken from it
 
 
+def test_without_pwrite_a_large_file_comes_as_one_stream(
+    server: LocalWandbServer,
+    published: tuple[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name, data = published
+    monkeypatch.setattr(ranged, "SUPPORTED", False)  # as on Windows
+    with closing(client(server)) as api:
+        root = api.artifact(name).download(str(tmp_path / "out"), skip_cache=True)
+
+    assert (Path(root) / "weights.bin").read_bytes() == data
+    assert ranges_sent(server) == [""]  # one plain GET
+
+
 def test_the_md5_reads_with_pread_where_the_file_cannot_be_mapped(
     server: LocalWandbServer,
     published: tuple[str, bytes],

@@ -71,6 +71,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
+from prefect_wandb_public.api import ranged as ranged_parts
 from prefect_wandb_public.api.cache import BlobCache
 from prefect_wandb_public.api.destinations import (
     CHUNK_SIZE,
@@ -413,7 +414,11 @@ class Downloader:
         file system (`s3://`, `memory://`) the parts are assembled and verified in a local
         staging file first, then streamed to it."""
         got = ("", 0)
-        ranged = item.size is not None and item.size >= self.transfers.ranged_download_threshold
+        ranged = (
+            ranged_parts.SUPPORTED
+            and item.size is not None
+            and item.size >= self.transfers.ranged_download_threshold
+        )
         if ranged and not file.local:
             self._staged(item, file)
             return

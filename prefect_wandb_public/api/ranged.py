@@ -60,6 +60,9 @@ if TYPE_CHECKING:
     from prefect_wandb_public.api.destinations import AtomicFile
     from prefect_wandb_public.api.transport import Transport
 
+# Parts are written at their offsets with `os.pwrite`, which Windows lacks: there a file of any
+# size comes as one stream (`download.py`).
+SUPPORTED = hasattr(os, "pwrite")
 _MAGIC = b"PWRANGE2"  # 2: the first part's size is in the header too (ramped first parts)
 _HEADER = struct.Struct(">8sQQQ")  # magic, first part size, part size, file size
 NETWORK_ERRORS = (
@@ -468,6 +471,7 @@ def _fetch_part(
 __all__ = [
     "NETWORK_ERRORS",
     "REFRESH_LIMIT",
+    "SUPPORTED",
     "Dropped",
     "UrlSource",
     "body_chunks",
