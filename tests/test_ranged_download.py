@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import errno
 import fcntl
-import gzip
 import hashlib
 import os
 import signal
@@ -19,12 +18,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import urllib3
 from conftest import FAST_RETRY, Recorder
 
@@ -32,7 +29,6 @@ from prefect_wandb_public import Api
 from prefect_wandb_public.api import Artifact, Progress, TransferSettings, ranged
 from prefect_wandb_public.api.files import download_file
 from prefect_wandb_public.api.partials import RESUMABLE_FOR
-from prefect_wandb_public.api.ranged import body_into
 from prefect_wandb_public.errors import ChecksumError, ServerError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.profiles import NetworkProfile, StorageProfile
@@ -834,50 +830,3 @@ def test_a_staged_download_sweeps_only_staging_partials_unlocked_and_unwritten_f
 
     assert not stale.exists()
     assert _partials(staging) == [fresh, locked]
-
-
-@pytest.fixture
-def plain_origin() -> Iterator[tuple[str, bytes]]:
-    """A plain HTTP origin on 127.0.0.1: `/gzip` serves a body gzip-encoded (Content-Encoding),
-    `/identity` the same bytes as they are; returns its URL and the bytes."""
-    data = os.urandom(64 * 1024) + b"z" * (512 * 1024)
-    bodies = {"/gzip": gzip.compress(data), "/identity": data}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = bodies[self.path]
-            self.send_response(200)
-            if self.path == "/gzip":
-                self.send_header("Content-Encoding", "gzip")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", data
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-@pytest.mark.parametrize("encoding", ["identity", "gzip"])
-def test_a_body_is_read_into_the_buffer_unless_content_encoded(
-    plain_origin: tuple[str, bytes], encoding: str
-) -> None:
-    url, data = plain_origin
-    buffer = memoryview(bytearray(64 * 1024))
-    with requests.get(f"{url}/{encoding}", stream=True, timeout=10) as response:
-        chunks = [
-            (bytes(chunk), isinstance(chunk, memoryview)) for chunk in body_into(response, buffer)
-        ]
-
-    assert b"".join(chunk for chunk, _ in chunks) == data  # decoded when it was encoded
-    assert max(len(chunk) for chunk, _ in chunks) <= len(buffer)
-    # Straight into the buffer (views of it) only when the bytes on the wire are the body's.
-    assert {view for _, view in chunks} == {encoding == "identity"}

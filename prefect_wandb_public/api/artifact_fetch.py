@@ -74,12 +74,11 @@ class ManifestUrl:
         return time.monotonic() - self.fetched_at < MANIFEST_URL_FRESH_FOR
 
 
-def fetch_manifest(artifact: Artifact) -> ArtifactManifest:
-    """The committed artifact's manifest: the JSON from storage, at the URL the artifact's
-    lookup by name returned when that is recent (`ManifestUrl`: one round trip), else at one
-    asked of GraphQL (`FetchArtifactManifest`: two). A recent URL that storage refuses (401 or
-    403: expired after all) gets a fresh one."""
-    early, artifact._manifest_url = artifact._manifest_url, None
+def fetch_manifest(artifact: Artifact, early: ManifestUrl | None = None) -> ArtifactManifest:
+    """The committed artifact's manifest: the JSON from storage, at the URL `early` the
+    artifact's lookup by name returned when that is recent (`ManifestUrl`: one round trip),
+    else at one asked of GraphQL (`FetchArtifactManifest`: two). A recent URL that storage
+    refuses (401 or 403: expired after all) gets a fresh one."""
     if early is not None and early.fresh:
         try:
             return _manifest_at(artifact, early.url)

@@ -468,7 +468,8 @@ class Artifact(ArtifactFields):
                 1, STORAGE_POLICY, {"storageLayout": "V2"}, dict(self._draft.entries)
             )
         if self._manifest is None:
-            self._manifest = artifact_fetch.fetch_manifest(self)
+            early, self._manifest_url = self._manifest_url, None  # a URL serves one fetch
+            self._manifest = artifact_fetch.fetch_manifest(self, early)
         return self._manifest
 
     def _manifest_and_urls(

@@ -92,29 +92,26 @@ def part_ranges(size: int, part_size: int) -> list[tuple[int, int]]:
     remainder); parts grow (in 4 KiB steps) when `MAX_PARTS` would not cover the file."""
     if size <= 0:
         return [(0, 0)]
-    if -(-size // part_size) > MAX_PARTS:
-        part_size = -(-size // MAX_PARTS)
-        part_size += -part_size % 4096
+    part_size = _covering_part_size(size, part_size)
     return [(start, min(size, start + part_size)) for start in range(0, size, part_size)]
 
 
 def download_part_ranges(size: int, part_size: int, first: int) -> list[tuple[int, int]]:
     """`part_ranges` for a ranged download, its first parts ramped up: `first` bytes, then each
-        `RAMP` times the one before (in 4 KiB steps) until `part_size` (no ramp when `first` is
-        at least `part_size`).
+    `RAMP` times the one before (in 4 KiB steps) until `part_size` (no ramp when `first` is at
+    least `part_size`).
 
-        The md5 runs in file order, so it can only start on the first part's bytes: with every
-        part as big as `part_size`, it waits for the whole first part at one connection's speed
-        (16 MiB at 50 MB/s is 0.34 s under the `wan` profile) while the other parts pile up. Small
-        first parts complete first and in order, so hashing starts within one first-byte wait and
-        stays busy; the full-size parts after them keep the number of requests (each paying a
-        first-byte wait) low. The ramp puts about ten small parts first (six parts more than
-    uniform ones at the defaults); a file whose parts grew for `MAX_PARTS` may get a few parts
-    more than that limit, which binds uploads only."""
-    full = part_ranges(size, part_size)
+    The md5 runs in file order, so it can only start on the first part's bytes: with every part
+    as big as `part_size`, it waits for the whole first part at one connection's speed (16 MiB
+    at 50 MB/s is 0.34 s under the `wan` profile) while the other parts pile up. Small first
+    parts complete first and in order, so hashing starts within one first-byte wait and stays
+    busy; the full-size parts after them keep the number of requests (each paying a first-byte
+    wait) low. The ramp puts about ten small parts first (six parts more than uniform ones at
+    the defaults); a file whose parts grew for `MAX_PARTS` may get a few parts more than that
+    limit, which binds uploads only."""
     if size <= 0:
-        return full
-    part_size = full[0][1] - full[0][0]
+        return [(0, 0)]
+    part_size = _covering_part_size(size, part_size)
     ranges: list[tuple[int, int]] = []
     start, step = 0, min(first, part_size)
     while start < size and step < part_size:
@@ -123,6 +120,15 @@ def download_part_ranges(size: int, part_size: int, first: int) -> list[tuple[in
         start = stop
         step = int(step * RAMP) // 4096 * 4096
     return ranges + [(s, min(size, s + part_size)) for s in range(start, size, part_size)]
+
+
+def _covering_part_size(size: int, part_size: int) -> int:
+    """`part_size`, unless `MAX_PARTS` parts of it would not cover `size` bytes: then the
+    smallest size (in 4 KiB steps) that does."""
+    if -(-size // part_size) > MAX_PARTS:
+        part_size = -(-size // MAX_PARTS)
+        part_size += -part_size % 4096
+    return part_size
 
 
 __all__ = [
