@@ -37,8 +37,13 @@ MIB = 1 << 20
 SIZE = 20 * MIB
 BLOBS = "/storage/blobs/"
 # Uniform 4 MiB parts (no ramp: the first part as big as the others), so tests can name them;
-# the ramped default has tests of its own below.
-UNIFORM = {"download_part_size": 4 * MIB, "first_download_part": 4 * MIB}
+# the ramped default has tests of its own below. In parallel even on loopback, as from far
+# storage (near storage's plan, parts in order, has its tests in test_ranged_in_order.py).
+UNIFORM: dict[str, Any] = {
+    "download_part_size": 4 * MIB,
+    "first_download_part": 4 * MIB,
+    "near_storage_first_byte": 0,
+}
 PARTS = TransferSettings(ranged_download_threshold=8 * MIB, **UNIFORM)
 
 

@@ -42,11 +42,22 @@ def contiguous(ranges: list[tuple[int, int]], size: int) -> bool:
         ("part_nice", 20, "part_nice must be between 0 and 19"),
         ("part_nice", -1, "part_nice must be between 0 and 19"),
         ("part_nice", 2.5, "part_nice must be an integer"),
+        ("near_storage_first_byte", -0.001, "near_storage_first_byte must be between 0 and 1"),
+        ("near_storage_first_byte", 2, "near_storage_first_byte must be between 0 and 1"),
+        ("near_storage_first_byte", float("nan"), "near_storage_first_byte must be between"),
+        ("near_storage_first_byte", "5ms", "near_storage_first_byte must be a number"),
+        ("near_storage_first_byte", False, "near_storage_first_byte must be a number"),
     ],
 )
 def test_bad_settings_are_refused_by_name(field: str, value: object, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         TransferSettings(**{field: value})  # type: ignore[arg-type]
+
+
+def test_near_storage_takes_whole_and_fractional_seconds_and_zero_turns_it_off() -> None:
+    assert TransferSettings().near_storage_first_byte == 0.005
+    assert TransferSettings(near_storage_first_byte=1).near_storage_first_byte == 1
+    assert TransferSettings(near_storage_first_byte=0).near_storage_first_byte == 0
 
 
 def test_a_download_ramps_its_first_parts_up_to_the_part_size() -> None:

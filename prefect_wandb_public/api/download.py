@@ -440,6 +440,7 @@ class Downloader:
                     first_part=self.transfers.first_download_part,
                     pool=self._parts(),
                     chunk_size=self.chunk_size,
+                    near_first_byte=self.transfers.near_storage_first_byte,
                     progress=self._tracker.credit,
                 )
                 ranged = result is not None

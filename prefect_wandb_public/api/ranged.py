@@ -12,6 +12,13 @@ stays bounded whatever the file's size (a chunk buffer per part thread, one mapp
 window of page cache per file), and nothing unverified becomes visible (the caller compares
 the md5 and size and only then renames the file into place).
 
+- Near storage (`near_first_byte`: its first answer comes that fast, as on the same host) the
+  parts come in order on one part thread (`_InOrder`), hashed as they land: on one machine
+  parallel connections add no bandwidth, only threads that take the md5's CPU (a GiB on
+  loopback: 1.85 s in order, 2.3-2.5 s fanned out, 2.0 s as one stream). Where the first answer
+  comes later, or the md5 keeps waiting for bytes (one connection slower than the md5), the
+  parts not taken yet fan out. Each part is still its own request, so retries, refreshes, the
+  trailer and resuming are the same either way.
 - A part that drops or fails is retried alone, from the bytes it already has, through the
   client's one retry primitive; the first part that fails for good cancels the others.
 - A file whose md5 does not match is fetched again whole (`download.py`): the manifest gives
@@ -38,6 +45,8 @@ the md5 and size and only then renames the file into place).
 
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
 import http.client
 import mmap
@@ -45,6 +54,7 @@ import os
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -282,29 +292,52 @@ def fetch_ranged(
     first_part: int,
     pool: ThreadPoolExecutor,
     chunk_size: int,
+    near_first_byte: float = 0.0,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[str, int] | None:
     """Fetch `size` bytes into the local `file` in parallel parts (`download_part_ranges` of
     `part_size`, ramped from `first_part`); returns (base64 md5, size) of what is on disk, or
     None when the storage does not serve ranges (the file is then reset). The first part that
     fails for good is raised once the others have stopped. `progress` hears every chunk
-    written (on the part threads)."""
+    written (on the part threads). With `near_first_byte` (seconds) the parts first go in order
+    on one part thread, and fan out unless the first answer comes that fast, or once the md5
+    waits for bytes too much (`_InOrder`)."""
     file.handle.flush()
     fd = file.handle.fileno()
     parts = _Parts(fd, size, (first_part, part_size), progress)
     parts.load(file.resumed)
-    futures: list[Future[None]] = [
-        pool.submit(_fetch_part, transport, name, source, parts, index, chunk_size)
-        for index in range(len(parts.ranges))
-        if not parts.done[index].is_set()
-    ]
+    missing = [index for index in range(len(parts.ranges)) if not parts.done[index].is_set()]
+    fetch = functools.partial(_fetch_part, transport, name, source, parts, chunk_size=chunk_size)
+    futures: list[Future[None]] = []
+
+    def fan_out(indices: list[int]) -> None:
+        for index in indices:
+            if parts.failed.is_set():
+                return
+            futures.append(pool.submit(fetch, index))
+
     hasher = hashlib.md5()
+    landed_bytes = _LandedBytes(fd, chunk_size)
+    in_order: _InOrder | None = None
+
+    def md5_waited(seconds: float) -> None:
+        if in_order is not None:
+            fan_out(in_order.starving(seconds))
+
     try:
-        _hash_in_order(parts, hasher, chunk_size)
+        if near_first_byte > 0 and len(missing) > 1:
+            in_order = _InOrder(missing)
+            futures.append(pool.submit(_fetch_in_order, fetch, parts, in_order))
+            if not in_order.answered.wait(near_first_byte):
+                fan_out(in_order.take_rest())  # far storage: the first answer came too late
+        else:
+            fan_out(missing)
+        _hash_parts(parts, landed_bytes, hasher, md5_waited)
     except BaseException:
         parts.fail()  # an interrupt (Ctrl-C) here stops the parts at their next chunk
         raise
     finally:
+        landed_bytes.close()
         if parts.failed.is_set():
             for future in futures:
                 future.cancel()
@@ -320,6 +353,45 @@ def fetch_ranged(
         return None
     os.ftruncate(fd, size)
     return b64_of(hasher), size
+
+
+STARVE_AFTER = 0.25  # seconds of parts in order before the md5's waits may fan out the rest
+STARVE_SHARE = 0.25  # the share of that time the md5 may wait for bytes
+
+
+class _InOrder:
+    """Parts fetched one after another on one part thread (`_fetch_in_order`), which takes the
+    next one only when it finished the last. `answered` is set once the first answer came (how
+    near the storage is). The parts not taken yet go to the caller when it asks (`take_rest`):
+    the first answer came too late, or the md5 waited for bytes more than `STARVE_SHARE` of the
+    time since the start (`starving`, from `STARVE_AFTER` on: one connection is slower than
+    the md5)."""
+
+    def __init__(self, indices: list[int]) -> None:
+        self._queue = collections.deque(indices)
+        self._lock = threading.Lock()
+        self.answered = threading.Event()
+        self._started = time.perf_counter()
+        self._waited = 0.0
+
+    def next(self) -> int | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue else None
+
+    def take_rest(self) -> list[int]:
+        with self._lock:
+            rest = list(self._queue)
+            self._queue.clear()
+            return rest
+
+    def starving(self, waited: float) -> list[int]:
+        """Count `waited` seconds of the md5 waiting for bytes; the parts not taken yet once it
+        waited too much, else none."""
+        self._waited += waited
+        elapsed = time.perf_counter() - self._started
+        if elapsed < STARVE_AFTER or self._waited <= STARVE_SHARE * elapsed:
+            return []
+        return self.take_rest()
 
 
 HASH_WINDOW = 16 << 20  # bytes of the file mapped at a time for hashing (bounds its RSS share)
@@ -384,21 +456,36 @@ class _LandedBytes:
             self._map = None
 
 
-def _hash_in_order(parts: _Parts, hasher: Any, chunk_size: int) -> None:
-    """Feed `hasher` the file's bytes in order, read from the file as they land (following
-    the first part not yet hashed); stops early once a part failed."""
-    landed_bytes = _LandedBytes(parts.fd, chunk_size)
-    try:
-        for index, (start, stop) in enumerate(parts.ranges):
-            offset = start
-            while offset < stop:
-                landed = parts.wait_beyond(index, offset)
-                if landed is None:
-                    return
-                landed_bytes.feed(hasher, offset, landed)
-                offset = landed
-    finally:
-        landed_bytes.close()
+def _hash_parts(
+    parts: _Parts,
+    landed_bytes: _LandedBytes,
+    hasher: Any,
+    waited: Callable[[float], None] | None = None,
+) -> None:
+    """Feed `hasher` the file's bytes in order, read from the file as they land (following the
+    first part not yet hashed); stops early once a part failed. `waited` hears how long each
+    wait for bytes took."""
+    for index, (start, stop) in enumerate(parts.ranges):
+        offset = start
+        while offset < stop:
+            began = time.perf_counter()
+            landed = parts.wait_beyond(index, offset)
+            if landed is None:
+                return
+            if waited is not None:
+                waited(time.perf_counter() - began)
+            landed_bytes.feed(hasher, offset, landed)
+            offset = landed
+
+
+def _fetch_in_order(fetch: Callable[..., None], parts: _Parts, in_order: _InOrder) -> None:
+    """`fetch` the parts of `in_order` one after another on this thread (its pooled connection
+    serves each request in turn) until none is left to take; stops before the next part once
+    another part failed."""
+    while (index := in_order.next()) is not None:
+        if parts.failed.is_set():
+            raise _Stopped(f"part {index + 1} of {len(parts.ranges)}")
+        fetch(index, answered=in_order.answered)
 
 
 def _fetch_part(
@@ -407,9 +494,12 @@ def _fetch_part(
     source: UrlSource,
     parts: _Parts,
     index: int,
+    *,
     chunk_size: int,
+    answered: threading.Event | None = None,
 ) -> None:
-    """Fetch one part into its place, retried alone from the bytes it already has."""
+    """Fetch one part into its place, retried alone from the bytes it already has; `answered`
+    is set once the storage answered (`_InOrder`)."""
     start, stop = parts.ranges[index]
     offset = start
     drops = 0
@@ -435,6 +525,8 @@ def _fetch_part(
                     retry_after=0.0,
                 ) from exc
             raise
+        if answered is not None:
+            answered.set()
         try:
             if not resumes_at(response, offset):
                 raise _NotRanged(f"HTTP {response.status_code} to a Range request")

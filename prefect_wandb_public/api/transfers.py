@@ -17,6 +17,15 @@ the md5 lost ~0.5 s to them, and 10 steps took 0.2-0.3 s off). Its first parts a
 (`first_download_part`, growing to `download_part_size`; `download_part_ranges`) so its
 in-order md5 starts early.
 
+Near storage (its first answer within `near_storage_first_byte` seconds: on the same host or
+network) the first part goes alone, as a probe: if one connection fetching parts one after
+another outpaces the md5 (measured on that part: its first-byte wait and rate against the
+md5's rate on its bytes), the rest come in order on that one connection; otherwise they fan
+out. On loopback 16 parallel parts lose to one stream (2.3-2.6 s a GiB against 2.0 s here: 16
+connections and the server's 16 sending threads take the md5's CPU), parts in order on one
+connection win (1.85 s). Far storage pays at most this wait before its other parts go out
+(5 ms against a 145 ms first byte under `wan`); 0 turns the probe off (always fan out).
+
 The defaults come from `benchmarks/bench_transfers.py` (figures in the issue-13 notes): 64 MiB
 and 16 MiB parts down, 64 MiB and 32 MiB parts up, 16 part workers (under the `wan` profile,
 256 MiB came in 1.7 s with 8 workers and 1.4 s with 16; 64 MiB parts cost a round of first-byte
@@ -39,6 +48,8 @@ MAX_PART_WORKERS = 64
 MAX_PART_NICE = 19
 FIRST_DOWNLOAD_PART = 2 * MIB  # a ranged download's first part; the next ones grow by RAMP
 RAMP = 1.25
+NEAR_STORAGE_FIRST_BYTE = 0.005  # seconds; storage that answers this fast may get parts in order
+MAX_NEAR_STORAGE_FIRST_BYTE = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class TransferSettings:
     upload_part_size: int = 32 * MIB
     part_workers: int = 16
     part_nice: int = 10
+    near_storage_first_byte: float = NEAR_STORAGE_FIRST_BYTE
 
     def __post_init__(self) -> None:
         for name in (
@@ -80,6 +92,16 @@ class TransferSettings:
         if not 0 <= self.part_nice <= MAX_PART_NICE:
             raise InvalidInputError(
                 f"part_nice must be between 0 and {MAX_PART_NICE}, got {self.part_nice}"
+            )
+        near = self.near_storage_first_byte
+        if isinstance(near, bool) or not isinstance(near, (int, float)):
+            raise InvalidInputError(
+                f"near_storage_first_byte must be a number of seconds, got {near!r}"
+            )
+        if not 0 <= near <= MAX_NEAR_STORAGE_FIRST_BYTE:
+            raise InvalidInputError(
+                f"near_storage_first_byte must be between 0 and {MAX_NEAR_STORAGE_FIRST_BYTE} "
+                f"seconds, got {near}"
             )
         if self.part_workers > MAX_PART_WORKERS:
             raise InvalidInputError(
@@ -133,11 +155,13 @@ def _covering_part_size(size: int, part_size: int) -> int:
 
 __all__ = [
     "FIRST_DOWNLOAD_PART",
+    "MAX_NEAR_STORAGE_FIRST_BYTE",
     "MAX_PARTS",
     "MAX_PART_NICE",
     "MIB",
     "MIN_DOWNLOAD_PART",
     "MIN_UPLOAD_PART",
+    "NEAR_STORAGE_FIRST_BYTE",
     "RAMP",
     "TransferSettings",
     "download_part_ranges",
