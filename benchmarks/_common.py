@@ -191,6 +191,17 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds process `pid` (all its threads) has used so far; None where
+    `/proc` does not tell (not Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_in_child(
     script: str, spec: Mapping[str, Any], *, prefix: str, timeout: float
 ) -> dict[str, Any]:

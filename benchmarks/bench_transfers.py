@@ -14,7 +14,9 @@ with empty caches (cold) and reports its wall seconds, CPU seconds and peak RSS:
   `min(parts in flight x per-connection bandwidth, md5 rate)`, the md5 rate measured here
   (printed also with the round trips no download skips added: `WAN_START`). The page cache
   is warmed first and each repeat starts with another contender, so no one pays the VM's
-  first touch of fresh memory alone. CPU seconds leave out our untimed `verify()`;
+  first touch of fresh memory alone. CPU seconds leave out our untimed `verify()`; the
+  server's CPU seconds meanwhile are printed too (it shares this machine's cores, as the real
+  service does not), and how busy the cores are on the big file under `wan`;
 - `--files` x 1 MiB under `wan`: ours vs 0.31 (first-byte latency dominates);
 - publishing one `--publish-mb` MiB file under `wan`: ours (multipart) vs ours forced to one
   PUT (a threshold above the file's size).
@@ -35,7 +37,16 @@ import tempfile
 import time
 from typing import Any
 
-from _common import cpu_seconds, load_note, peak_rss_mb, print_table, run_in_child, served
+from _common import (
+    ServerProcess,
+    cpu_seconds,
+    load_note,
+    peak_rss_mb,
+    print_table,
+    process_cpu_seconds,
+    run_in_child,
+    served,
+)
 
 RSS_GOAL_MB = 150.0
 WAN_BANDWIDTH = 50e6  # bytes/s per storage connection in the `wan` profile
@@ -106,8 +117,14 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- parent side
-def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    return run_in_child(__file__, spec, prefix="bench-transfers-", timeout=1200)
+def measure(spec: dict[str, Any], server: ServerProcess) -> dict[str, Any]:
+    """One child's report, with the CPU seconds the server spent meanwhile (`server_cpu`, None
+    where this system does not tell)."""
+    before = process_cpu_seconds(server.process.pid)
+    result = run_in_child(__file__, spec, prefix="bench-transfers-", timeout=1200)
+    after = process_cpu_seconds(server.process.pid)
+    result["server_cpu"] = None if before is None or after is None else after - before
+    return result
 
 
 def md5_rate(megabytes: int = 256) -> float:
@@ -141,6 +158,7 @@ def row(case: str, client: str, got: dict[str, Any], mib: int, limit: Any = "") 
         round(mib * MIB / seconds / 1e6),
         limit,
         round(got["cpu"], 1),
+        "-" if got["server_cpu"] is None else round(got["server_cpu"], 1),
         round(got["rss_mb"]),
     ]
 
@@ -192,13 +210,15 @@ def main() -> int:
                     clients[repeat % len(clients) :] + clients[: repeat % len(clients)]
                 ):  # each gets to go first
                     spec = {**common, "client": client, "case": "download", "path": big}
-                    runs.setdefault(client, []).append(measure(spec))
+                    runs.setdefault(client, []).append(measure(spec, server))
             size = args.big_mb * MIB
             parts = min(settings.part_workers, -(-size // settings.download_part_size))
             limit = rate if network == "loopback" else min(parts * WAN_BANDWIDTH, rate)
             for client, results in runs.items():
                 got = best(results)
                 figures[f"{network} big {client}"] = got["seconds"]
+                if got["server_cpu"] is not None:
+                    figures[f"{network} big {client} cpu"] = got["cpu"] + got["server_cpu"]
                 case = f"{args.big_mb} MiB, {network}"
                 rows.append(row(case, client, got, args.big_mb, round(size / limit, 2)))
             figures[f"{network} big limit"] = size / limit
@@ -207,7 +227,7 @@ def main() -> int:
         for _ in range(args.repeat):
             for client in ("ours", "0.31 default"):
                 spec = {**common, "client": client, "case": "download", "path": many}
-                many_runs.setdefault(client, []).append(measure(spec))
+                many_runs.setdefault(client, []).append(measure(spec, server))
         for client, results in many_runs.items():
             got = best(results)
             figures[f"wan many {client}"] = got["seconds"]
@@ -220,10 +240,13 @@ def main() -> int:
                 "mb": args.publish_mb,
                 "project": info["uploads_project"],
             }
-            result = measure(spec)
+            result = measure(spec, server)
             figures[f"wan publish {client}"] = result["seconds"]
             rows.append(row(f"publish {args.publish_mb} MiB, wan", client, result, args.publish_mb))
-    print_table(["case", "client", "seconds", "MB/s", "limit s", "cpu s", "peak RSS MB"], rows)
+    print_table(
+        ["case", "client", "seconds", "MB/s", "limit s", "cpu s", "server cpu s", "peak RSS MB"],
+        rows,
+    )
     print()
 
     def ratio(a: str, b: str) -> str:
@@ -236,6 +259,19 @@ def main() -> int:
         f"{figures['wan big ours'] / (figures['wan big limit'] + WAN_START):.2f}x the limit "
         f"plus the {WAN_START:.3f} s before any first byte"
     )
+    if "wan big ours cpu" in figures:
+        cores = os.cpu_count() or 1
+        spent = figures["wan big ours cpu"]
+        after_start = [
+            figures["wan big ours"] - WAN_START,
+            1.25 * figures["wan big limit"] - WAN_START,
+        ]
+        used = [spent / (cores * seconds) for seconds in after_start]
+        print(
+            f"wan big, this machine: ours and the server spend {spent:.1f} CPU-s, "
+            f"{used[0]:.0%} of {cores} cores from the first byte on; within 1.25x the limit "
+            f"they would need {used[1]:.0%}"
+        )
     if "loopback big ours" in figures:
         print(
             f"loopback big: {figures['loopback big ours'] / figures['loopback big limit']:.2f}x "
