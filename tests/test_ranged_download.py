@@ -23,19 +23,25 @@ from typing import Any
 
 import pytest
 import urllib3
-from conftest import FAST_RETRY, Recorder
+from conftest import Recorder
+from ranged_support import (
+    BLOBS,
+    MIB,
+    SIZE,
+    fresh,
+    publish_one_file,
+    ranged_client,
+    ranged_server,  # noqa: F401  (fixture)
+)
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import Artifact, Progress, TransferSettings, ranged
+from prefect_wandb_public.api import Progress, TransferSettings, ranged
 from prefect_wandb_public.api.files import download_file
 from prefect_wandb_public.api.partials import RESUMABLE_FOR
 from prefect_wandb_public.errors import ChecksumError, ServerError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.profiles import NetworkProfile, StorageProfile
 
-MIB = 1 << 20
-SIZE = 20 * MIB
-BLOBS = "/storage/blobs/"
 # Uniform 4 MiB parts (no ramp: the first part as big as the others), so tests can name them;
 # the ramped default has tests of its own below. In parallel even on loopback, as from far
 # storage (near storage's plan, parts in order, has its tests in test_ranged_in_order.py).
@@ -50,28 +56,13 @@ PARTS = TransferSettings(ranged_download_threshold=8 * MIB, **UNIFORM)
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
-@pytest.fixture(scope="module")
-def ranged_server() -> Iterator[LocalWandbServer]:
-    with LocalWandbServer() as server:
-        yield server
-
-
 @pytest.fixture
-def server(ranged_server: LocalWandbServer) -> Iterator[LocalWandbServer]:
-    ranged_server.faults.clear()
-    ranged_server.request_log.clear()
-    yield ranged_server
-    ranged_server.faults.clear()
-    ranged_server.network = "loopback"
+def server(ranged_server: LocalWandbServer) -> Iterator[LocalWandbServer]:  # noqa: F811
+    yield from fresh(ranged_server)
 
 
 def client(server: LocalWandbServer, transfers: TransferSettings = PARTS) -> Api:
-    return Api(
-        api_key=server.api_key,
-        overrides={"base_url": server.url, "project": "ranged"},
-        retry=FAST_RETRY,
-        transfers=transfers,
-    )
+    return ranged_client(server, "ranged", transfers)
 
 
 ONE_WORKER = TransferSettings(ranged_download_threshold=8 * MIB, part_workers=1, **UNIFORM)
@@ -80,16 +71,7 @@ ONE_WORKER = TransferSettings(ranged_download_threshold=8 * MIB, part_workers=1,
 @pytest.fixture
 def published(server: LocalWandbServer, tmp_path: Path) -> tuple[str, bytes]:
     """A 20 MiB single-file artifact; returns its name and bytes."""
-    data = os.urandom(SIZE)
-    path = tmp_path / "weights.bin"
-    path.write_bytes(data)
-    name = f"ckpt-{hashlib.md5(data).hexdigest()[:8]}"
-    with closing(client(server)) as api:
-        draft = Artifact(name, "model")
-        draft.add_file(str(path))
-        logged = api.log_artifact(draft)
-    server.request_log.clear()
-    return f"{logged.entity}/ranged/{name}:latest", data
+    return publish_one_file(client(server), server, tmp_path)
 
 
 def ranges_sent(server: LocalWandbServer) -> list[str]:

@@ -8,7 +8,7 @@ wall-clock thresholds in the test."""
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import itertools
 import os
 import threading
@@ -17,18 +17,23 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import FAST_RETRY
+from ranged_support import (
+    BLOBS,
+    MIB,
+    SIZE,
+    fresh,
+    publish_one_file,
+    ranged_client,
+    ranged_server,  # noqa: F401  (fixture)
+)
 
 from prefect_wandb_public import Api
-from prefect_wandb_public.api import Artifact, Progress, TransferSettings
+from prefect_wandb_public.api import Progress, TransferSettings
 from prefect_wandb_public.errors import ChecksumError, ServerError
 from prefect_wandb_public.testing import LocalWandbServer
 from prefect_wandb_public.testing.faults import RequestRecord
 from prefect_wandb_public.testing.profiles import NetworkProfile, StorageProfile
 
-MIB = 1 << 20
-SIZE = 20 * MIB
-BLOBS = "/storage/blobs/"
 # Uniform 4 MiB parts, so tests can name them. Storage counts as near when its first answer
 # comes within 0.5 s (the default's 5 ms would make the plan depend on this machine's load).
 IN_ORDER = TransferSettings(
@@ -42,43 +47,19 @@ PART_RANGES = [f"bytes={s}-{min(SIZE, s + 4 * MIB) - 1}" for s in range(0, SIZE,
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[LocalWandbServer]:
-    with LocalWandbServer() as server:
-        yield server
-
-
 @pytest.fixture
-def server(module_server: LocalWandbServer) -> Iterator[LocalWandbServer]:
-    module_server.faults.clear()
-    module_server.request_log.clear()
-    yield module_server
-    module_server.faults.clear()
-    module_server.network = "loopback"
+def server(ranged_server: LocalWandbServer) -> Iterator[LocalWandbServer]:  # noqa: F811
+    yield from fresh(ranged_server)
 
 
 def client(server: LocalWandbServer, transfers: TransferSettings = IN_ORDER) -> Api:
-    return Api(
-        api_key=server.api_key,
-        overrides={"base_url": server.url, "project": "in-order"},
-        retry=FAST_RETRY,
-        transfers=transfers,
-    )
+    return ranged_client(server, "in-order", transfers)
 
 
 @pytest.fixture
 def published(server: LocalWandbServer, tmp_path: Path) -> tuple[str, bytes]:
     """A 20 MiB single-file artifact (five 4 MiB parts); returns its name and bytes."""
-    data = os.urandom(SIZE)
-    path = tmp_path / "weights.bin"
-    path.write_bytes(data)
-    name = f"ckpt-{hashlib.md5(data).hexdigest()[:8]}"
-    with closing(client(server)) as api:
-        draft = Artifact(name, "model")
-        draft.add_file(str(path))
-        logged = api.log_artifact(draft)
-    server.request_log.clear()
-    return f"{logged.entity}/in-order/{name}:latest", data
+    return publish_one_file(client(server), server, tmp_path)
 
 
 def part_requests(server: LocalWandbServer) -> list[RequestRecord]:
@@ -116,13 +97,7 @@ def test_without_near_storage_the_parts_fan_out_on_loopback_too(
     server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
 ) -> None:
     name, data = published
-    fanned = TransferSettings(
-        ranged_download_threshold=8 * MIB,
-        download_part_size=4 * MIB,
-        first_download_part=4 * MIB,
-        near_storage_first_byte=0,
-        part_workers=5,
-    )
+    fanned = dataclasses.replace(IN_ORDER, near_storage_first_byte=0, part_workers=5)
     server.inject_fault(BLOBS, kind="delay", delay=0.3, times=1)  # hold the first part
     root = download(server, name, tmp_path / "out", transfers=fanned)
 
@@ -136,12 +111,7 @@ def test_storage_whose_first_answer_comes_late_gets_the_parts_in_parallel(
     server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
 ) -> None:
     name, data = published
-    near = TransferSettings(
-        ranged_download_threshold=8 * MIB,
-        download_part_size=4 * MIB,
-        first_download_part=4 * MIB,
-        near_storage_first_byte=0.05,
-    )
+    near = dataclasses.replace(IN_ORDER, near_storage_first_byte=0.05)
     server.network = NetworkProfile(name="far", storage=StorageProfile(first_byte=0.3))
     root = download(server, name, tmp_path / "out", transfers=near)
 
