@@ -6,6 +6,7 @@ beside the user's target)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import errno
 import fcntl
 import hashlib
@@ -93,7 +94,9 @@ def test_a_large_file_comes_in_parallel_ranged_parts(
     assert os.listdir(tmp_path / "out") == ["weights.bin"]
 
 
-RAMPED = TransferSettings(ranged_download_threshold=8 * MIB, download_part_size=4 * MIB)
+RAMPED = TransferSettings(
+    ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, near_storage_first_byte=0
+)
 # The default ramp (first part 2 MiB, each next 1.25 times bigger) up to the 4 MiB parts.
 RAMPED_SIZES = [2 * MIB, 5 * MIB // 2, 25 * MIB // 8, 125 * MIB // 32, 4 * MIB, 4 * MIB]
 RAMPED_SIZES.append(SIZE - sum(RAMPED_SIZES))
@@ -124,9 +127,7 @@ def test_ramped_parts_resume_after_a_failure(
     server: LocalWandbServer, published: tuple[str, bytes], tmp_path: Path
 ) -> None:
     name, data = published
-    one_worker = TransferSettings(
-        ranged_download_threshold=8 * MIB, download_part_size=4 * MIB, part_workers=1
-    )
+    one_worker = dataclasses.replace(RAMPED, part_workers=1)
     armed = threading.Event()
 
     def fail_after_three_parts(progress: Progress) -> None:
@@ -430,7 +431,7 @@ from prefect_wandb_public.api import TransferSettings
 api = Api(api_key=sys.argv[1], overrides={"base_url": sys.argv[2]},
           transfers=TransferSettings(ranged_download_threshold=8 << 20,
                                      download_part_size=4 << 20, first_download_part=4 << 20,
-                                     part_workers=1))
+                                     part_workers=1, near_storage_first_byte=0))
 api.artifact(sys.argv[3]).download(sys.argv[4])
 """
 

@@ -12,13 +12,15 @@ stays bounded whatever the file's size (a chunk buffer per part thread, one mapp
 window of page cache per file), and nothing unverified becomes visible (the caller compares
 the md5 and size and only then renames the file into place).
 
-- Near storage (`near_first_byte`: its first answer comes that fast, as on the same host) the
-  parts come in order on one part thread (`_InOrder`), hashed as they land: on one machine
+- Near storage (`near_first_byte`: its first answer comes that fast, as on the same host) gets
+  the parts in order on one part thread (`_InOrder`), hashed as they land: on one machine
   parallel connections add no bandwidth, only threads that take the md5's CPU (a GiB on
-  loopback: 1.85 s in order, 2.3-2.5 s fanned out, 2.0 s as one stream). Where the first answer
-  comes later, or the md5 keeps waiting for bytes (one connection slower than the md5), the
-  parts not taken yet fan out. Each part is still its own request, so retries, refreshes, the
-  trailer and resuming are the same either way.
+  loopback, `bench_transfers.py`: 1.80 s in order, 1.95 s as one stream, 2.2-2.5 s in 16
+  parallel parts). Where the first answer comes later, or once the md5 has waited for bytes
+  more than `STARVE_SHARE` of the time (from `STARVE_AFTER` on: one connection slower than the
+  md5, or a host too busy to run the part thread), the parts not taken yet fan out. Each part
+  is still its own request, so retries, refreshes, the trailer and resuming are the same
+  either way.
 - A part that drops or fails is retried alone, from the bytes it already has, through the
   client's one retry primitive; the first part that fails for good cancels the others.
 - A file whose md5 does not match is fetched again whole (`download.py`): the manifest gives
@@ -264,14 +266,17 @@ class _Parts:
         os.pwrite(self.fd, b"\x01", self.size + _HEADER.size + index)
         self.done[index].set()
 
-    def wait_beyond(self, index: int, offset: int) -> int | None:
-        """Wait until part `index` has bytes on disk beyond `offset` and return how far they
-        go, or None once some part failed."""
+    def wait_beyond(self, index: int, offset: int, timeout: float | None = None) -> int | None:
+        """Wait until part `index` has bytes on disk beyond `offset` (or `timeout` seconds
+        passed) and return how far they go, or None once some part failed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._landing:
             self._awaited = index
             while self.landed[index] <= offset:
                 if self.failed.is_set():
                     return None
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
                 self._landing.wait(0.05)
             return self.landed[index]
 
@@ -295,7 +300,7 @@ def fetch_ranged(
     near_first_byte: float = 0.0,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[str, int] | None:
-    """Fetch `size` bytes into the local `file` in parallel parts (`download_part_ranges` of
+    """Fetch `size` bytes into the local `file` in parts (`download_part_ranges` of
     `part_size`, ramped from `first_part`); returns (base64 md5, size) of what is on disk, or
     None when the storage does not serve ranges (the file is then reset). The first part that
     fails for good is raised once the others have stopped. `progress` hears every chunk
@@ -318,18 +323,18 @@ def fetch_ranged(
 
     hasher = hashlib.md5()
     landed_bytes = _LandedBytes(fd, chunk_size)
-    in_order: _InOrder | None = None
-
-    def md5_waited(seconds: float) -> None:
-        if in_order is not None:
-            fan_out(in_order.starving(seconds))
-
+    md5_waited: Callable[[float], None] | None = None
     try:
         if near_first_byte > 0 and len(missing) > 1:
             in_order = _InOrder(missing)
             futures.append(pool.submit(_fetch_in_order, fetch, parts, in_order))
             if not in_order.answered.wait(near_first_byte):
                 fan_out(in_order.take_rest())  # far storage: the first answer came too late
+            else:
+
+                def md5_waited(seconds: float) -> None:
+                    fan_out(in_order.starving(seconds))
+
         else:
             fan_out(missing)
         _hash_parts(parts, landed_bytes, hasher, md5_waited)
@@ -456,26 +461,32 @@ class _LandedBytes:
             self._map = None
 
 
+WAIT_REPORT = 0.05  # seconds: how often a long wait for bytes is reported (`_hash_parts`)
+
+
 def _hash_parts(
     parts: _Parts,
     landed_bytes: _LandedBytes,
     hasher: Any,
-    waited: Callable[[float], None] | None = None,
+    waited: Callable[[float], None] | None,
 ) -> None:
     """Feed `hasher` the file's bytes in order, read from the file as they land (following the
-    first part not yet hashed); stops early once a part failed. `waited` hears how long each
-    wait for bytes took."""
+    first part not yet hashed); stops early once a part failed. `waited`, if given, hears how
+    long each wait for bytes took, every `WAIT_REPORT` seconds while a wait goes on (a part
+    stalled on its first byte or a retry's backoff counts as it happens)."""
+    timeout = None if waited is None else WAIT_REPORT
     for index, (start, stop) in enumerate(parts.ranges):
         offset = start
         while offset < stop:
             began = time.perf_counter()
-            landed = parts.wait_beyond(index, offset)
+            landed = parts.wait_beyond(index, offset, timeout)
             if landed is None:
                 return
             if waited is not None:
                 waited(time.perf_counter() - began)
-            landed_bytes.feed(hasher, offset, landed)
-            offset = landed
+            if landed > offset:
+                landed_bytes.feed(hasher, offset, landed)
+                offset = landed
 
 
 def _fetch_in_order(fetch: Callable[..., None], parts: _Parts, in_order: _InOrder) -> None:

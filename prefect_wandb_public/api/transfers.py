@@ -17,14 +17,14 @@ the md5 lost ~0.5 s to them, and 10 steps took 0.2-0.3 s off). Its first parts a
 (`first_download_part`, growing to `download_part_size`; `download_part_ranges`) so its
 in-order md5 starts early.
 
-Near storage (its first answer within `near_storage_first_byte` seconds: on the same host or
-network) the first part goes alone, as a probe: if one connection fetching parts one after
-another outpaces the md5 (measured on that part: its first-byte wait and rate against the
-md5's rate on its bytes), the rest come in order on that one connection; otherwise they fan
-out. On loopback 16 parallel parts lose to one stream (2.3-2.6 s a GiB against 2.0 s here: 16
-connections and the server's 16 sending threads take the md5's CPU), parts in order on one
-connection win (1.85 s). Far storage pays at most this wait before its other parts go out
-(5 ms against a 145 ms first byte under `wan`); 0 turns the probe off (always fan out).
+Near storage (the first part's answer within `near_storage_first_byte` seconds: the same host
+or network) gets the parts one after another on one connection; they fan out once the md5 has
+spent a quarter of its time waiting for bytes, counted from 0.25 s on (one connection slower
+than the md5, or a host too busy to run the part thread: then slower, never wrong). On one
+machine parallel connections add no bandwidth, only threads that take the md5's CPU (a GiB on
+loopback, `bench_transfers.py`: 1.80 s in order, 1.95 s as one stream, 2.2-2.5 s in 16 parallel
+parts). Far storage pays this wait once before its other parts go out (5 ms against a 145 ms
+first byte under `wan`); 0 turns near storage off (always fan out).
 
 The defaults come from `benchmarks/bench_transfers.py` (figures in the issue-13 notes): 64 MiB
 and 16 MiB parts down, 64 MiB and 32 MiB parts up, 16 part workers (under the `wan` profile,
