@@ -15,7 +15,9 @@ import tempfile
 import threading
 import venv
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -168,3 +170,17 @@ class Recorder:
     @property
     def last(self) -> Progress:
         return self.seen[-1]
+
+
+@contextmanager
+def plain_http_origin(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A stdlib HTTP server on 127.0.0.1 answering with `handler`, on a daemon thread, for
+    origins the local W&B server is not (any storage, any headers); yields its base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import gzip
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
+from conftest import plain_http_origin
 
 from prefect_wandb_public.api.ranged import body_into
 
@@ -36,14 +36,8 @@ def plain_origin() -> Iterator[tuple[str, bytes]]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", data
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with plain_http_origin(Handler) as url:
+        yield url, data
 
 
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])

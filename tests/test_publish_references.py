@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import fsspec
 import pytest
+from conftest import plain_http_origin
 from s3_fixtures import moto_endpoint, s3_bucket  # noqa: F401  (fixtures)
 
 from prefect_wandb_public import Api
@@ -145,14 +145,8 @@ def http_origin(http_seen: list[tuple[str, str, str]]) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with plain_http_origin(Handler) as url:
+        yield url
 
 
 def test_http_references_use_the_etag_else_the_url(http_origin: str) -> None:
